@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 
@@ -40,5 +41,14 @@ func Schema() ([]byte, error) {
 // Marshal renders a config in normalized form: canonical key order, no
 // comments, empty optional fields omitted.
 func Marshal(c *Config) ([]byte, error) {
-	return yaml.Marshal(c)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

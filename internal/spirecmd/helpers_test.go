@@ -1,0 +1,5 @@
+package spirecmd
+
+import "homeworld.dev/homeworld/internal/config"
+
+func configTemplate() []byte { return config.Template }
