@@ -1,0 +1,124 @@
+// Package credential is the catalogue of what a node holds: for each node
+// kind, every certificate, key, CA certificate and configuration file, where
+// it lives, and which keyserver API or download provides it. The keyserver's
+// policy grants exactly these APIs and the keyclient fetches exactly these
+// files, so this one table decides what each kind of node may have.
+package credential
+
+import (
+	"os"
+	"slices"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/layout"
+)
+
+// Type says how a credential is obtained.
+type Type string
+
+// Credential types.
+const (
+	Authority Type = "authority" // public half of an authority: GET /pub/<Source>
+	Static    Type = "static"    // cluster-wide file: GET /static/<Source>
+	Text      Type = "text"      // API call with an empty body returning text
+	TLSCert   Type = "tls-cert"  // key made on the node; API call with a CSR returns the certificate
+	SSHCert   Type = "ssh-cert"  // host key made on the node; API call with its public key returns the certificate
+)
+
+// Credential is one entry of the catalogue. Paths are production paths;
+// layout.Node roots them.
+type Credential struct {
+	Name    string
+	Type    Type
+	Source  string // authority or static file name, or API name
+	Kinds   []config.Kind
+	Path    string      // the certificate or file written
+	KeyPath string      // TLSCert and SSHCert: the private key, made on the node
+	Mode    os.FileMode // of Path
+}
+
+// ForKind reports whether nodes of kind k hold c.
+func (c Credential) ForKind(k config.Kind) bool { return slices.Contains(c.Kinds, k) }
+
+// Expires reports whether the credential has a lifetime and must be renewed.
+func (c Credential) Expires() bool { return c.Type == TLSCert || c.Type == SSHCert }
+
+var (
+	all     = []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker}
+	kube    = []config.Kind{config.KindMaster, config.KindWorker}
+	masters = []config.Kind{config.KindMaster}
+	sup     = []config.Kind{config.KindSupervisor}
+)
+
+// API names of the node grants. Admin APIs are in the policy package.
+const (
+	APIRenewKeygrant          = "renew-keygrant"
+	APIGetLocalConfig         = "get-local-config"
+	APIGrantSSHHost           = "grant-ssh-host"
+	APIGrantRegistryHost      = "grant-registry-host"
+	APIGrantKubeSupervisor    = "grant-kubernetes-supervisor"
+	APIGrantKubeWorker        = "grant-kubernetes-worker"
+	APIGrantKubeProxy         = "grant-kubernetes-proxy"
+	APIGrantKubeMaster        = "grant-kubernetes-master"
+	APIGrantKubeCtrlMgr       = "grant-kubernetes-ctrl-mgr"
+	APIGrantKubeScheduler     = "grant-kubernetes-scheduler"
+	APIGrantEtcdServer        = "grant-etcd-server"
+	APIGrantEtcdClient        = "grant-etcd-client"
+	APIFetchServiceAccountKey = "fetch-serviceaccount-key"
+)
+
+// Granting is the node's identity certificate: obtained first with the
+// bootstrap token, then renewed with itself.
+var Granting = Credential{
+	Name: "keygranting", Type: TLSCert, Source: APIRenewKeygrant, Kinds: all,
+	KeyPath: layout.KeyclientDir + "/granting.key", Path: layout.KeyclientDir + "/granting.pem", Mode: 0o644,
+}
+
+// Catalogue lists every credential in the order a node obtains them: its
+// identity, then what identifies the cluster, then role certificates.
+var Catalogue = []Credential{
+	Granting,
+	{Name: "cluster.conf", Type: Static, Source: "cluster.conf", Kinds: all, Path: layout.ConfigDir + "/cluster.conf", Mode: 0o644},
+	{Name: "local.conf", Type: Text, Source: APIGetLocalConfig, Kinds: all, Path: layout.ConfigDir + "/local.conf", Mode: 0o644},
+	{Name: "clusterca", Type: Authority, Source: "clusterca", Kinds: all, Path: layout.AuthoritiesDir + "/clusterca.pem", Mode: 0o644},
+	{Name: "kubernetes-ca", Type: Authority, Source: "kubernetes", Kinds: all, Path: layout.AuthoritiesDir + "/kubernetes.pem", Mode: 0o644},
+	{Name: "ssh-user-ca", Type: Authority, Source: "ssh-user", Kinds: all, Path: layout.SSHDir + "/ssh_user_ca.pub", Mode: 0o644},
+	{Name: "ssh-host", Type: SSHCert, Source: APIGrantSSHHost, Kinds: all,
+		KeyPath: layout.SSHDir + "/ssh_host_ed25519_key", Path: layout.SSHDir + "/ssh_host_ed25519_key-cert.pub", Mode: 0o644},
+
+	{Name: "registry", Type: TLSCert, Source: APIGrantRegistryHost, Kinds: sup,
+		KeyPath: layout.SSLDir + "/homeworld.private.key", Path: layout.SSLDir + "/homeworld.private.pem", Mode: 0o644},
+	{Name: "kubernetes-supervisor", Type: TLSCert, Source: APIGrantKubeSupervisor, Kinds: sup,
+		KeyPath: layout.KeysDir + "/kubernetes-supervisor.key", Path: layout.KeysDir + "/kubernetes-supervisor.pem", Mode: 0o644},
+
+	{Name: "kubernetes-worker", Type: TLSCert, Source: APIGrantKubeWorker, Kinds: kube,
+		KeyPath: layout.KeysDir + "/kubernetes-worker.key", Path: layout.KeysDir + "/kubernetes-worker.pem", Mode: 0o644},
+	{Name: "kubernetes-proxy", Type: TLSCert, Source: APIGrantKubeProxy, Kinds: kube,
+		KeyPath: layout.KeysDir + "/kubernetes-proxy.key", Path: layout.KeysDir + "/kubernetes-proxy.pem", Mode: 0o644},
+
+	{Name: "etcd-server-ca", Type: Authority, Source: "etcd-server", Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-server.pem", Mode: 0o644},
+	{Name: "etcd-client-ca", Type: Authority, Source: "etcd-client", Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-client.pem", Mode: 0o644},
+	{Name: "serviceaccount-pub", Type: Authority, Source: "serviceaccount", Kinds: masters, Path: layout.KeysDir + "/serviceaccount.pem", Mode: 0o644},
+	{Name: "serviceaccount-key", Type: Text, Source: APIFetchServiceAccountKey, Kinds: masters, Path: layout.KeysDir + "/serviceaccount.key", Mode: 0o600},
+	{Name: "kubernetes-master", Type: TLSCert, Source: APIGrantKubeMaster, Kinds: masters,
+		KeyPath: layout.KeysDir + "/kubernetes-master.key", Path: layout.KeysDir + "/kubernetes-master.pem", Mode: 0o644},
+	{Name: "kubernetes-ctrl-mgr", Type: TLSCert, Source: APIGrantKubeCtrlMgr, Kinds: masters,
+		KeyPath: layout.KeysDir + "/kubernetes-ctrl-mgr.key", Path: layout.KeysDir + "/kubernetes-ctrl-mgr.pem", Mode: 0o644},
+	{Name: "kubernetes-scheduler", Type: TLSCert, Source: APIGrantKubeScheduler, Kinds: masters,
+		KeyPath: layout.KeysDir + "/kubernetes-scheduler.key", Path: layout.KeysDir + "/kubernetes-scheduler.pem", Mode: 0o644},
+	{Name: "etcd-server", Type: TLSCert, Source: APIGrantEtcdServer, Kinds: masters,
+		KeyPath: layout.KeysDir + "/etcd-server.key", Path: layout.KeysDir + "/etcd-server.pem", Mode: 0o644},
+	{Name: "etcd-client", Type: TLSCert, Source: APIGrantEtcdClient, Kinds: masters,
+		KeyPath: layout.KeysDir + "/etcd-client.key", Path: layout.KeysDir + "/etcd-client.pem", Mode: 0o644},
+}
+
+// For returns the catalogue entries nodes of kind k hold, in order.
+func For(k config.Kind) []Credential {
+	var out []Credential
+	for _, c := range Catalogue {
+		if c.ForKind(k) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+// Package policy decides who may obtain what from the keyserver. The policy
+// is derived entirely from setup.yaml: one account per node, bound to the
+// node's address, granted exactly its kind's credentials from the credential
+// catalogue; one account per root admin with short-lived access grants.
+// Every name placed in a certificate comes from here, never from a request.
+// The keyserver imports it.
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/pki"
+)
+
+// Privilege is what a grant lets its holder do.
+type Privilege string
+
+// Privileges.
+const (
+	SignTLS     Privilege = "sign-tls"    // body: CSR; result: certificate
+	SignSSH     Privilege = "sign-ssh"    // body: public key; result: SSH certificate
+	IssueToken  Privilege = "issue-token" // body: principal in Scope; result: admission token
+	Impersonate Privilege = "impersonate" // body: principal in Scope; later operations act as it
+	Text        Privilege = "text"        // body: empty; result: Contents
+	FetchKey    Privilege = "fetch-key"   // body: empty; result: the authority's private key
+)
+
+// Grant is one API an account may call, with every parameter fixed.
+type Grant struct {
+	API       string
+	Privilege Privilege
+	Authority string // SignTLS, SignSSH, FetchKey
+	TLS       pki.TLSGrant
+	SSH       pki.SSHGrant
+	Scope     string        // IssueToken, Impersonate: group of allowed targets
+	TokenTTL  time.Duration // IssueToken
+	Contents  string        // Text
+}
+
+// Account is a principal the keyserver knows.
+type Account struct {
+	Principal string
+	Kind      config.Kind // empty for administrators
+	// IP, if valid, is the only address the account may call from.
+	IP netip.Addr
+	// DirectAuth allows authenticating with a keygranting client certificate
+	// or token; without it the account is reachable only by impersonation.
+	DirectAuth bool
+	Grants     map[string]*Grant
+}
+
+// APIs lists the account's grant names, sorted.
+func (a *Account) APIs() []string {
+	out := make([]string, 0, len(a.Grants))
+	for api := range a.Grants {
+		out = append(out, api)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Group names.
+const (
+	GroupNodes      = "nodes"
+	GroupRootAdmins = "root-admins"
+)
+
+// Policy is the compiled policy of one cluster.
+type Policy struct {
+	Accounts map[string]*Account
+	Groups   map[string]map[string]bool // group -> principals
+	// Static files served to anyone at /static/<name>.
+	Static map[string]string
+	// The keyserver's own names, for its HTTPS certificate.
+	ServerName string
+	ServerIP   netip.Addr
+}
+
+// InGroup reports whether principal belongs to group.
+func (p *Policy) InGroup(group, principal string) bool { return p.Groups[group][principal] }
+
+// Lifetimes of what the policy grants. Tests shorten them.
+type Lifetimes struct {
+	Keygrant time.Duration // node identity
+	NodeCert time.Duration // role certificates
+	SSHHost  time.Duration
+	Admin    time.Duration // every administrator grant
+	Token    time.Duration // admission tokens
+}
+
+// DefaultLifetimes are production lifetimes: nodes renew at about two thirds,
+// so a keyserver outage of days goes unnoticed by the cluster.
+var DefaultLifetimes = Lifetimes{
+	Keygrant: 40 * 24 * time.Hour,
+	NodeCert: 30 * 24 * time.Hour,
+	SSHHost:  60 * 24 * time.Hour,
+	Admin:    4 * time.Hour,
+	Token:    time.Hour,
+}
+
+func (l Lifetimes) validate() error {
+	for name, d := range map[string]time.Duration{"keygrant": l.Keygrant, "node certificate": l.NodeCert, "SSH host": l.SSHHost, "admin": l.Admin, "token": l.Token} {
+		if d <= 0 {
+			return fmt.Errorf("policy: %s lifetime must be positive", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/credential"
+)
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	c, _, err := config.Parse("setup.yaml", config.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestNodeGrantsMatchCatalogue(t *testing.T) {
+	c := testConfig(t)
+	p, err := Build(c, DefaultLifetimes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.Nodes {
+		acct := p.Accounts[c.FQDN(n)]
+		if acct == nil {
+			t.Fatalf("no account for %s", n.Hostname)
+		}
+		var want []string
+		for _, cred := range credential.For(n.Kind) {
+			if cred.Type != credential.Authority && cred.Type != credential.Static {
+				want = append(want, cred.Source)
+			}
+		}
+		if n.Kind == config.KindSupervisor {
+			want = append(want, APIImpersonateAdmin)
+		}
+		slices.Sort(want)
+		if got := acct.APIs(); !slices.Equal(got, want) {
+			t.Errorf("%s (%s) grants %v, want %v", n.Hostname, n.Kind, got, want)
+		}
+		if acct.IP.String() != n.IP {
+			t.Errorf("%s bound to %v, want %s", n.Hostname, acct.IP, n.IP)
+		}
+		if !p.InGroup(GroupNodes, acct.Principal) {
+			t.Errorf("%s not in nodes group", n.Hostname)
+		}
+	}
+}
+
+func TestWorkersGetNoEtcdOrSigningMaterial(t *testing.T) {
+	c := testConfig(t)
+	p, _ := Build(c, DefaultLifetimes)
+	for _, n := range c.NodesOf(config.KindWorker) {
+		for api, g := range p.Accounts[c.FQDN(n)].Grants {
+			if strings.Contains(g.Authority, "etcd") || g.Privilege == FetchKey || g.Privilege == IssueToken || g.Privilege == Impersonate {
+				t.Errorf("worker %s may call %s (%s on %s)", n.Hostname, api, g.Privilege, g.Authority)
+			}
+			if g.Authority == "serviceaccount" || strings.Contains(api, "master") || strings.Contains(api, "ctrl-mgr") {
+				t.Errorf("worker %s may call %s", n.Hostname, api)
+			}
+		}
+	}
+}
+
+func TestNamesComeFromPolicy(t *testing.T) {
+	c := testConfig(t)
+	p, _ := Build(c, DefaultLifetimes)
+	m := p.Accounts["master1.cluster.example.org"]
+	g := m.Grants[credential.APIGrantKubeMaster]
+	for _, want := range []string{"master1.cluster.example.org", "master1", "192.0.2.21", "kubernetes.default.svc.cluster.internal", "172.28.0.1"} {
+		if !slices.Contains(g.TLS.Names, want) {
+			t.Errorf("apiserver names %v lack %s", g.TLS.Names, want)
+		}
+	}
+	if !g.TLS.Host {
+		t.Error("apiserver certificate is not a host certificate")
+	}
+	w := p.Accounts["worker1.cluster.example.org"].Grants[credential.APIGrantKubeWorker]
+	if w.TLS.CommonName != "system:node:worker1" || !slices.Equal(w.TLS.Organizations, []string{"system:nodes"}) {
+		t.Errorf("kubelet cert: %+v", w.TLS)
+	}
+	ssh := p.Accounts["worker1.cluster.example.org"].Grants[credential.APIGrantSSHHost]
+	if !slices.Equal(ssh.SSH.Principals, []string{"worker1.cluster.example.org", "worker1", "192.0.2.31"}) || !ssh.SSH.Host {
+		t.Errorf("ssh host grant: %+v", ssh.SSH)
+	}
+}
+
+func TestAdminGrantsAreShortLived(t *testing.T) {
+	c := testConfig(t)
+	p, _ := Build(c, DefaultLifetimes)
+	a := p.Accounts["admin"]
+	if a == nil || a.IP.IsValid() || !p.InGroup(GroupRootAdmins, "admin") {
+		t.Fatalf("admin account: %+v", a)
+	}
+	for _, api := range []string{APIAccessSSH, APIAccessKubernetes, APIAccessEtcd} {
+		g := a.Grants[api]
+		life := g.TLS.Lifetime + g.SSH.Lifetime
+		if life <= 0 || life > 8*time.Hour {
+			t.Errorf("%s lifetime %v, want a few hours", api, life)
+		}
+	}
+	if g := a.Grants[APIAdmit]; g.Scope != GroupNodes || g.TokenTTL != time.Hour {
+		t.Errorf("admit grant: %+v", g)
+	}
+}
+
+func TestBadLifetimes(t *testing.T) {
+	l := DefaultLifetimes
+	l.Admin = 0
+	if _, err := Build(testConfig(t), l); err == nil || !strings.Contains(err.Error(), "admin lifetime") {
+		t.Errorf("Build = %v", err)
+	}
+}

@@ -1,0 +1,174 @@
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/renameio/v2"
+)
+
+// Redemption errors.
+var (
+	ErrUnknown = errors.New("unknown admission token")
+	ErrUsed    = errors.New("admission token was already used")
+	ErrExpired = errors.New("admission token has expired")
+	ErrBusy    = errors.New("admission token is being redeemed by another request")
+)
+
+type entry struct {
+	Hash      string     `json:"hash"`
+	Principal string     `json:"principal"`
+	Issued    time.Time  `json:"issued"`
+	Expires   time.Time  `json:"expires"`
+	Used      *time.Time `json:"used,omitempty"`
+}
+
+type file struct {
+	Version int      `json:"version"`
+	Tokens  []*entry `json:"tokens"`
+}
+
+// Store is the durable set of issued tokens. Every change is written to disk
+// (temporary file, fsync, rename) before it takes effect for callers.
+type Store struct {
+	path string
+	now  func() time.Time
+
+	mu       sync.Mutex
+	entries  map[string]*entry // by hash
+	reserved map[string]bool   // hashes being redeemed right now
+}
+
+// Open loads the store at path, creating an empty one if the file is absent.
+// now is the clock (time.Now outside tests).
+func Open(path string, now func() time.Time) (*Store, error) {
+	s := &Store{path: path, now: now, entries: map[string]*entry{}, reserved: map[string]bool{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("token store %s is corrupt: %w", path, err)
+	}
+	if f.Version != 1 {
+		return nil, fmt.Errorf("token store %s has unknown version %d", path, f.Version)
+	}
+	for _, e := range f.Tokens {
+		s.entries[e.Hash] = e
+	}
+	return s, nil
+}
+
+// save writes every entry; callers hold mu.
+func (s *Store) save() error {
+	f := file{Version: 1}
+	for _, e := range s.entries {
+		f.Tokens = append(f.Tokens, e)
+	}
+	sort.Slice(f.Tokens, func(i, j int) bool { return f.Tokens[i].Issued.Before(f.Tokens[j].Issued) })
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return renameio.WriteFile(s.path, data, 0o600)
+}
+
+// Issue creates a token for principal, valid for ttl. Expired entries are
+// dropped at the same time.
+func (s *Store) Issue(principal string, ttl time.Duration) (string, time.Time, error) {
+	tok, err := New()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, e := range s.entries {
+		if !now.Before(e.Expires) && !s.reserved[h] {
+			delete(s.entries, h)
+		}
+	}
+	e := &entry{Hash: hash(tok), Principal: principal, Issued: now, Expires: now.Add(ttl)}
+	s.entries[e.Hash] = e
+	if err := s.save(); err != nil {
+		delete(s.entries, e.Hash)
+		return "", time.Time{}, fmt.Errorf("storing token: %w", err)
+	}
+	return tok, e.Expires, nil
+}
+
+// Claim is a token held for one redemption: Commit spends it, Release gives
+// it back (the request failed before anything was granted).
+type Claim struct {
+	s         *Store
+	hash      string
+	Principal string
+}
+
+// Reserve takes a token for redemption. While reserved, any other attempt
+// fails with ErrBusy, so concurrent redemptions cannot both succeed.
+func (s *Store) Reserve(tok string) (*Claim, error) {
+	h := hash(tok)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[h]
+	switch {
+	case !ok:
+		return nil, ErrUnknown
+	case e.Used != nil:
+		return nil, ErrUsed
+	case !s.now().Before(e.Expires):
+		return nil, ErrExpired
+	case s.reserved[h]:
+		return nil, ErrBusy
+	}
+	s.reserved[h] = true
+	return &Claim{s: s, hash: h, Principal: e.Principal}, nil
+}
+
+// Commit marks the token used, durably. If that cannot be stored the token
+// stays unused and the caller must not grant anything.
+func (c *Claim) Commit() error {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer delete(s.reserved, c.hash)
+	e := s.entries[c.hash]
+	now := s.now()
+	e.Used = &now
+	if err := s.save(); err != nil {
+		e.Used = nil
+		return fmt.Errorf("recording token use: %w", err)
+	}
+	return nil
+}
+
+// Release returns an uncommitted token to the store.
+func (c *Claim) Release() {
+	c.s.mu.Lock()
+	delete(c.s.reserved, c.hash)
+	c.s.mu.Unlock()
+}
+
+// Outstanding counts tokens that are neither used nor expired.
+func (s *Store) Outstanding() int {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.entries {
+		if e.Used == nil && now.Before(e.Expires) {
+			n++
+		}
+	}
+	return n
+}
