@@ -14,7 +14,7 @@ const (
 	APIAccessSSH        = "access-ssh"
 	APIAccessKubernetes = "access-kubernetes"
 	APIAccessEtcd       = "access-etcd"
-	APIAdmit            = "admit"          // issue an admission token for a node
+	APIAdmit            = "admit"         // issue an admission token for a node
 	APIImpersonateAdmin = "auth-as-admin" // the supervisor's gateway acting for an admin
 )
 
