@@ -20,9 +20,13 @@ func (s *Store) LoadPublic() (*Set, error) {
 	if !s.Exists() {
 		return nil, fmt.Errorf("no authorities in %s (create them with `spire authority gen`)", s.workspace)
 	}
+	return s.loadPublicFrom(s.Dir())
+}
+
+func (s *Store) loadPublicFrom(dir string) (*Set, error) {
 	set := &Set{}
 	for _, spec := range Specs {
-		path := filepath.Join(s.Dir(), publicName(spec))
+		path := filepath.Join(dir, publicName(spec))
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package authority_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -369,6 +370,33 @@ func TestSummaries(t *testing.T) {
 			if s.Algorithm != "ECDSA P-256" || s.NotAfter == nil || !s.NotAfter.After(time.Now().AddDate(20, 0, 0)) {
 				t.Errorf("%s: %+v", a.Name, s)
 			}
+		}
+	}
+}
+
+func TestUnsealedRoundTrip(t *testing.T) {
+	set := generate(t)
+	dir := filepath.Join(t.TempDir(), "keyserver", "authorities")
+	if err := set.WriteUnsealed(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(dir)
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("folder mode %v, want 0700", st.Mode().Perm())
+	}
+	for _, a := range set.List {
+		st, err := os.Stat(filepath.Join(dir, a.Name+".key"))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s.key: %v mode %v", a.Name, err, st.Mode().Perm())
+		}
+	}
+	loaded, err := authority.LoadUnsealed(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range loaded.List {
+		if a.Signer == nil || !a.Signer.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(set.List[i].Signer.Public()) {
+			t.Errorf("%s: key differs after round trip", a.Name)
 		}
 	}
 }

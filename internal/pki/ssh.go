@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -68,3 +69,9 @@ func IssueSSH(ca ssh.Signer, pub ssh.PublicKey, g SSHGrant, now time.Time) (*ssh
 
 // SSHExpiry is when an SSH certificate stops being valid.
 func SSHExpiry(c *ssh.Certificate) time.Time { return time.Unix(int64(c.ValidBefore), 0) }
+
+// NewSSHKey makes an Ed25519 key, the keysystem's key type for SSH.
+func NewSSHKey() (ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	return priv, err
+}

@@ -1,0 +1,157 @@
+package keyapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// ClientConfig says how to reach and trust a keyserver.
+type ClientConfig struct {
+	Address    string         // host:port to dial
+	ServerName string         // the name the keyserver's certificate must carry
+	RootCAs    *x509.CertPool // normally just the clusterca certificate
+	// ClientCert returns the identity to present, or nil for none. It is
+	// called per handshake, so a renewed certificate is picked up at once.
+	ClientCert func() *tls.Certificate
+	// LocalAddr, if set, is the source IP to call from.
+	LocalAddr string
+	Timeout   time.Duration // per request; default 30 s
+}
+
+// Client talks to one keyserver.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// NewClient returns a client for cfg.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Address == "" || cfg.ServerName == "" || cfg.RootCAs == nil {
+		return nil, errors.New("keyapi: address, server name and root CAs are required")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	if cfg.LocalAddr != "" {
+		ip := net.ParseIP(cfg.LocalAddr)
+		if ip == nil {
+			return nil, fmt.Errorf("keyapi: local address %q is not an IP", cfg.LocalAddr)
+		}
+		dialer.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	tlsConfig := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ServerName: cfg.ServerName,
+		RootCAs:    cfg.RootCAs,
+	}
+	if cfg.ClientCert != nil {
+		tlsConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if c := cfg.ClientCert(); c != nil {
+				return c, nil
+			}
+			return &tls.Certificate{}, nil // no certificate: send none
+		}
+	}
+	transport := &http.Transport{
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tlsConfig,
+		TLSHandshakeTimeout: 10 * time.Second,
+		IdleConnTimeout:     30 * time.Second,
+		MaxIdleConnsPerHost: 4,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   true,
+	}
+	return &Client{
+		base: "https://" + cfg.Address,
+		http: &http.Client{Transport: transport, Timeout: cfg.Timeout},
+	}, nil
+}
+
+// Close drops idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Call runs a batch. With a non-empty token the caller authenticates with it
+// instead of its certificate.
+func (c *Client) Call(ctx context.Context, token string, reqs ...Request) ([]string, error) {
+	body, err := json.Marshal(Batch{Requests: reqs})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathAPI, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set(TokenHeader, token)
+	}
+	data, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	var res Results
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("keyserver: malformed response: %w", err)
+	}
+	if len(res.Results) != len(reqs) {
+		return nil, fmt.Errorf("keyserver: %d results for %d requests", len(res.Results), len(reqs))
+	}
+	return res.Results, nil
+}
+
+// Call1 runs a batch of one operation and returns its result.
+func (c *Client) Call1(ctx context.Context, token, api, body string) (string, error) {
+	res, err := c.Call(ctx, token, Request{API: api, Body: body})
+	if err != nil {
+		return "", err
+	}
+	return res[0], nil
+}
+
+// Pub fetches an authority's public half.
+func (c *Client) Pub(ctx context.Context, authority string) ([]byte, error) {
+	return c.get(ctx, PathPub+authority)
+}
+
+// Static fetches a cluster-wide static file.
+func (c *Client) Static(ctx context.Context, name string) ([]byte, error) {
+	return c.get(ctx, PathStatic+name)
+}
+
+func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(req)
+}
+
+func (c *Client) do(req *http.Request) ([]byte, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("keyserver unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("keyserver: reading response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(data, e) != nil || e.Message == "" {
+			e.Message = string(bytes.TrimSpace(data))
+		}
+		return nil, e
+	}
+	return data, nil
+}

@@ -1,0 +1,68 @@
+// Package keyapi is the keyserver's wire protocol and its Go client. Requests
+// are batches of operations, each naming an API and carrying a text body
+// (a CSR, a public key, a principal, or nothing); the response holds one
+// result per operation, or an error naming the failing operation. The
+// keyserver, the keyclient and spire import it.
+package keyapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Port is the keyserver's default TCP port.
+const Port = 20557
+
+// URL paths (version 1 of the protocol).
+const (
+	PathAPI     = "/v1/apirequest"
+	PathPub     = "/v1/pub/"    // + authority name
+	PathStatic  = "/v1/static/" // + file name
+	PathHealthz = "/healthz"
+	PathMetrics = "/metrics"
+)
+
+// TokenHeader carries an admission token in place of a client certificate.
+const TokenHeader = "X-Homeworld-Token"
+
+// Request is one operation of a batch.
+type Request struct {
+	API  string `json:"api"`
+	Body string `json:"body"`
+}
+
+// Batch is the body of an API request.
+type Batch struct {
+	Requests []Request `json:"requests"`
+}
+
+// Results is the body of a successful API response: one result per request,
+// in order.
+type Results struct {
+	Results []string `json:"results"`
+}
+
+// Error is the body of a failed response, and the client's error value.
+// Status distinguishes the causes: 401 the caller could not be identified,
+// 403 the caller may not call API, 400 the request itself is wrong.
+type Error struct {
+	Status  int    `json:"-"`
+	Message string `json:"error"`
+	API     string `json:"api,omitempty"`
+	Index   int    `json:"index,omitempty"` // of the failing operation in the batch
+}
+
+func (e *Error) Error() string {
+	prefix := fmt.Sprintf("keyserver: %d %s", e.Status, http.StatusText(e.Status))
+	if e.API != "" {
+		prefix += fmt.Sprintf(" (operation %d, %s)", e.Index, e.API)
+	}
+	return prefix + ": " + e.Message
+}
+
+// IsForbidden reports whether err is a refusal by policy.
+func IsForbidden(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusForbidden
+}

@@ -1,0 +1,433 @@
+package keyserver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/policy"
+)
+
+var ctx = context.Background()
+
+func csr(t *testing.T) string {
+	t.Helper()
+	key, err := pki.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := pki.MakeCSR(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(req)
+}
+
+// bootstrap redeems tok as hostname, from the node's own address.
+func bootstrap(t *testing.T, c *keysystemtest.Cluster, hostname, tok string) (*x509.Certificate, error) {
+	t.Helper()
+	n, _ := c.Config.FindNode(hostname)
+	res, err := c.Client(n.IP, nil).Call1(ctx, tok, credential.APIRenewKeygrant, csr(t))
+	if err != nil {
+		return nil, err
+	}
+	return pki.ParseCert([]byte(res))
+}
+
+func wantStatus(t *testing.T, err error, status int, contains string) {
+	t.Helper()
+	var e *keyapi.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want keyserver status %d", err, status)
+	}
+	if e.Status != status || !strings.Contains(e.Message, contains) {
+		t.Fatalf("err = %v, want status %d mentioning %q", err, status, contains)
+	}
+}
+
+func TestBootstrapWithToken(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	tok := c.Admit("worker1")
+	cert, err := bootstrap(t, c, "worker1", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Subject.CommonName != "worker1.test.homeworld.example" {
+		t.Errorf("identity CN = %q", cert.Subject.CommonName)
+	}
+	granting, _ := c.Authorities.Get("keygranting")
+	if err := cert.CheckSignatureFrom(granting.Cert); err != nil {
+		t.Errorf("identity not from keygranting: %v", err)
+	}
+	if life := cert.NotAfter.Sub(cert.NotBefore); life < 39*24*time.Hour {
+		t.Errorf("identity lifetime %v", life)
+	}
+	_, err = bootstrap(t, c, "worker1", tok)
+	wantStatus(t, err, http.StatusUnauthorized, "already used")
+}
+
+func TestConcurrentRedemptionOverTLS(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	tok := c.Admit("master1")
+	n, _ := c.Config.FindNode("master1")
+	body := csr(t)
+	var wins, refusals atomic.Int32
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Client(n.IP, nil).Call1(ctx, tok, credential.APIRenewKeygrant, body)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case strings.Contains(err.Error(), "401"):
+				refusals.Add(1)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || refusals.Load() != 99 {
+		t.Fatalf("%d successes and %d refusals, want 1 and 99", wins.Load(), refusals.Load())
+	}
+}
+
+func TestExpiredTokenRefused(t *testing.T) {
+	l := policy.DefaultLifetimes
+	l.Token = 200 * time.Millisecond
+	c := keysystemtest.Start(t, l)
+	issued := time.Now()
+	tok := c.Admit("worker2")
+	for time.Since(issued) <= l.Token+50*time.Millisecond { // until surely past expiry
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, err := bootstrap(t, c, "worker2", tok)
+	wantStatus(t, err, http.StatusUnauthorized, "expired")
+}
+
+func TestTokensSurviveRestart(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	valid, used := c.Admit("worker1"), c.Admit("worker2")
+	if _, err := bootstrap(t, c, "worker2", used); err != nil {
+		t.Fatal(err)
+	}
+	c.StopServer()
+	c.StartServer()
+	if _, err := bootstrap(t, c, "worker1", valid); err != nil {
+		t.Errorf("valid token after restart: %v", err)
+	}
+	_, err := bootstrap(t, c, "worker2", used)
+	wantStatus(t, err, http.StatusUnauthorized, "already used")
+}
+
+func TestTokenOnlyObtainsIdentityAndIsNotBurnedByFailure(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	tok := c.Admit("master2")
+	n, _ := c.Config.FindNode("master2")
+	cl := c.Client(n.IP, nil)
+	_, err := cl.Call1(ctx, tok, credential.APIGrantEtcdServer, csr(t))
+	wantStatus(t, err, http.StatusForbidden, "admission token only obtains")
+	_, err = cl.Call1(ctx, tok, credential.APIRenewKeygrant, "not a csr")
+	wantStatus(t, err, http.StatusBadRequest, "CERTIFICATE REQUEST")
+	if _, err := bootstrap(t, c, "master2", tok); err != nil {
+		t.Fatalf("token unusable after failed attempts: %v", err)
+	}
+}
+
+func TestWorkerCannotGetEtcdOrSigningMaterial(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	w := c.NodeClient("worker1")
+	for _, api := range []string{credential.APIGrantEtcdClient, credential.APIGrantEtcdServer, credential.APIGrantKubeMaster, policy.APIAccessKubernetes} {
+		_, err := w.Call1(ctx, "", api, csr(t))
+		wantStatus(t, err, http.StatusForbidden, "may not call "+api)
+	}
+	_, err := w.Call1(ctx, "", credential.APIFetchServiceAccountKey, "")
+	wantStatus(t, err, http.StatusForbidden, "may not call")
+	_, err = w.Call1(ctx, "", policy.APIAdmit, "worker2.test.homeworld.example")
+	wantStatus(t, err, http.StatusForbidden, "may not call")
+	// A master may.
+	if _, err := c.NodeClient("master1").Call1(ctx, "", credential.APIGrantEtcdServer, csr(t)); err != nil {
+		t.Errorf("master etcd-server grant: %v", err)
+	}
+}
+
+func TestNodeBoundToItsAddress(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	id := c.Identity("worker1.test.homeworld.example")
+	_, err := c.Client("127.0.0.99", id).Call1(ctx, "", credential.APIGetLocalConfig, "")
+	wantStatus(t, err, http.StatusUnauthorized, "may only call from 127.0.0.31, not 127.0.0.99")
+	// Nor with a token from elsewhere.
+	tok := c.Admit("worker1")
+	_, err = c.Client("127.0.0.32", nil).Call1(ctx, tok, credential.APIRenewKeygrant, csr(t))
+	wantStatus(t, err, http.StatusUnauthorized, "may only call from 127.0.0.31")
+}
+
+func TestNamesComeFromPolicyNotRequest(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:     pkix.Name{CommonName: "system:node:worker2", Organization: []string{"system:masters"}},
+		DNSNames:    []string{"worker2.test.homeworld.example", "kubernetes"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.32")},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	res, err := c.NodeClient("worker1").Call1(ctx, "", credential.APIGrantKubeWorker, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := pki.ParseCert([]byte(res))
+	if cert.Subject.CommonName != "system:node:worker1" || !slices.Equal(cert.Subject.Organization, []string{"system:nodes"}) {
+		t.Errorf("subject %v", cert.Subject)
+	}
+	if !slices.Equal(cert.DNSNames, []string{"worker1.test.homeworld.example", "worker1"}) || len(cert.IPAddresses) != 1 || cert.IPAddresses[0].String() != "127.0.0.31" {
+		t.Errorf("names %v %v", cert.DNSNames, cert.IPAddresses)
+	}
+	if !cert.PublicKey.(*ecdsa.PublicKey).Equal(key.Public()) {
+		t.Error("certificate is not for the requested key")
+	}
+}
+
+func TestMalformedRequestsAndServerKeepsServing(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	m := c.NodeClient("master1")
+	cases := []struct{ api, body, msg string }{
+		{credential.APIGrantEtcdServer, "garbage", "not a PEM CERTIFICATE REQUEST"},
+		{credential.APIGrantEtcdServer, truncatedCSR(t), "does not parse"},
+		{credential.APIGrantSSHHost, "ssh-ed25519 nonsense", "not an SSH public key"},
+		{credential.APIGetLocalConfig, "unexpected", "empty body"},
+	}
+	for _, tc := range cases {
+		_, err := m.Call1(ctx, "", tc.api, tc.body)
+		wantStatus(t, err, http.StatusBadRequest, tc.msg)
+	}
+	// Raw malformed bodies.
+	hc := rawHTTP(t, c, c.Identity("master1.test.homeworld.example"), "127.0.0.21")
+	for body, msg := range map[string]string{
+		`{not json`:                          "not a JSON batch",
+		`{"requests": []}`:                   "no requests",
+		`{"requests": [{"body": "x"}]}`:      "no api",
+		`{"requests": [{"api": 3}]}`:         "not a JSON batch",
+		`{"requests": [], "extra": "field"}`: "unknown field",
+	} {
+		resp, err := hc.Post("https://"+c.Addr+keyapi.PathAPI, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), msg) {
+			t.Errorf("body %s: %d %s, want 400 mentioning %q", body, resp.StatusCode, data, msg)
+		}
+	}
+	if _, err := m.Call1(ctx, "", credential.APIGetLocalConfig, ""); err != nil {
+		t.Fatalf("server stopped serving after bad requests: %v", err)
+	}
+}
+
+func rawHTTP(t *testing.T, c *keysystemtest.Cluster, cert *tls.Certificate, source string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+	cfg := &tls.Config{RootCAs: c.ClusterCA(), ServerName: c.Config.FQDN(c.Config.Supervisor())}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	tr := &http.Transport{DialContext: d.DialContext, TLSClientConfig: cfg}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+func TestAdminAccessAndImpersonation(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	admin := c.AdminClient()
+	res, err := admin.Call1(ctx, "", policy.APIAccessKubernetes, csr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := pki.ParseCert([]byte(res))
+	if cert.Subject.CommonName != "root:admin" || cert.NotAfter.Sub(time.Now()) > 4*time.Hour+time.Minute {
+		t.Errorf("admin kube cert %v until %v", cert.Subject, cert.NotAfter)
+	}
+	_, pub, _ := ed25519Key(t)
+	sshRes, err := admin.Call1(ctx, "", policy.APIAccessSSH, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(sshRes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := k.(*ssh.Certificate)
+	if sc.CertType != ssh.UserCert || !slices.Equal(sc.ValidPrincipals, []string{"root"}) {
+		t.Errorf("admin ssh cert: type %d principals %v", sc.CertType, sc.ValidPrincipals)
+	}
+
+	// The supervisor (the future Kerberos gateway) acts as the admin; the
+	// impersonation holds for the rest of the batch.
+	sup := c.NodeClient("supervisor")
+	out, err := sup.Call(ctx, "", keyapi.Request{API: policy.APIImpersonateAdmin, Body: "admin"}, keyapi.Request{API: policy.APIAccessSSH, Body: pub})
+	if err != nil || out[0] != "" || !strings.HasPrefix(out[1], "ssh-ed25519-cert-v01@openssh.com ") {
+		t.Errorf("impersonated batch = %q, %v", out, err)
+	}
+	_, err = sup.Call1(ctx, "", policy.APIImpersonateAdmin, "worker1.test.homeworld.example")
+	wantStatus(t, err, http.StatusForbidden, "may not act as")
+	_, err = c.NodeClient("worker1").Call1(ctx, "", policy.APIImpersonateAdmin, "admin")
+	wantStatus(t, err, http.StatusForbidden, "may not call")
+	// Admission of something that is not a node.
+	_, err = admin.Call1(ctx, "", policy.APIAdmit, "admin")
+	wantStatus(t, err, http.StatusForbidden, "not in group nodes")
+	_, err = admin.Call1(ctx, "", policy.APIAdmit, "stranger.example")
+	wantStatus(t, err, http.StatusBadRequest, "no node or account")
+}
+
+func ed25519Key(t *testing.T) (ssh.Signer, string, error) {
+	t.Helper()
+	key, err := pki.NewSSHKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, string(ssh.MarshalAuthorizedKey(signer.PublicKey())), nil
+}
+
+func TestUnauthenticated(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	_, err := c.Client("127.0.0.31", nil).Call1(ctx, "", credential.APIGetLocalConfig, "")
+	wantStatus(t, err, http.StatusUnauthorized, "no credentials")
+	_, err = c.Client("127.0.0.200", c.Identity("nobody")).Call1(ctx, "", credential.APIGetLocalConfig, "")
+	wantStatus(t, err, http.StatusUnauthorized, "unknown principal")
+	_, err = c.Client("127.0.0.31", nil).Call1(ctx, "AAAAAAAAAAAAAAAAAAAAAA", credential.APIRenewKeygrant, csr(t))
+	wantStatus(t, err, http.StatusUnauthorized, "checksum")
+}
+
+func TestForeignClientCertificateFailsHandshake(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	other := keysystemtest.Start(t, policy.Lifetimes{}) // another cluster's keygranting
+	cl := c.Client("127.0.0.31", other.Identity("worker1.test.homeworld.example"))
+	_, err := cl.Call1(ctx, "", credential.APIGetLocalConfig, "")
+	if err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("foreign certificate: %v, want a failed handshake", err)
+	}
+}
+
+func TestTLSAndServerCertificate(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	conn, err := tls.Dial("tcp", c.Addr, &tls.Config{RootCAs: c.ClusterCA(), ServerName: "supervisor.test.homeworld.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st := conn.ConnectionState()
+	if st.Version != tls.VersionTLS13 {
+		t.Errorf("negotiated TLS %x, want 1.3", st.Version)
+	}
+	leaf := st.PeerCertificates[0]
+	if err := leaf.VerifyHostname("127.0.0.10"); err != nil {
+		t.Errorf("server cert lacks the supervisor IP: %v", err)
+	}
+	if _, err := tls.Dial("tcp", c.Addr, &tls.Config{RootCAs: c.ClusterCA(), MaxVersion: tls.VersionTLS11, ServerName: "supervisor.test.homeworld.example"}); err == nil {
+		t.Error("TLS 1.1 accepted")
+	}
+}
+
+func TestPublicDownloads(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	cl := c.Client("127.0.0.200", nil)
+	pub, err := cl.Pub(ctx, "clusterca")
+	if err != nil || !bytes.Equal(pub, c.ClusterCAPEM()) {
+		t.Errorf("pub clusterca = %v", err)
+	}
+	if sshPub, err := cl.Pub(ctx, "ssh-user"); err != nil || !strings.HasPrefix(string(sshPub), "ssh-ed25519 ") {
+		t.Errorf("pub ssh-user = %q, %v", sshPub, err)
+	}
+	conf, err := cl.Static(ctx, "cluster.conf")
+	if err != nil || !strings.Contains(string(conf), "ETCD_ENDPOINTS=https://127.0.0.21:2379,https://127.0.0.22:2379,https://127.0.0.23:2379\n") {
+		t.Errorf("cluster.conf = %q, %v", conf, err)
+	}
+	_, err = cl.Pub(ctx, "nonexistent")
+	wantStatus(t, err, http.StatusNotFound, "no authority")
+	_, err = cl.Static(ctx, "passwd")
+	wantStatus(t, err, http.StatusNotFound, "no static file")
+}
+
+func TestAuditAndMetrics(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	tok := c.Admit("worker1")
+	if _, err := bootstrap(t, c, "worker1", tok); err != nil {
+		t.Fatal(err)
+	}
+	c.NodeClient("worker1").Call1(ctx, "", credential.APIGrantEtcdClient, csr(t))
+	c.Admit("worker2")
+
+	actions := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(c.AuditLog()), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line is not JSON: %q", line)
+		}
+		actions[ev["action"].(string)+"/"+ev["result"].(string)]++
+		if ev["time"] == nil || ev["remote"] == nil {
+			t.Errorf("audit line lacks time or remote: %q", line)
+		}
+	}
+	for _, want := range []string{"token-issue/ok", "token-redeem/ok", "grant/ok", "refuse/forbidden"} {
+		if actions[want] == 0 {
+			t.Errorf("no %s in audit log: %v", want, actions)
+		}
+	}
+
+	hc := rawHTTP(t, c, nil, "127.0.0.200")
+	resp, err := hc.Get("https://" + c.Addr + keyapi.PathMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`homeworld_keyserver_operations_total{api="grant-etcd-client",result="forbidden"} 1`,
+		`homeworld_keyserver_operations_total{api="renew-keygrant",result="ok"} 1`,
+		`homeworld_keyserver_tokens_outstanding 1`,
+		`homeworld_keyserver_request_duration_seconds_count{api="admit"} 2`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// truncatedCSR is a PEM block whose DER is cut in half.
+func truncatedCSR(t *testing.T) string {
+	block, _ := pem.Decode([]byte(csr(t)))
+	block.Bytes = block.Bytes[:len(block.Bytes)/2]
+	return string(pem.EncodeToMemory(block))
+}

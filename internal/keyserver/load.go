@@ -1,0 +1,54 @@
+package keyserver
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"homeworld.dev/homeworld/internal/audit"
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/token"
+)
+
+// Load assembles a keyserver from a supervisor's files: setup.yaml, the
+// unsealed authorities, the token store and the audit log.
+func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any)) (*Server, *config.Config, error) {
+	cfg, warnings, err := config.Load(node.SetupYAML())
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range warnings {
+		logf("warning: %s", w)
+	}
+	pol, err := policy.Build(cfg, lifetimes)
+	if err != nil {
+		return nil, nil, err
+	}
+	auths, err := authority.LoadUnsealed(node.KeyserverAuthorities())
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading authorities: %w (install them with `spire setup keyserver`)", err)
+	}
+	for _, dir := range []string{node.KeyserverState(), filepath.Dir(node.KeyserverAuditLog())} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, err
+		}
+	}
+	tokens, err := token.Open(filepath.Join(node.KeyserverState(), "tokens.json"), time.Now)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := audit.Open(node.KeyserverAuditLog(), time.Now)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := New(Options{Policy: pol, Authorities: auths, Tokens: tokens, Audit: log, Logf: logf})
+	if err != nil {
+		log.Close()
+		return nil, nil, err
+	}
+	return s, cfg, nil
+}

@@ -1,0 +1,129 @@
+// Package keyserver is the supervisor's credential service: an HTTPS API
+// that authenticates nodes (by admission token or keygranting certificate)
+// and administrators, authorizes each operation against the policy derived
+// from setup.yaml, issues certificates, and audits every decision.
+// cmd/keyserver runs it; tests run it in-process over real TLS.
+package keyserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"homeworld.dev/homeworld/internal/audit"
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/token"
+)
+
+// Options are everything a keyserver needs; the caller owns loading them.
+type Options struct {
+	Policy      *policy.Policy
+	Authorities *authority.Set // with private keys
+	Tokens      *token.Store
+	Audit       *audit.Log
+	Logf        func(format string, args ...any)
+	Now         func() time.Time // default time.Now
+}
+
+// Server is a keyserver.
+type Server struct {
+	opts    Options
+	certs   *serverCerts
+	metrics *metrics
+	handler http.Handler
+}
+
+// New checks opts and builds a server.
+func New(opts Options) (*Server, error) {
+	if opts.Policy == nil || opts.Authorities == nil || opts.Tokens == nil || opts.Audit == nil {
+		return nil, errors.New("keyserver: policy, authorities, token store and audit log are required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logf == nil {
+		opts.Logf = log.Printf
+	}
+	for _, a := range opts.Authorities.List {
+		if a.Signer == nil {
+			return nil, fmt.Errorf("keyserver: authority %s has no private key", a.Name)
+		}
+	}
+	clusterCA, _ := opts.Authorities.Get("clusterca")
+	s := &Server{opts: opts}
+	var err error
+	if s.certs, err = newServerCerts(clusterCA, opts.Policy.ServerName, opts.Policy.ServerIP, opts.Now); err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	s.metrics = newMetrics(reg, opts.Tokens)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+keyapi.PathAPI, s.serveAPI)
+	mux.HandleFunc("GET "+keyapi.PathPub+"{name}", s.servePub)
+	mux.HandleFunc("GET "+keyapi.PathStatic+"{name}", s.serveStatic)
+	mux.HandleFunc("GET "+keyapi.PathHealthz, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("GET "+keyapi.PathMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handler = mux
+	return s, nil
+}
+
+// TLSConfig is the server side of the keyserver's TLS: a certificate from
+// clusterca for the supervisor's name, and client certificates verified
+// against keygranting when offered.
+func (s *Server) TLSConfig() *tls.Config {
+	granting, _ := s.opts.Authorities.Get("keygranting")
+	pool := x509.NewCertPool()
+	pool.AddCert(granting.Cert)
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: s.certs.get,
+		ClientAuth:     tls.VerifyClientCertIfGiven,
+		ClientCAs:      pool,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+}
+
+// Serve answers requests on l until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(logWriter(s.opts.Logf), "", 0),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+	}()
+	err := srv.ServeTLS(l, "", "")
+	if errors.Is(err, http.ErrServerClosed) {
+		<-done
+		return nil
+	}
+	return err
+}
+
+type logWriter func(format string, args ...any)
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w("%s", p)
+	return len(p), nil
+}

@@ -1,0 +1,226 @@
+// Package keysystemtest runs a real keyserver for tests: a cluster whose
+// nodes have loopback addresses (127.0.0.0/24, all routed to lo, so a client
+// can call "from" any node by choosing its source address), authorities
+// generated fresh, and the server on the supervisor's address over real TLS.
+// Only tests import it.
+package keysystemtest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/keyserver"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/policy"
+)
+
+// Setup is the test cluster: 1 supervisor, 3 masters, 2 workers, one admin.
+const Setup = `cluster:
+  external-domain: test.homeworld.example
+  internal-domain: test.internal
+  etcd-token: test-etcd
+addresses:
+  cidr-nodes: 127.0.0.0/24
+  cidr-pods: 172.18.0.0/16
+  cidr-services: 172.28.0.0/16
+  service-api: 172.28.0.1
+  service-dns: 172.28.0.2
+root-admins: [admin]
+nodes:
+  - {hostname: supervisor, ip: 127.0.0.10, kind: supervisor}
+  - {hostname: master1, ip: 127.0.0.21, kind: master}
+  - {hostname: master2, ip: 127.0.0.22, kind: master}
+  - {hostname: master3, ip: 127.0.0.23, kind: master}
+  - {hostname: worker1, ip: 127.0.0.31, kind: worker}
+  - {hostname: worker2, ip: 127.0.0.32, kind: worker}
+`
+
+// Cluster is a running test keyserver and what it was made from.
+type Cluster struct {
+	t           testing.TB
+	Config      *config.Config
+	Authorities *authority.Set
+	Supervisor  layout.Node // the supervisor's files
+	Lifetimes   policy.Lifetimes
+	Addr        string // host:port the keyserver listens on
+	cancel      context.CancelFunc
+	done        chan error
+}
+
+// Start brings up a keyserver with the given lifetimes (zero: defaults).
+func Start(t testing.TB, l policy.Lifetimes) *Cluster {
+	t.Helper()
+	if l == (policy.Lifetimes{}) {
+		l = policy.DefaultLifetimes
+	}
+	cfg, _, err := config.Parse("setup.yaml", []byte(Setup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := authority.Generate("Homeworld test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := layout.Node{Root: filepath.Join(t.TempDir(), "supervisor")}
+	if err := set.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(sup.SetupYAML()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sup.SetupYAML(), []byte(Setup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l}
+	c.Addr = net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(freePort(t, cfg.Supervisor().IP)))
+	c.StartServer()
+	t.Cleanup(c.StopServer)
+	return c
+}
+
+func freePort(t testing.TB, ip string) int {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartServer (re)starts the keyserver from the supervisor's files, on the
+// same address, and waits until it answers.
+func (c *Cluster) StartServer() {
+	c.t.Helper()
+	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, c.t.Logf)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var l net.Listener
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err = net.Listen("tcp", c.Addr)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the previous server is still releasing the port
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan error, 1)
+	go func() { c.done <- srv.Serve(ctx, l) }()
+}
+
+// StopServer stops the keyserver and waits for it to finish.
+func (c *Cluster) StopServer() {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	if err := <-c.done; err != nil {
+		c.t.Errorf("keyserver: %v", err)
+	}
+	c.cancel = nil
+}
+
+// ClusterCA is the pool clients trust the keyserver with.
+func (c *Cluster) ClusterCA() *x509.CertPool {
+	ca, _ := c.Authorities.Get("clusterca")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return pool
+}
+
+// ClusterCAPEM is clusterca's certificate as PEM.
+func (c *Cluster) ClusterCAPEM() []byte {
+	ca, _ := c.Authorities.Get("clusterca")
+	return pki.EncodeCert(ca.Cert)
+}
+
+// Client returns a client calling from sourceIP, presenting cert if non-nil.
+func (c *Cluster) Client(sourceIP string, cert *tls.Certificate) *keyapi.Client {
+	c.t.Helper()
+	cfg := keyapi.ClientConfig{
+		Address: c.Addr, ServerName: c.Config.FQDN(c.Config.Supervisor()), RootCAs: c.ClusterCA(),
+		LocalAddr: sourceIP, Timeout: 10 * time.Second,
+	}
+	if cert != nil {
+		cfg.ClientCert = func() *tls.Certificate { return cert }
+	}
+	cl, err := keyapi.NewClient(cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
+}
+
+// Identity mints a keygranting certificate for principal directly with the
+// authority, as if the principal had bootstrapped already.
+func (c *Cluster) Identity(principal string) *tls.Certificate {
+	c.t.Helper()
+	ca, _ := c.Authorities.Get("keygranting")
+	key, err := pki.NewKey()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, key.Public(), pki.TLSGrant{CommonName: principal, Lifetime: time.Hour}, time.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+}
+
+// NodeClient is a client for a node with an identity, calling from its IP.
+func (c *Cluster) NodeClient(hostname string) *keyapi.Client {
+	c.t.Helper()
+	n, ok := c.Config.FindNode(hostname)
+	if !ok {
+		c.t.Fatalf("no node %s", hostname)
+	}
+	return c.Client(n.IP, c.Identity(c.Config.FQDN(n)))
+}
+
+// AdminClient is a client for the root admin, from an address of no node.
+func (c *Cluster) AdminClient() *keyapi.Client {
+	return c.Client("127.0.0.200", c.Identity("admin"))
+}
+
+// Admit issues an admission token for hostname as the admin.
+func (c *Cluster) Admit(hostname string) string {
+	c.t.Helper()
+	n, ok := c.Config.FindNode(hostname)
+	if !ok {
+		c.t.Fatalf("no node %s", hostname)
+	}
+	tok, err := c.AdminClient().Call1(context.Background(), "", policy.APIAdmit, c.Config.FQDN(n))
+	if err != nil {
+		c.t.Fatalf("admit %s: %v", hostname, err)
+	}
+	return tok
+}
+
+// AuditLog returns the audit log's content.
+func (c *Cluster) AuditLog() string {
+	data, err := os.ReadFile(c.Supervisor.KeyserverAuditLog())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(data)
+}
+
+// String names the cluster in failure messages.
+func (c *Cluster) String() string { return fmt.Sprintf("test keyserver at %s", c.Addr) }
