@@ -1,0 +1,313 @@
+// Package keyclient is the node agent that obtains and renews every
+// credential its node's kind needs: it makes keys locally (they never leave
+// the node), redeems the admission token once for the node's identity, then
+// requests certificates, CA certificates and configuration from the
+// keyserver, writes them atomically into the node's layout, renews each at
+// about two thirds of its lifetime, and retries with backoff while the
+// keyserver is unreachable. It reports readiness and Prometheus metrics.
+// cmd/keyclient runs it.
+package keyclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/layout"
+)
+
+// Options configure an agent.
+type Options struct {
+	Node layout.Node
+	// Keyserver overrides the address dialled (host:port); by default it is
+	// the name in keyserver.domain, port 20557.
+	Keyserver string
+	// LocalAddr, if set, is the source address of requests.
+	LocalAddr string
+	Logf      func(format string, args ...any)
+	Now       func() time.Time
+	// RetryMin and RetryMax bound the backoff after a failed attempt.
+	RetryMin, RetryMax time.Duration
+	// Refresh is how often downloaded files (CA certificates, configuration)
+	// are fetched again.
+	Refresh time.Duration
+	// MaxSleep bounds how long the agent sleeps between checks, so a token
+	// file that appears later is noticed.
+	MaxSleep time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RetryMin == 0 {
+		o.RetryMin = 2 * time.Second
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 5 * time.Minute
+	}
+	if o.Refresh == 0 {
+		o.Refresh = 24 * time.Hour
+	}
+	if o.MaxSleep == 0 {
+		o.MaxSleep = time.Minute
+	}
+}
+
+// Agent is a running keyclient.
+type Agent struct {
+	opts    Options
+	client  *keyapi.Client
+	metrics *metrics
+
+	mu       sync.Mutex
+	identity *tls.Certificate
+	kind     config.Kind
+	states   map[string]*credState
+	readyCh  chan struct{}
+	ready    bool
+}
+
+// credState is what the agent knows about one credential.
+type credState struct {
+	expires     time.Time // zero: does not expire
+	renewAt     time.Time // expiring credentials: when to renew
+	fetchedAt   time.Time // downloads: last successful fetch
+	present     bool
+	failures    int
+	nextAttempt time.Time
+	lastErr     error
+}
+
+// New prepares an agent: it reads where the keyserver is and how to trust it.
+func New(opts Options) (*Agent, error) {
+	opts.defaults()
+	node := opts.Node
+	domain, err := os.ReadFile(node.KeyserverDomain())
+	if err != nil {
+		return nil, fmt.Errorf("keyclient: %w (the installer writes the keyserver's name there)", err)
+	}
+	serverName, port := strings.TrimSpace(string(domain)), strconv.Itoa(keyapi.Port)
+	if h, p, err := net.SplitHostPort(serverName); err == nil {
+		serverName, port = h, p
+	}
+	addr := opts.Keyserver
+	if addr == "" {
+		addr = net.JoinHostPort(serverName, port)
+	}
+	caPEM, err := os.ReadFile(node.KeyserverCA())
+	if err != nil {
+		return nil, fmt.Errorf("keyclient: %w (the installer writes the cluster CA there)", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("keyclient: %s holds no PEM certificate", node.KeyserverCA())
+	}
+	a := &Agent{opts: opts, states: map[string]*credState{}, readyCh: make(chan struct{})}
+	a.client, err = keyapi.NewClient(keyapi.ClientConfig{
+		Address: addr, ServerName: serverName, RootCAs: pool,
+		ClientCert: a.currentIdentity, LocalAddr: opts.LocalAddr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = newMetrics(a)
+	return a, nil
+}
+
+func (a *Agent) currentIdentity() *tls.Certificate {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.identity
+}
+
+// Run converges until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.client.Close()
+	a.loadIdentity()
+	for {
+		wake := a.step(ctx)
+		timer := time.NewTimer(wake)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-timer.C:
+		}
+	}
+}
+
+// Ready is closed once every credential of the node's kind is present and
+// valid for the first time.
+func (a *Agent) Ready() <-chan struct{} { return a.readyCh }
+
+// step makes one pass over the node's credentials, attempting what is due,
+// and returns how long to sleep before the next pass.
+func (a *Agent) step(ctx context.Context) time.Duration {
+	now := a.opts.Now()
+	next := now.Add(a.opts.MaxSleep)
+	kind := a.readKind()
+	for _, c := range a.wanted() {
+		st := a.state(c.Name)
+		a.inspect(c, st, now)
+		due := a.dueAt(c, st)
+		if !due.After(now) {
+			if err := a.obtain(ctx, c); err != nil {
+				a.failed(c, st, err)
+			} else {
+				a.succeeded(c, st)
+			}
+			a.inspect(c, st, a.opts.Now())
+			due = a.dueAt(c, st)
+		}
+		if due.Before(next) {
+			next = due
+		}
+	}
+	if a.readKind() != kind {
+		next = now // the kind just became known: its credentials are due
+	}
+	a.updateReady()
+	d := next.Sub(a.opts.Now())
+	return max(d, 10*time.Millisecond)
+}
+
+// wanted is the credentials to manage: the node's kind's, once local.conf
+// says what the kind is; before that, just what is needed to learn it.
+func (a *Agent) wanted() []credential.Credential {
+	if kind := a.readKind(); kind != "" {
+		return credential.For(kind)
+	}
+	return bootstrapCredentials()
+}
+
+func bootstrapCredentials() []credential.Credential {
+	var out []credential.Credential
+	for _, c := range credential.Catalogue {
+		if c.Name == credential.Granting.Name || c.Source == credential.APIGetLocalConfig {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (a *Agent) readKind() config.Kind {
+	data, err := os.ReadFile(a.opts.Node.LocalConf())
+	if err != nil {
+		return ""
+	}
+	kv, err := config.ParseConf(string(data))
+	if err != nil {
+		return ""
+	}
+	k := config.Kind(kv["KIND"])
+	a.mu.Lock()
+	a.kind = k
+	a.mu.Unlock()
+	return k
+}
+
+func (a *Agent) state(name string) *credState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.states[name]
+	if st == nil {
+		st = &credState{}
+		a.states[name] = st
+	}
+	return st
+}
+
+// dueAt is when the credential next needs an attempt.
+func (a *Agent) dueAt(c credential.Credential, st *credState) time.Time {
+	var due time.Time
+	switch {
+	case !st.present:
+		due = time.Time{}
+	case c.Expires():
+		due = st.renewAt
+	default:
+		due = st.fetchedAt.Add(a.opts.Refresh)
+	}
+	if st.nextAttempt.After(due) {
+		due = st.nextAttempt
+	}
+	return due
+}
+
+func (a *Agent) failed(c credential.Credential, st *credState, err error) {
+	a.mu.Lock()
+	st.failures++
+	st.lastErr = err
+	backoff := a.opts.RetryMin << min(st.failures-1, 20)
+	if backoff > a.opts.RetryMax || backoff <= 0 {
+		backoff = a.opts.RetryMax
+	}
+	// Jitter spreads the retries of many nodes after a keyserver outage.
+	backoff = backoff/2 + rand.N(backoff/2+1)
+	st.nextAttempt = a.opts.Now().Add(backoff)
+	a.mu.Unlock()
+	a.metrics.attempt(c.Name, err)
+	if !errors.Is(err, errBlocked) {
+		a.opts.Logf("keyclient: %s: %v (retrying in %s)", c.Name, err, backoff.Round(time.Millisecond))
+	}
+}
+
+func (a *Agent) succeeded(c credential.Credential, st *credState) {
+	a.mu.Lock()
+	st.failures, st.lastErr, st.nextAttempt = 0, nil, time.Time{}
+	st.fetchedAt = a.opts.Now()
+	a.mu.Unlock()
+	a.metrics.attempt(c.Name, nil)
+	a.opts.Logf("keyclient: %s: obtained", c.Name)
+}
+
+// updateReady recomputes readiness: the kind is known and every credential
+// of it is present and unexpired.
+func (a *Agent) updateReady() {
+	now := a.opts.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ready := a.kind != ""
+	if ready {
+		for _, c := range credential.For(a.kind) {
+			st := a.states[c.Name]
+			if st == nil || !st.present || (!st.expires.IsZero() && !now.Before(st.expires)) {
+				ready = false
+				break
+			}
+		}
+	}
+	if ready && !a.ready {
+		select {
+		case <-a.readyCh:
+		default:
+			close(a.readyCh)
+			a.opts.Logf("keyclient: ready: all %d credentials of a %s are present and valid", len(credential.For(a.kind)), a.kind)
+		}
+	}
+	a.ready = ready
+}
+
+// IsReady reports whether every credential is currently present and valid.
+func (a *Agent) IsReady() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ready
+}

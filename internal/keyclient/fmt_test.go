@@ -1,0 +1,5 @@
+package keyclient_test
+
+import "fmt"
+
+var fmtSprintf = fmt.Sprintf
