@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/sshconfig"
 	"homeworld.dev/homeworld/internal/token"
@@ -63,7 +64,7 @@ func (a *Agent) obtain(ctx context.Context, c credential.Credential) error {
 		a.loadIdentity()
 	}
 	if c.Type == credential.SSHCert {
-		return writeFile(a.opts.Node.SSHDConfig(), []byte(sshconfig.SSHDConfig(sshconfig.SSHDPaths{HostKey: c.KeyPath})), 0o644)
+		return writeFile(a.opts.Node.SSHDConfig(), []byte(sshconfig.SSHDConfig(sshconfig.SSHDPaths{HostKey: c.KeyPath, UserCA: layout.SSHDir + "/ssh_user_ca.pub"})), 0o644)
 	}
 	return nil
 }

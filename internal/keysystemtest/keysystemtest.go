@@ -19,6 +19,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/disaster"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/layout"
@@ -224,3 +225,18 @@ func (c *Cluster) AuditLog() string {
 
 // String names the cluster in failure messages.
 func (c *Cluster) String() string { return fmt.Sprintf("test keyserver at %s", c.Addr) }
+
+// Workspace writes an administrator's workspace for this cluster into dir:
+// setup.yaml and the authorities sealed with key.
+func (c *Cluster) Workspace(dir string, key *disaster.Key) {
+	c.t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(Setup), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := authority.NewStore(dir).Create(context.Background(), c.Authorities, key, false); err != nil {
+		c.t.Fatal(err)
+	}
+}

@@ -80,6 +80,8 @@ Getting started:
 	root.AddCommand(
 		a.configCommand(),
 		a.authorityCommand(),
+		a.infraCommand(),
+		a.accessCommand(),
 		a.disasterKeyCommand(),
 		&cobra.Command{
 			Use:   "version",

@@ -15,10 +15,8 @@ import (
 // SSHDPaths are production paths of the node's SSH material.
 type SSHDPaths struct {
 	HostKey string // the certified host key; the certificate is HostKey + "-cert.pub"
+	UserCA  string // the ssh-user authority's public key
 }
-
-// UserCAPath is where the keyclient installs the ssh-user authority.
-const UserCAPath = "/etc/ssh/ssh_user_ca.pub"
 
 // SSHDConfig is the drop-in for sshd_config.d: certificate-only root logins,
 // no passwords.
@@ -30,7 +28,7 @@ TrustedUserCAKeys %[2]s
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
-`, p.HostKey, UserCAPath)
+`, p.HostKey, p.UserCA)
 }
 
 // KnownHostsMarker ends the known_hosts line spire manages, so it can be

@@ -1,0 +1,59 @@
+package spirecmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"homeworld.dev/homeworld/internal/access"
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/workspace"
+)
+
+// keyserverFlags are shared by the commands that talk to the keyserver.
+type keyserverFlags struct {
+	keyserver string
+	as        string
+}
+
+func (f *keyserverFlags) register(c *cobra.Command) {
+	c.PersistentFlags().StringVar(&f.keyserver, "keyserver", "", "keyserver address host:port (default: the supervisor's address from setup.yaml, port 20557)")
+	c.PersistentFlags().StringVar(&f.as, "as", "", "root admin to act as (default: the only one in root-admins, or $USER)")
+}
+
+// adminSession is what a command talking to the keyserver as an admin has.
+type adminSession struct {
+	ws    *workspace.Workspace
+	cfg   *config.Config
+	auths *authority.Set
+	admin *access.Admin
+}
+
+// connectAdmin unseals the authorities with the disaster key and connects
+// to the keyserver as a root admin.
+func (a *app) connectAdmin(f *keyserverFlags) (*adminSession, error) {
+	ws, err := a.workspace()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := a.config(ws)
+	if err != nil {
+		return nil, err
+	}
+	principal, err := access.ChoosePrincipal(cfg, f.as, a.getenv("USER"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := a.disasterKey()
+	if err != nil {
+		return nil, err
+	}
+	auths, err := authority.NewStore(ws.Dir).Load(key)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := access.ConnectDirect(cfg, auths, principal, access.Options{Keyserver: f.keyserver})
+	if err != nil {
+		return nil, err
+	}
+	return &adminSession{ws: ws, cfg: cfg, auths: auths, admin: admin}, nil
+}

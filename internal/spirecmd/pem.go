@@ -1,0 +1,5 @@
+package spirecmd
+
+import "encoding/pem"
+
+func pemBytes(b *pem.Block) []byte { return pem.EncodeToMemory(b) }
