@@ -82,6 +82,7 @@ Getting started:
 		a.authorityCommand(),
 		a.infraCommand(),
 		a.accessCommand(),
+		a.setupCommand(),
 		a.disasterKeyCommand(),
 		&cobra.Command{
 			Use:   "version",

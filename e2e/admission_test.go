@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/layout"
+)
+
+// cluster is a keyserver started from a workspace exactly as an operator
+// would: spire generates authorities, installs the keyserver's files, and
+// the keyserver binary serves them.
+type cluster struct {
+	*env
+	supervisor layout.Node
+	addr       string
+}
+
+func startCluster(t *testing.T) *cluster {
+	e := newEnv(t)
+	e.spire("disaster-key", "gen", e.key)
+	if err := os.MkdirAll(e.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "setup.yaml"), []byte(keysystemtest.Setup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.spire("authority", "gen")
+	c := &cluster{env: e, supervisor: layout.Node{Root: filepath.Join(t.TempDir(), "supervisor")}}
+	e.spire("setup", "keyserver", "--root", c.supervisor.Root)
+	c.addr = freePort(t, "127.0.0.10")
+	daemon(t, filepath.Join(bin, "keyserver"), "--root", c.supervisor.Root, "--listen", c.addr)
+	healthy(t, c.addr)
+	return c
+}
+
+// admitNode installs a node's bootstrap files and runs its keyclient until
+// every credential is in place.
+func (c *cluster) admitNode(t *testing.T, hostname, ip string) layout.Node {
+	t.Helper()
+	n := layout.Node{Root: filepath.Join(t.TempDir(), hostname)}
+	c.spire("setup", "node", hostname, "--root", n.Root, "--keyserver", c.addr)
+	out, err := runWithTimeout(t, 60*time.Second, filepath.Join(bin, "keyclient"),
+		"--root", n.Root, "--keyserver", c.addr, "--source-ip", ip, "--metrics-listen", "", "--until-ready")
+	if err != nil || !strings.HasSuffix(out, "ready\n") {
+		t.Fatalf("keyclient for %s: %v\n%s", hostname, err, out)
+	}
+	return n
+}
+
+func TestAdmissionWithRealBinaries(t *testing.T) {
+	c := startCluster(t)
+	n := c.admitNode(t, "master2", "127.0.0.22")
+	for _, p := range []string{"/etc/homeworld/keys/etcd-server.pem", "/etc/homeworld/keys/serviceaccount.key", "/etc/ssh/ssh_host_ed25519_key-cert.pub"} {
+		if _, err := os.Stat(n.Path(p)); err != nil {
+			t.Errorf("master2 lacks %s: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(n.BootstrapToken()); !os.IsNotExist(err) {
+		t.Error("the spent admission token was left on the node")
+	}
+	audit, err := os.ReadFile(c.supervisor.KeyserverAuditLog())
+	if err != nil || !strings.Contains(string(audit), `"action":"token-redeem","principal":"master2.test.homeworld.example","remote":"127.0.0.22","result":"ok"`) {
+		t.Errorf("redemption not audited: %v\n%s", err, audit)
+	}
+}

@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bin holds the binaries built once for the whole package.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "homeworld-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = dir
+	build := exec.Command("go", "build", "-o", dir, "../cmd/spire", "../cmd/keyserver", "../cmd/keyclient")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building binaries: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is the environment for spire: a workspace and a disaster key.
+type env struct {
+	t        *testing.T
+	dir, key string
+}
+
+func newEnv(t *testing.T) *env {
+	base := t.TempDir()
+	return &env{t: t, dir: filepath.Join(base, "cluster"), key: filepath.Join(base, "disaster.key")}
+}
+
+// spire runs the spire binary and returns its standard output, failing the
+// test on a non-zero exit.
+func (e *env) spire(args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "spire"), args...)
+	cmd.Env = append(os.Environ(), "HOMEWORLD_DIR="+e.dir, "HOMEWORLD_DISASTER="+e.key)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		e.t.Fatalf("spire %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// daemon starts a long-running binary, stopping it when the test ends; its
+// output is shown if the test fails.
+func daemon(t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
+		}
+	})
+	return cmd
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v: %v", what, d, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T, ip string) string {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return net.JoinHostPort(ip, fmt.Sprint(l.Addr().(*net.TCPAddr).Port))
+}
+
+// healthy waits for the keyserver at addr to answer /healthz.
+func healthy(t *testing.T, addr string) {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		// Reachability only: the keyclient verifies the server properly.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+	}}
+	waitFor(t, "keyserver answering at "+addr, 15*time.Second, func() error {
+		resp, err := client.Get("https://" + addr + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+}
+
+func runWithTimeout(t *testing.T, d time.Duration, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
+}

@@ -1,0 +1,64 @@
+package keyserver
+
+import (
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/version"
+)
+
+// Command is the keyserver daemon's command line.
+func Command() *cobra.Command {
+	var root, listen string
+	l := policy.DefaultLifetimes
+	c := &cobra.Command{
+		Use:   "keyserver",
+		Short: "Homeworld's credential service (runs on the supervisor)",
+		Long: `keyserver issues every credential of a Homeworld cluster under a policy derived
+from setup.yaml. It reads, below --root:
+  /etc/homeworld/config/setup.yaml            the cluster description
+  /etc/homeworld/keyserver/authorities/       the unsealed authorities
+and keeps its admission tokens in /var/lib/homeworld/keyserver/tokens.json and
+its audit log in /var/log/homeworld/keyserver-audit.log (one JSON line per
+grant, refusal, token issue and redemption). 'spire setup keyserver' installs
+the first two.`,
+		Version:       version.String(),
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger := log.New(os.Stderr, "keyserver: ", log.LstdFlags)
+			srv, cfg, err := Load(layout.Node{Root: root}, l, logger.Printf)
+			if err != nil {
+				return err
+			}
+			addr := listen
+			if addr == "" {
+				addr = net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(keyapi.Port))
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w", addr, err)
+			}
+			logger.Printf("serving %s on %s", cfg.FQDN(cfg.Supervisor()), ln.Addr())
+			return srv.Serve(cmd.Context(), ln)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&root, "root", "/", "folder the node's files are below (a virtual node's own root)")
+	f.StringVar(&listen, "listen", "", "address to serve on (default: the supervisor's address from setup.yaml, port 20557)")
+	f.DurationVar(&l.Keygrant, "keygrant-lifetime", l.Keygrant, "lifetime of node identity certificates")
+	f.DurationVar(&l.NodeCert, "node-cert-lifetime", l.NodeCert, "lifetime of node role certificates")
+	f.DurationVar(&l.SSHHost, "ssh-host-lifetime", l.SSHHost, "lifetime of SSH host certificates")
+	f.DurationVar(&l.Admin, "admin-lifetime", l.Admin, "lifetime of every administrator credential")
+	f.DurationVar(&l.Token, "token-lifetime", l.Token, "lifetime of admission tokens")
+	return c
+}
