@@ -69,7 +69,9 @@ func TestSSHWithCertificates(t *testing.T) {
 	pub, _, _, _, _ := ssh.ParseAuthorizedKey(pubData)
 	grant := pki.SSHGrant{KeyID: "test", Principals: []string{"root"}, Lifetime: time.Hour}
 	for name, issue := range map[string]func() (*ssh.Certificate, error){
-		"expired":  func() (*ssh.Certificate, error) { return pki.IssueSSH(caSigner, pub, grant, time.Now().Add(-3*time.Hour)) },
+		"expired": func() (*ssh.Certificate, error) {
+			return pki.IssueSSH(caSigner, pub, grant, time.Now().Add(-3*time.Hour))
+		},
 		"wrong CA": func() (*ssh.Certificate, error) { return pki.IssueSSH(otherCA, pub, grant, time.Now()) },
 	} {
 		cert, err := issue()

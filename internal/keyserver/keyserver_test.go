@@ -33,7 +33,9 @@ import (
 
 var ctx = context.Background()
 
-func csr(t *testing.T) string {
+func csr(t *testing.T) string { return csrTB(t) }
+
+func csrTB(t testing.TB) string {
 	t.Helper()
 	key, err := pki.NewKey()
 	if err != nil {
