@@ -63,4 +63,3 @@ func BenchmarkIssuance(b *testing.B) {
 		})
 	}
 }
-
