@@ -1,0 +1,5 @@
+package pki
+
+import "math/big"
+
+func bigOne() *big.Int { return big.NewInt(1) }
