@@ -70,6 +70,9 @@ func (o *Options) defaults() {
 	}
 }
 
+// tokenPoll is how often a node without identity looks for its token.
+const tokenPoll = 2 * time.Second
+
 // Agent is a running keyclient.
 type Agent struct {
 	opts    Options
@@ -182,6 +185,9 @@ func (a *Agent) step(ctx context.Context) time.Duration {
 	}
 	if a.readKind() != kind {
 		next = now // the kind just became known: its credentials are due
+	}
+	if a.currentIdentity() == nil && !next.Before(now.Add(tokenPoll)) {
+		next = now.Add(tokenPoll) // waiting for an admission token to appear
 	}
 	a.updateReady()
 	d := next.Sub(a.opts.Now())

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/sdnotify"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -56,6 +57,15 @@ Readiness is served at /readyz and Prometheus metrics at /metrics.`,
 			}
 			done := make(chan error, 1)
 			go func() { done <- a.Run(ctx) }()
+			go func() {
+				select {
+				case <-a.Ready():
+					if err := sdnotify.Ready(); err != nil {
+						opts.Logf("keyclient: notifying systemd: %v", err)
+					}
+				case <-ctx.Done():
+				}
+			}()
 			if untilReady {
 				select {
 				case <-a.Ready():

@@ -12,6 +12,7 @@ import (
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/sdnotify"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -49,6 +50,9 @@ the first two.`,
 				return fmt.Errorf("listening on %s: %w", addr, err)
 			}
 			logger.Printf("serving %s on %s", cfg.FQDN(cfg.Supervisor()), ln.Addr())
+			if err := sdnotify.Ready(); err != nil {
+				logger.Printf("notifying systemd: %v", err)
+			}
 			return srv.Serve(cmd.Context(), ln)
 		},
 	}

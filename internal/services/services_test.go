@@ -1,0 +1,100 @@
+package services
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"homeworld.dev/homeworld/internal/config"
+)
+
+func testCluster(t *testing.T) *config.Config {
+	t.Helper()
+	c, _, err := config.Parse("setup.yaml", config.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestMapIsConsistent(t *testing.T) {
+	if err := Validate(); err != nil {
+		t.Fatal(err)
+	}
+	names := func(k config.Kind) []string {
+		var out []string
+		for _, s := range For(k) {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient"}) {
+		t.Errorf("supervisor runs %v", got)
+	}
+	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient"}) {
+		t.Errorf("worker runs %v", got)
+	}
+	kc := For(config.KindWorker)[0]
+	if d := Deps(kc, config.KindWorker); len(d) != 0 {
+		t.Errorf("worker keyclient depends on %v; the keyserver is not on workers", d)
+	}
+	if d := Deps(kc, config.KindSupervisor); !slices.Equal(d, []string{"keyserver"}) {
+		t.Errorf("supervisor keyclient depends on %v", d)
+	}
+}
+
+func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
+	c := testCluster(t)
+	n, _ := c.FindNode("master1")
+	h := Host{Cluster: c, Node: n, BinDir: "/usr/bin"}
+	argv := For(config.KindMaster)[0].Command(h)
+	if argv[0] != "/usr/bin/keyclient" || !strings.Contains(strings.Join(argv, " "), "--metrics-listen 192.0.2.21:9108") {
+		t.Errorf("keyclient argv %v", argv)
+	}
+	if u := For(config.KindMaster)[0].Ready(h).URL; u != "http://192.0.2.21:9108/readyz" {
+		t.Errorf("ready URL %s", u)
+	}
+}
+
+// TestUnitsPassSystemdVerify renders every unit of every kind and has
+// systemd's own checker read them.
+func TestUnitsPassSystemdVerify(t *testing.T) {
+	c := testCluster(t)
+	binDir := t.TempDir()
+	for _, s := range Map {
+		os.WriteFile(filepath.Join(binDir, filepath.Base(s.Command(Host{Cluster: c, Node: c.Nodes[0], BinDir: binDir})[0])), []byte("#!/bin/sh\n"), 0o755)
+	}
+	for _, k := range config.Kinds {
+		n := c.NodesOf(k)[0]
+		h := Host{Cluster: c, Node: n, BinDir: binDir}
+		dir := t.TempDir()
+		var paths []string
+		for _, s := range For(k) {
+			p := filepath.Join(dir, UnitName(s.Name))
+			if err := os.WriteFile(p, []byte(Unit(s, h)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
+		}
+		cmd := exec.Command("systemd-analyze", append([]string{"verify", "--man=no"}, paths...)...)
+		cmd.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":")
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+			t.Errorf("%s units: systemd-analyze verify: %v\n%s", k, err, out)
+		}
+	}
+}
+
+func TestUnitContent(t *testing.T) {
+	c := testCluster(t)
+	h := Host{Cluster: c, Node: c.Supervisor(), BinDir: "/usr/bin"}
+	u := Unit(For(config.KindSupervisor)[1], h)
+	for _, want := range []string{"Requires=keyserver.service", "After=network-online.target keyserver.service", "Restart=always", "ProtectSystem=strict", "ReadWritePaths=/etc/homeworld /etc/ssh /var/lib/homeworld", "NoNewPrivileges=yes"} {
+		if !strings.Contains(u, want+"\n") {
+			t.Errorf("keyclient unit lacks %q:\n%s", want, u)
+		}
+	}
+}

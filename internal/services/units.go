@@ -1,0 +1,77 @@
+package services
+
+import (
+	"fmt"
+	"strings"
+)
+
+// UnitName is the systemd unit of a service.
+func UnitName(name string) string { return name + ".service" }
+
+// Unit renders the systemd unit of s for a host: restart policy, ordering
+// on its dependencies, and a sandbox that denies everything the service does
+// not need.
+func Unit(s Service, h Host) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Rendered by Homeworld from the service map; do not edit.")
+	w("[Unit]")
+	w("Description=%s", s.Description)
+	w("Wants=network-online.target")
+	after := []string{"network-online.target"}
+	for _, d := range Deps(s, h.Node.Kind) {
+		after = append(after, UnitName(d))
+		w("Requires=%s", UnitName(d))
+	}
+	w("After=%s", strings.Join(after, " "))
+	w("StartLimitIntervalSec=0")
+	w("")
+	w("[Service]")
+	w("Type=notify")
+	w("NotifyAccess=main")
+	w("ExecStart=%s", quoteArgs(s.Command(h)))
+	w("Restart=always")
+	w("RestartSec=%s", s.RestartSec)
+	w("TimeoutStartSec=1h")
+	w("TimeoutStopSec=30s")
+	// Sandbox: read-only system, private /tmp and devices, no privilege
+	// gain, only the network families the services use.
+	w("NoNewPrivileges=yes")
+	w("ProtectSystem=strict")
+	if len(s.Sandbox.ReadWritePaths) > 0 {
+		w("ReadWritePaths=%s", strings.Join(s.Sandbox.ReadWritePaths, " "))
+	}
+	w("ProtectHome=yes")
+	w("PrivateTmp=yes")
+	w("PrivateDevices=yes")
+	w("ProtectKernelTunables=yes")
+	w("ProtectKernelModules=yes")
+	w("ProtectKernelLogs=yes")
+	w("ProtectControlGroups=yes")
+	w("ProtectClock=yes")
+	w("ProtectHostname=yes")
+	w("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK")
+	w("RestrictNamespaces=yes")
+	w("RestrictRealtime=yes")
+	w("RestrictSUIDSGID=yes")
+	w("LockPersonality=yes")
+	w("MemoryDenyWriteExecute=yes")
+	w("SystemCallArchitectures=native")
+	w("CapabilityBoundingSet=%s", strings.Join(s.Sandbox.Capabilities, " "))
+	w("")
+	w("[Install]")
+	w("WantedBy=multi-user.target")
+	return b.String()
+}
+
+// quoteArgs renders argv for ExecStart, quoting what needs it.
+func quoteArgs(argv []string) string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\"'\\;$%") {
+			a = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%", "$", "$$").Replace(a) + `"`
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
