@@ -1,0 +1,165 @@
+package supervise
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
+
+func fileExists(path string) func(context.Context) error {
+	return func(context.Context) error {
+		_, err := os.Stat(path)
+		return err
+	}
+}
+
+func start(t *testing.T, specs []Spec, opts Options) (*Supervisor, context.CancelFunc, chan struct{}) {
+	t.Helper()
+	opts.Logf = t.Logf
+	s, err := New(specs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}) // closed when Run returns
+	go func() {
+		s.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, cancel, done
+}
+
+func waitState(t *testing.T, s *Supervisor, name, state string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitState(ctx, name, state); err != nil {
+		t.Fatalf("%v (status %+v)", err, s.Status())
+	}
+}
+
+func statusOf(s *Supervisor, name string) Status {
+	for _, st := range s.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return Status{}
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// TestDependencyOrder: b exits at once unless a is ready, so b never failing
+// shows it was started only after a's readiness check passed.
+func TestDependencyOrder(t *testing.T) {
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "a.ready")
+	s, _, _ := start(t, []Spec{
+		{Name: "a", Argv: sh("sleep 0.3; touch " + ready + "; exec sleep 1000"), Ready: fileExists(ready), RestartSec: time.Second},
+		{Name: "b", Argv: sh("test -f " + ready + " || exit 3; exec sleep 1000"), Deps: []string{"a"}, RestartSec: time.Second},
+	}, Options{})
+	waitState(t, s, "b", Active)
+	if st := statusOf(s, "b"); st.Restarts != 0 {
+		t.Errorf("b restarted %d times: started before a was ready", st.Restarts)
+	}
+}
+
+func TestRestartAfterKillShowsInMetrics(t *testing.T) {
+	s, _, _ := start(t, []Spec{{Name: "svc", Argv: sh("exec sleep 1000"), RestartSec: 50 * time.Millisecond}}, Options{})
+	waitState(t, s, "svc", Active)
+	first := statusOf(s, "svc").PID
+	syscall.Kill(first, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := statusOf(s, "svc")
+		if st.State == Active && st.PID != 0 && st.PID != first {
+			if st.Restarts != 1 {
+				t.Errorf("restarts = %d, want 1", st.Restarts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not restarted: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`node_systemd_unit_state{name="svc.service",state="active",type="notify"} 1`,
+		`node_systemd_unit_state{name="svc.service",state="failed",type="notify"} 0`,
+		`node_systemd_service_restart_total{name="svc.service"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+}
+
+func TestStopIsOrderedAndForceful(t *testing.T) {
+	dir := t.TempDir()
+	order := filepath.Join(dir, "order")
+	s, cancel, done := start(t, []Spec{
+		{Name: "base", Argv: sh("trap 'echo base >> " + order + "; exit 0' TERM; touch " + dir + "/base; while :; do sleep 0.05; done"),
+			Ready: fileExists(dir + "/base")},
+		{Name: "stubborn", Argv: sh("trap 'echo stubborn >> " + order + "' TERM; touch " + dir + "/stubborn; while :; do sleep 0.05; done"),
+			Ready: fileExists(dir + "/stubborn"), Deps: []string{"base"}},
+	}, Options{StopTimeout: 300 * time.Millisecond})
+	waitState(t, s, "stubborn", Active)
+	pids := []int{statusOf(s, "base").PID, statusOf(s, "stubborn").PID}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after stop")
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("process %d still alive after stop", pid)
+		}
+	}
+	data, _ := os.ReadFile(order)
+	if string(data) != "stubborn\nbase\n" {
+		t.Errorf("stop order %q, want dependents first", data)
+	}
+	for _, st := range s.Status() {
+		if st.State != Inactive {
+			t.Errorf("%s is %s after stop", st.Name, st.State)
+		}
+	}
+}
+
+func TestFailingServiceBacksOff(t *testing.T) {
+	s, _, _ := start(t, []Spec{{Name: "bad", Argv: sh("exit 1"), RestartSec: 20 * time.Millisecond}}, Options{MaxRestartDelay: 200 * time.Millisecond})
+	deadline := time.Now().Add(10 * time.Second)
+	for statusOf(s, "bad").Restarts < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("restarts %d", statusOf(s, "bad").Restarts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestBadSpecs(t *testing.T) {
+	if _, err := New([]Spec{{Name: "b", Argv: sh("true"), Deps: []string{"a"}}}, Options{}); err == nil || !strings.Contains(err.Error(), "not listed before") {
+		t.Errorf("New = %v", err)
+	}
+	if _, err := New([]Spec{{Name: "x"}}, Options{}); err == nil {
+		t.Error("accepted a service without a command")
+	}
+}

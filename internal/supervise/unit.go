@@ -1,0 +1,183 @@
+package supervise
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// unit is the running state of one service.
+type unit struct {
+	spec Spec
+	sup  *Supervisor
+
+	mu       sync.Mutex
+	state    string
+	since    time.Time
+	pid      int
+	restarts int
+	changed  chan struct{} // closed and replaced on every state change
+}
+
+func (u *unit) setState(state string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.state == state {
+		return
+	}
+	u.state, u.since = state, time.Now()
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
+func (u *unit) current() (string, chan struct{}) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.state, u.changed
+}
+
+// run is the service's life: wait for dependencies, start, watch, restart,
+// until ctx ends.
+func (u *unit) run(ctx context.Context) {
+	delay := u.spec.RestartSec
+	for {
+		if !u.waitDeps(ctx) {
+			return
+		}
+		started := time.Now()
+		exited := u.runOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		u.setState(Failed)
+		u.mu.Lock()
+		u.restarts++
+		u.mu.Unlock()
+		u.sup.metrics.restarts.WithLabelValues(unitName(u.spec.Name)).Inc()
+		if time.Since(started) > u.sup.opts.MaxRestartDelay {
+			delay = u.spec.RestartSec // it ran a good while: start the backoff over
+		}
+		u.sup.opts.Logf("supervise: %s exited (%v); restarting in %v", u.spec.Name, exited, delay)
+		select {
+		case <-ctx.Done():
+			u.setState(Inactive)
+			return
+		case <-time.After(delay):
+		}
+		delay = min(max(2*delay, time.Second/10), u.sup.opts.MaxRestartDelay)
+	}
+}
+
+// waitDeps blocks until every dependency is active.
+func (u *unit) waitDeps(ctx context.Context) bool {
+	for _, d := range u.spec.Deps {
+		dep := u.sup.byName[d]
+		for {
+			state, ch := dep.current()
+			if state == Active {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				u.setState(Inactive)
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// runOnce starts the process and returns when it exits (its error) or, once
+// ctx ends, after stopping it.
+func (u *unit) runOnce(ctx context.Context) error {
+	u.setState(Activating)
+	cmd := exec.Command(u.spec.Argv[0], u.spec.Argv[1:]...)
+	cmd.Env = append(os.Environ(), u.spec.Env...)
+	if u.spec.Log != nil {
+		cmd.Stdout, cmd.Stderr = u.spec.Log, u.spec.Log
+	}
+	// Its own process group, so stopping reaches its children too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.pid = cmd.Process.Pid
+	u.mu.Unlock()
+	exit := make(chan error, 1)
+	go func() { exit <- cmd.Wait() }()
+
+	readyCtx, cancelReady := context.WithCancel(ctx)
+	defer cancelReady()
+	go u.watchReady(readyCtx)
+
+	select {
+	case err := <-exit:
+		u.clearPID()
+		if err == nil {
+			err = errors.New("exited with status 0")
+		}
+		return err
+	case <-ctx.Done():
+		cancelReady()
+		u.stop(cmd, exit)
+		return nil
+	}
+}
+
+func (u *unit) clearPID() {
+	u.mu.Lock()
+	u.pid = 0
+	u.mu.Unlock()
+}
+
+// watchReady polls the readiness check until it passes, then marks the
+// service active.
+func (u *unit) watchReady(ctx context.Context) {
+	for {
+		if u.spec.Ready == nil {
+			u.setState(Active)
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := u.spec.Ready(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			if state, _ := u.current(); state == Activating {
+				u.setState(Active)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL if it has not
+// exited within the stop timeout.
+func (u *unit) stop(cmd *exec.Cmd, exit chan error) {
+	u.setState(Deactivating)
+	pgid := -cmd.Process.Pid
+	syscall.Kill(pgid, syscall.SIGTERM)
+	select {
+	case <-exit:
+	case <-time.After(u.sup.opts.StopTimeout):
+		u.sup.opts.Logf("supervise: %s did not stop within %v; killing it", u.spec.Name, u.sup.opts.StopTimeout)
+		syscall.Kill(pgid, syscall.SIGKILL)
+		<-exit
+	}
+	syscall.Kill(pgid, syscall.SIGKILL) // leftovers of the group
+	u.clearPID()
+	u.setState(Inactive)
+}
