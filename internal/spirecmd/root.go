@@ -83,6 +83,7 @@ Getting started:
 		a.infraCommand(),
 		a.accessCommand(),
 		a.setupCommand(),
+		a.virtCommand(),
 		a.disasterKeyCommand(),
 		&cobra.Command{
 			Use:   "version",

@@ -1,0 +1,207 @@
+package spirecmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/renameio/v2"
+	"github.com/spf13/cobra"
+
+	"homeworld.dev/homeworld/internal/access"
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/disaster"
+	"homeworld.dev/homeworld/internal/virt"
+	"homeworld.dev/homeworld/internal/workspace"
+)
+
+func (a *app) virtCommand() *cobra.Command {
+	var masters, workers int
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Prepare a workspace for a virtual cluster: setup.yaml, disaster key, authorities",
+		Long: `Make everything a virtual cluster needs, skipping what already exists: the
+workspace folder, a ready-made setup.yaml (one supervisor, --masters masters,
+--workers workers, on a private address range that exists only between the
+virtual nodes), the disaster key file, and the cluster's authorities.`,
+		Example: `  export HOMEWORLD_DIR=/tmp/hw HOMEWORLD_DISASTER=/tmp/hw.key
+  spire virt init && spire virt up`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := workspace.Resolve(a.dirFlag, a.getenv)
+			if err != nil {
+				return err
+			}
+			ws, err := workspace.Create(dir)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(ws.SetupPath()); errors.Is(err, os.ErrNotExist) {
+				if err := renameio.WriteFile(ws.SetupPath(), []byte(virt.Setup(masters, workers)), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "wrote %s (1 supervisor, %d masters, %d workers)\n", ws.SetupPath(), masters, workers)
+			} else {
+				fmt.Fprintf(a.Stdout, "keeping existing %s\n", ws.SetupPath())
+			}
+			keyPath, err := workspaceKeyPath(a)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+				if err := disaster.Generate(keyPath); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "wrote a new disaster key to %s\n", keyPath)
+			}
+			cfg, err := a.config(ws)
+			if err != nil {
+				return err
+			}
+			store := authority.NewStore(ws.Dir)
+			if store.Exists() {
+				fmt.Fprintln(a.Stdout, "keeping existing authorities")
+				return nil
+			}
+			key, err := a.disasterKey()
+			if err != nil {
+				return err
+			}
+			set, err := authority.Generate("Homeworld "+cfg.Cluster.ExternalDomain, time.Now())
+			if err != nil {
+				return err
+			}
+			if err := store.Create(cmd.Context(), set, key, false); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "created authorities in %s\nnext: spire virt up\n", store.Dir())
+			return nil
+		},
+	}
+	initCmd.Flags().IntVar(&masters, "masters", 3, "number of masters")
+	initCmd.Flags().IntVar(&workers, "workers", 1, "number of workers")
+
+	var binDir string
+	var timeout time.Duration
+	var as string
+	upCmd := &cobra.Command{
+		Use:   "up",
+		Short: "Bring up the workspace's cluster as namespaces on this machine (root)",
+		Long: `Bring up every node of setup.yaml on this machine: a bridge, and per node a
+network namespace with its own address, its own hostname, and its own
+/etc/homeworld, /etc/ssh, /var/lib/homeworld and /var/log/homeworld. The
+supervisor's keyserver starts with the cluster's authorities (unsealed with
+the disaster key); every node is admitted with a one-time token exactly as an
+install would, and up waits until each node's keyclient holds all its
+credentials. Running up on a cluster that is up does nothing; a failed up
+removes what it made. Needs root.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if binDir == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				binDir = filepath.Dir(exe)
+			}
+			if err := virt.Preflight(binDir); err != nil {
+				return err
+			}
+			ws, err := a.workspace()
+			if err != nil {
+				return err
+			}
+			cfg, err := a.config(ws)
+			if err != nil {
+				return err
+			}
+			principal, err := access.ChoosePrincipal(cfg, as, a.getenv("USER"))
+			if err != nil {
+				return err
+			}
+			key, err := a.disasterKey()
+			if err != nil {
+				return err
+			}
+			auths, err := authority.NewStore(ws.Dir).Load(key)
+			if err != nil {
+				return err
+			}
+			return virt.Up(cmd.Context(), virt.Options{
+				Workspace: ws.Dir, SetupPath: ws.SetupPath(), Config: cfg, Authorities: auths,
+				Principal: principal, BinDir: binDir, Timeout: timeout, Out: a.Stdout,
+			})
+		},
+	}
+	upCmd.Flags().StringVar(&binDir, "bin-dir", "", "folder with virtnode, keyserver and keyclient (default: spire's own folder)")
+	upCmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up (and clean up) if the cluster is not ready by then")
+	upCmd.Flags().StringVar(&as, "as", "", "root admin who admits the nodes (default: the only one in root-admins)")
+
+	downCmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove every process, namespace, interface, mount and file of the virtual cluster",
+		Long: `Stop every virtual node (its services first, in reverse order), then remove
+the namespaces, interfaces, bridge, mount points and files 'spire virt up'
+made. Safe to run any number of times, and after a crashed up.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := a.topology()
+			if err != nil {
+				return err
+			}
+			if err := virt.Down(t, a.Stdout); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.Stdout, "virtual cluster down")
+			return nil
+		},
+	}
+	var asJSON bool
+	statusCmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each virtual node, its address, its services and their states",
+		Long: `Show every virtual node: kind, address, whether its node process runs, the
+memory of all its processes, and the state of each of its services as its
+node supervisor reports them (the same states systemd would report).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := a.topology()
+			if err != nil {
+				return err
+			}
+			nodes, err := virt.Status(t)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(nodes)
+			}
+			return virt.PrintStatus(a.Stdout, nodes)
+		},
+	}
+	statusCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, downCmd)
+}
+
+// topology names the virtual cluster of the workspace.
+func (a *app) topology() (*virt.Topology, error) {
+	ws, err := a.workspace()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := a.config(ws)
+	if err != nil {
+		return nil, err
+	}
+	return virt.NewTopology(ws.Dir, cfg)
+}
+
+func workspaceKeyPath(a *app) (string, error) {
+	return workspace.DisasterKeyPath(a.keyFlag, a.getenv)
+}
+

@@ -1,0 +1,122 @@
+package virt
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Down removes everything the virtual cluster of t made: node processes
+// (SIGTERM, then SIGKILL), anything else left in its namespaces, the
+// namespaces, interfaces, the bridge, host mount points it created and its
+// folder. It is safe to run any number of times.
+func Down(t *Topology, out io.Writer) error {
+	if os.Geteuid() != 0 {
+		return errors.New("the virtual cluster needs root to take it down (run spire with sudo)")
+	}
+	st, err := loadState(t)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	// Node processes stop their services in order on SIGTERM.
+	var pids []int
+	for host, pid := range st.Nodes {
+		if isVirtnode(pid) {
+			fmt.Fprintf(out, "stopping %s (pid %d)\n", host, pid)
+			syscall.Kill(pid, syscall.SIGTERM)
+			pids = append(pids, pid)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, pid := range pids {
+		for processAlive(pid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if processAlive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	// Namespaces, including any not in the state file (spire died early).
+	names := append([]string(nil), st.Netns...)
+	for _, n := range netnsList() {
+		if strings.HasPrefix(n, "hw"+t.ID+"-") && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(netnsList(), n) {
+			continue
+		}
+		for _, p := range netnsPIDs(n) {
+			if pid, err := strconv.Atoi(p); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		waitEmpty(n)
+		if err := ip("netns", "del", n); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(out, "removed namespace %s\n", n)
+		}
+	}
+	links := append([]string(nil), st.Veths...)
+	for _, n := range t.Nodes {
+		links = append(links, n.Veth)
+	}
+	links = append(links, t.Bridge)
+	for _, l := range links {
+		if linkExists(l) {
+			// A veth vanishes on its own, asynchronously, once its peer's
+			// namespace is gone; losing that race is not an error.
+			if err := ip("link", "del", l); err != nil && linkExists(l) {
+				errs = append(errs, err)
+			} else {
+				fmt.Fprintf(out, "removed interface %s\n", l)
+			}
+		}
+	}
+	for _, p := range st.MountPoints {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing mount point %s: %w", p, err))
+		}
+	}
+	if len(errs) == 0 {
+		if err := os.RemoveAll(t.Dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitEmpty gives killed processes a moment to leave the namespace.
+func waitEmpty(netns string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for len(netnsPIDs(netns)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// processAlive reports whether pid runs (a zombie does not count).
+func processAlive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
+}
+
+// isVirtnode guards against signalling a recycled PID.
+func isVirtnode(pid int) bool {
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && strings.Contains(string(cmdline), "virtnode") && processAlive(pid)
+}

@@ -1,0 +1,156 @@
+package virt
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/services"
+	"homeworld.dev/homeworld/internal/supervise"
+	"homeworld.dev/homeworld/internal/version"
+)
+
+// NodeCommand is virtnode: the first process of a virtual node. spire
+// starts it in fresh UTS and mount namespaces inside the node's network
+// namespace; it sets the hostname, binds the node's folders over the
+// production paths, then supervises the node's services until SIGTERM.
+func NodeCommand() *cobra.Command {
+	var setupPath, hostname, binDir, logDir, hostsFile string
+	var binds []string
+	c := &cobra.Command{
+		Use:   "virtnode",
+		Short: "The service manager of one virtual Homeworld node (started by spire virt up)",
+		Long: `virtnode is the first process of a virtual node. spire virt up starts it inside
+the node's own network, UTS and mount namespaces. It sets the node's hostname,
+bind-mounts the node's own folders over /etc/homeworld, /etc/ssh,
+/var/lib/homeworld and /var/log/homeworld (and its own /etc/hosts), then starts
+the node's services from the service map in dependency order and restarts any
+that fail. It serves /status and /metrics on the node's address, port 9107.
+Not meant to be run by hand.`,
+		Version:       version.String(),
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, _, err := config.Load(setupPath)
+			if err != nil {
+				return err
+			}
+			node, ok := cfg.FindNode(hostname)
+			if !ok {
+				return fmt.Errorf("no node %q in %s", hostname, setupPath)
+			}
+			if err := enterNode(hostname, binds, hostsFile); err != nil {
+				return err
+			}
+			return superviseNode(cmd.Context(), cfg, node, binDir, logDir)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&setupPath, "setup", "", "the cluster's setup.yaml")
+	f.StringVar(&hostname, "node", "", "hostname of this node in setup.yaml")
+	f.StringVar(&binDir, "bin-dir", "", "folder holding Homeworld's binaries")
+	f.StringVar(&logDir, "log-dir", "", "folder for the services' output")
+	f.StringVar(&hostsFile, "hosts", "", "file to show as /etc/hosts")
+	f.StringArrayVar(&binds, "bind", nil, "SRC:DST folder to show at DST (repeatable)")
+	for _, name := range []string{"setup", "node", "bin-dir", "log-dir"} {
+		c.MarkFlagRequired(name)
+	}
+	return c
+}
+
+// enterNode makes the mount namespace private (nothing propagates back to
+// the host), sets the hostname and binds the node's folders.
+func enterNode(hostname string, binds []string, hostsFile string) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private (not in a mount namespace?): %w", err)
+	}
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
+		return fmt.Errorf("setting hostname: %w", err)
+	}
+	if hostsFile != "" {
+		binds = append(binds, hostsFile+":/etc/hosts")
+	}
+	for _, b := range binds {
+		src, dst, ok := strings.Cut(b, ":")
+		if !ok {
+			return fmt.Errorf("--bind %q is not SRC:DST", b)
+		}
+		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("binding %s over %s: %w", src, dst, err)
+		}
+	}
+	return nil
+}
+
+// superviseNode runs the node's services from the service map.
+func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, binDir, logDir string) error {
+	logger := log.New(os.Stderr, "virtnode "+node.Hostname+": ", log.LstdFlags)
+	host := services.Host{Cluster: cfg, Node: node, BinDir: binDir}
+	var specs []supervise.Spec
+	for _, s := range services.For(node.Kind) {
+		f, err := os.OpenFile(filepath.Join(logDir, s.Name+".log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		specs = append(specs, supervise.Spec{
+			Name:       s.Name,
+			Argv:       s.Command(host),
+			Deps:       services.Deps(s, node.Kind),
+			Ready:      httpReady(s.Ready(host).URL),
+			RestartSec: min(s.RestartSec, time.Second), // a virtual cluster favours quick recovery
+			Log:        f,
+		})
+	}
+	sup, err := supervise.New(specs, supervise.Options{Logf: logger.Printf})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(node.IP, strconv.Itoa(services.NodeSupervisorPort)))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: sup.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	logger.Printf("running %d services", len(specs))
+	return sup.Run(ctx)
+}
+
+// httpReady checks that url answers 200. TLS is not verified: this tells
+// whether the service is up, not whom to trust.
+func httpReady(url string) func(context.Context) error {
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		DisableKeepAlives: true,
+	}}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	}
+}

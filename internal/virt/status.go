@@ -1,0 +1,99 @@
+package virt
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"homeworld.dev/homeworld/internal/services"
+	"homeworld.dev/homeworld/internal/supervise"
+)
+
+// NodeStatus is one node as status reports it.
+type NodeStatus struct {
+	Hostname string             `json:"hostname"`
+	Kind     string             `json:"kind"`
+	IP       string             `json:"ip"`
+	PID      int                `json:"pid,omitempty"`
+	Running  bool               `json:"running"`
+	Services []supervise.Status `json:"services,omitempty"`
+	RSSBytes int64              `json:"rss_bytes"` // all processes in the node
+	Error    string             `json:"error,omitempty"`
+}
+
+// Status reads each node's state from its node supervisor.
+func Status(t *Topology) ([]NodeStatus, error) {
+	st, err := loadState(t)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	var out []NodeStatus
+	for _, n := range t.Nodes {
+		ns := NodeStatus{Hostname: n.Hostname, Kind: string(n.Kind), IP: n.IP, PID: st.Nodes[n.Hostname]}
+		ns.Running = ns.PID != 0 && processAlive(ns.PID)
+		if ns.Running {
+			url := "http://" + net.JoinHostPort(n.IP, strconv.Itoa(services.NodeSupervisorPort)) + "/status"
+			resp, err := client.Get(url)
+			if err == nil {
+				err = json.NewDecoder(resp.Body).Decode(&ns.Services)
+				resp.Body.Close()
+			}
+			if err != nil {
+				ns.Error = err.Error()
+			}
+			for _, p := range netnsPIDs(n.Netns) {
+				ns.RSSBytes += rss(p)
+			}
+		}
+		out = append(out, ns)
+	}
+	return out, nil
+}
+
+// rss is a process's resident memory in bytes.
+func rss(pid string) int64 {
+	data, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// PrintStatus renders statuses as a table.
+func PrintStatus(w io.Writer, nodes []NodeStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tKIND\tADDRESS\tNODE PROCESS\tMEMORY\tSERVICES")
+	for _, n := range nodes {
+		proc := "stopped"
+		if n.Running {
+			proc = fmt.Sprintf("running (pid %d)", n.PID)
+		}
+		var svcs []string
+		for _, s := range n.Services {
+			entry := s.Name + "=" + s.State
+			if s.Restarts > 0 {
+				entry += fmt.Sprintf(" (%d restarts)", s.Restarts)
+			}
+			svcs = append(svcs, entry)
+		}
+		if n.Error != "" {
+			svcs = append(svcs, "unreachable: "+n.Error)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f MiB\t%s\n", n.Hostname, n.Kind, n.IP, proc, float64(n.RSSBytes)/(1<<20), strings.Join(svcs, ", "))
+	}
+	return tw.Flush()
+}

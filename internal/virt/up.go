@@ -1,0 +1,327 @@
+package virt
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"homeworld.dev/homeworld/internal/access"
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/services"
+)
+
+// Options describe the cluster to bring up.
+type Options struct {
+	Workspace   string
+	SetupPath   string
+	Config      *config.Config
+	Authorities *authority.Set // unsealed: the supervisor's keyserver needs them
+	Principal   string         // root admin who admits the nodes
+	BinDir      string         // keyserver, keyclient and virtnode
+	Timeout     time.Duration  // for the whole bring-up
+	Out         io.Writer      // progress
+}
+
+// Binaries the virtual cluster runs.
+var binaries = []string{"virtnode", "keyserver", "keyclient"}
+
+// Preflight checks what up needs before it changes anything.
+func Preflight(binDir string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("the virtual cluster needs root: it creates network namespaces, a bridge and mounts (run spire with sudo)")
+	}
+	for _, tool := range []string{"ip", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is required (apt-get install iproute2 util-linux)", tool)
+		}
+	}
+	for _, ns := range []string{"net", "uts", "mnt"} {
+		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
+			return fmt.Errorf("the kernel lacks %s namespaces (/proc/self/ns/%s): %w", ns, ns, err)
+		}
+	}
+	for _, b := range binaries {
+		if st, err := os.Stat(filepath.Join(binDir, b)); err != nil || st.Mode()&0o111 == 0 {
+			return fmt.Errorf("%s is not an executable in %s (build it: go build -o %s ./cmd/%s, or pass --bin-dir)", b, binDir, binDir, b)
+		}
+	}
+	return nil
+}
+
+// Up brings the cluster up and waits until every node's keyclient is
+// ready. Running it on a cluster that is up does nothing; a failed up
+// removes everything it made.
+func Up(ctx context.Context, o Options) (err error) {
+	if err := Preflight(o.BinDir); err != nil {
+		return err
+	}
+	t, err := NewTopology(o.Workspace, o.Config)
+	if err != nil {
+		return err
+	}
+	st, err := loadState(t)
+	if err != nil {
+		return err
+	}
+	if st.exists() {
+		if allUp(t, st) {
+			fmt.Fprintln(o.Out, "the virtual cluster is already up")
+			return nil
+		}
+		fmt.Fprintln(o.Out, "== removing the remains of an earlier virtual cluster")
+		if err := Down(t, io.Discard); err != nil {
+			return err
+		}
+		st, _ = loadState(t)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			fmt.Fprintf(o.Out, "== bring-up failed; removing what it made (node logs were in %s)\n", filepath.Join(t.Dir, "nodes"))
+			keepLogs(t)
+			if derr := Down(t, io.Discard); derr != nil {
+				err = fmt.Errorf("%w; cleaning up also failed: %v", err, derr)
+			}
+		}
+	}()
+	start := time.Now()
+	step := func(format string, args ...any) {
+		fmt.Fprintf(o.Out, "== %s (%.1fs)\n", fmt.Sprintf(format, args...), time.Since(start).Seconds())
+	}
+
+	step("preparing %d nodes in %s", len(t.Nodes), t.Dir)
+	if err := prepareFolders(t, st, o); err != nil {
+		return err
+	}
+	step("creating network: bridge %s (%s), %d namespaces", t.Bridge, t.Gateway, len(t.Nodes))
+	if err := createNetwork(t, st); err != nil {
+		return err
+	}
+	sup := t.nodeByKind(config.KindSupervisor)
+	step("starting the supervisor %s (keyserver)", sup.Hostname)
+	if err := startNode(t, st, sup, o); err != nil {
+		return err
+	}
+	ksAddr := net.JoinHostPort(sup.IP, strconv.Itoa(keyapi.Port))
+	if err := waitHTTP(ctx, t, st, sup, "https://"+ksAddr+keyapi.PathHealthz); err != nil {
+		return fmt.Errorf("keyserver did not come up: %w", err)
+	}
+	step("keyserver answering at %s; admitting %d nodes with tokens", ksAddr, len(t.Nodes))
+	admin, err := access.ConnectDirect(o.Config, o.Authorities, o.Principal, access.Options{})
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	for _, n := range t.Nodes {
+		if err := installBootstrap(ctx, admin, o, n); err != nil {
+			return err
+		}
+	}
+	for _, n := range t.Nodes {
+		if n.Kind != config.KindSupervisor {
+			if err := startNode(t, st, n, o); err != nil {
+				return err
+			}
+		}
+	}
+	step("all node supervisors started; waiting for every keyclient to be ready")
+	ready := 0
+	for _, n := range t.Nodes {
+		url := "http://" + net.JoinHostPort(n.IP, strconv.Itoa(services.KeyclientPort)) + "/readyz"
+		if err := waitHTTP(ctx, t, st, n, url); err != nil {
+			return fmt.Errorf("%s did not get its credentials: %w", n.Hostname, err)
+		}
+		ready++
+		fmt.Fprintf(o.Out, "   [%d/%d] %-12s %-10s %-15s ready (%.1fs)\n", ready, len(t.Nodes), n.Hostname, n.Kind, n.IP, time.Since(start).Seconds())
+	}
+	step("virtual cluster up")
+	return nil
+}
+
+func (t *Topology) nodeByKind(k config.Kind) NodeTopo {
+	for _, n := range t.Nodes {
+		if n.Kind == k {
+			return n
+		}
+	}
+	return NodeTopo{}
+}
+
+// prepareFolders makes each node's folders, its /etc/hosts, the host's
+// mount points, and installs the keyserver's files on the supervisor.
+func prepareFolders(t *Topology, st *State, o Options) error {
+	for _, p := range nodeMounts {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+			st.MountPoints = append(st.MountPoints, p)
+			if err := st.save(); err != nil {
+				return err
+			}
+		}
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	for _, n := range t.Nodes {
+		hosts += fmt.Sprintf("%s\t%s %s\n", n.IP, o.Config.FQDN(n.Node), n.Hostname)
+	}
+	for _, n := range t.Nodes {
+		for _, p := range nodeMounts {
+			if err := os.MkdirAll(n.Folder(p), 0o755); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(n.LogDir(), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(n.HostsFile(), []byte(hosts), 0o644); err != nil {
+			return err
+		}
+	}
+	sup := layout.Node{Root: filepath.Join(t.nodeByKind(config.KindSupervisor).Dir, "root")}
+	if err := o.Authorities.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
+		return err
+	}
+	setup, err := os.ReadFile(o.SetupPath)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(sup.SetupYAML()), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(sup.SetupYAML(), setup, 0o644)
+}
+
+// installBootstrap does what the installer does: the keyserver's name, the
+// cluster CA and a fresh admission token.
+func installBootstrap(ctx context.Context, admin *access.Admin, o Options, n NodeTopo) error {
+	tok, err := admin.Admit(ctx, n.Hostname)
+	if err != nil {
+		return fmt.Errorf("admitting %s: %w", n.Hostname, err)
+	}
+	ca, _ := o.Authorities.Get("clusterca")
+	l := layout.Node{Root: filepath.Join(n.Dir, "root")}
+	for _, w := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		{l.KeyserverDomain(), []byte(o.Config.FQDN(o.Config.Supervisor())), 0o644},
+		{l.KeyserverCA(), pki.EncodeCert(ca.Cert), 0o644},
+		{l.BootstrapToken(), []byte(tok + "\n"), 0o600},
+	} {
+		if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(w.path, w.data, w.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startNode starts the node's virtnode in new UTS and mount namespaces
+// inside its network namespace, detached from spire.
+func startNode(t *Topology, st *State, n NodeTopo, o Options) error {
+	args := []string{"--net=/run/netns/" + n.Netns, "--", filepath.Join(o.BinDir, "virtnode"),
+		"--setup", o.SetupPath, "--node", n.Hostname, "--bin-dir", o.BinDir,
+		"--log-dir", n.LogDir(), "--hosts", n.HostsFile()}
+	for _, p := range nodeMounts {
+		args = append(args, "--bind", n.Folder(p)+":"+p)
+	}
+	logf, err := os.OpenFile(filepath.Join(n.LogDir(), "virtnode.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("nsenter", args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWNS,
+		Setsid:     true,
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", n.Hostname, err)
+	}
+	st.Nodes[n.Hostname] = cmd.Process.Pid
+	go cmd.Wait() // reap it if it dies while spire still runs
+	return st.save()
+}
+
+// waitHTTP polls url until it answers 200, failing early if the node's
+// process has died.
+func waitHTTP(ctx context.Context, t *Topology, st *State, n NodeTopo, url string) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // liveness only
+		DisableKeepAlives: true,
+	}}
+	var last error
+	for {
+		if pid, ok := st.Nodes[n.Hostname]; ok && !processAlive(pid) {
+			return fmt.Errorf("%s's node process exited; see %s", n.Hostname, n.LogDir())
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last answer: %v)", ctx.Err(), last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// allUp reports whether every node process recorded in st still runs.
+func allUp(t *Topology, st *State) bool {
+	if len(st.Nodes) != len(t.Nodes) {
+		return false
+	}
+	for _, pid := range st.Nodes {
+		if !processAlive(pid) {
+			return false
+		}
+	}
+	return true
+}
+
+// keepLogs copies node logs of a failed bring-up next to the workspace so
+// down does not erase the evidence.
+func keepLogs(t *Topology) {
+	dst := filepath.Join(filepath.Dir(t.Dir), "virt-failed-logs")
+	os.RemoveAll(dst)
+	for _, n := range t.Nodes {
+		files, _ := filepath.Glob(filepath.Join(n.LogDir(), "*.log"))
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			os.MkdirAll(filepath.Join(dst, n.Hostname), 0o700)
+			os.WriteFile(filepath.Join(dst, n.Hostname, filepath.Base(f)), data, 0o600)
+		}
+	}
+}
