@@ -25,7 +25,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
-	build := exec.Command("go", "build", "-o", dir, "../cmd/spire", "../cmd/keyserver", "../cmd/keyclient")
+	os.Chmod(dir, 0o755) // other users run spire too (the not-root check)
+	build := exec.Command("go", "build", "-o", dir, "../cmd/spire", "../cmd/keyserver", "../cmd/keyclient", "../cmd/virtnode")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building binaries: %v\n%s", err, out)
 		os.Exit(1)
@@ -50,14 +51,21 @@ func newEnv(t *testing.T) *env {
 // test on a non-zero exit.
 func (e *env) spire(args ...string) string {
 	e.t.Helper()
+	out, errOut, err := e.trySpire(args...)
+	if err != nil {
+		e.t.Fatalf("spire %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// trySpire runs spire and returns its output and error.
+func (e *env) trySpire(args ...string) (string, string, error) {
 	cmd := exec.Command(filepath.Join(bin, "spire"), args...)
 	cmd.Env = append(os.Environ(), "HOMEWORLD_DIR="+e.dir, "HOMEWORLD_DISASTER="+e.key)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		e.t.Fatalf("spire %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
 }
 
 // daemon starts a long-running binary, stopping it when the test ends; its

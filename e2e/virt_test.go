@@ -1,0 +1,272 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/virt"
+)
+
+// virtCluster is a workspace made by spire virt init.
+type virtCluster struct {
+	*env
+	cfg  *config.Config
+	topo *virt.Topology
+}
+
+func newVirtCluster(t *testing.T, masters, workers int) *virtCluster {
+	e := newEnv(t)
+	e.spire("virt", "init", "--masters", fmt.Sprint(masters), "--workers", fmt.Sprint(workers))
+	cfg, _, err := config.Load(filepath.Join(e.dir, "setup.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := virt.NewTopology(e.dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &virtCluster{env: e, cfg: cfg, topo: topo}
+	t.Cleanup(func() {
+		if _, errOut, err := e.trySpire("virt", "down"); err != nil {
+			t.Errorf("cleanup: spire virt down: %v\n%s", err, errOut)
+		}
+	})
+	return v
+}
+
+func (v *virtCluster) up(args ...string) (string, time.Duration) {
+	v.t.Helper()
+	start := time.Now()
+	out := v.spire(append([]string{"virt", "up", "--bin-dir", bin}, args...)...)
+	return out, time.Since(start)
+}
+
+func (v *virtCluster) status() []virt.NodeStatus {
+	v.t.Helper()
+	var nodes []virt.NodeStatus
+	if err := json.Unmarshal([]byte(v.spire("virt", "status", "--json")), &nodes); err != nil {
+		v.t.Fatal(err)
+	}
+	return nodes
+}
+
+// inNode runs a shell command inside a node's namespaces.
+func (v *virtCluster) inNode(pid int, script string) (string, error) {
+	out, err := exec.Command("nsenter", "-t", fmt.Sprint(pid), "-u", "-n", "-m", "/bin/sh", "-c", script).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// reachable tries a TCP connection from inside a node's network namespace.
+func reachable(netns, addr string) bool {
+	host, port, _ := strings.Cut(addr, ":")
+	return exec.Command("nsenter", "--net=/run/netns/"+netns, "timeout", "3", "bash", "-c", "echo > /dev/tcp/"+host+"/"+port).Run() == nil
+}
+
+func TestVirtualCluster(t *testing.T) {
+	v := newVirtCluster(t, 2, 1)
+	out, upTime := v.up()
+	if !strings.Contains(out, "[4/4]") || !strings.Contains(out, "virtual cluster up") {
+		t.Fatalf("up output:\n%s", out)
+	}
+	nodes := v.status()
+	pids := map[string]int{}
+	for _, n := range nodes {
+		t.Logf("measured: %s uses %.1f MiB", n.Hostname, float64(n.RSSBytes)/(1<<20))
+		if !n.Running || len(n.Services) == 0 {
+			t.Errorf("%s: %+v", n.Hostname, n)
+		}
+		for _, s := range n.Services {
+			if s.State != "active" {
+				t.Errorf("%s: %s is %s", n.Hostname, s.Name, s.State)
+			}
+		}
+		pids[n.Hostname] = n.PID
+	}
+	t.Logf("measured: virt up to all-ready took %v", upTime)
+
+	t.Run("each node has its own name, address and credentials", func(t *testing.T) {
+		audit, _ := os.ReadFile(filepath.Join(v.topo.Dir, "nodes", "supervisor", "root", "var/log/homeworld/keyserver-audit.log"))
+		for _, n := range v.topo.Nodes {
+			got, err := v.inNode(pids[n.Hostname], "hostname; ip -4 -o addr show eth0 | awk '{print $4}'")
+			if err != nil || got != n.Hostname+"\n"+n.IP+"/24" {
+				t.Errorf("%s sees hostname/address %q (%v)", n.Hostname, got, err)
+			}
+			if files := credentialFiles(n.Folder("/")); strings.Join(files, "\n") != strings.Join(kindFiles(n.Kind), "\n") {
+				t.Errorf("%s holds:\n%s\nwant:\n%s", n.Hostname, strings.Join(files, "\n"), strings.Join(kindFiles(n.Kind), "\n"))
+			}
+			redeem := fmt.Sprintf(`"action":"token-redeem","principal":"%s","remote":"%s","result":"ok"`, v.cfg.FQDN(n.Node), n.IP)
+			if !strings.Contains(string(audit), redeem) {
+				t.Errorf("no token redemption by %s from %s in the audit log", n.Hostname, n.IP)
+			}
+		}
+		// The host's own /etc/homeworld is untouched by the nodes.
+		if entries, _ := os.ReadDir("/etc/homeworld"); len(entries) != 0 {
+			t.Errorf("the host's /etc/homeworld holds %d entries", len(entries))
+		}
+	})
+
+	t.Run("keyserver only at its setup.yaml address", func(t *testing.T) {
+		sup := v.cfg.Supervisor()
+		worker := v.topo.Nodes[len(v.topo.Nodes)-1]
+		if !reachable(worker.Netns, sup.IP+":20557") {
+			t.Error("a worker cannot reach the keyserver at the supervisor's address")
+		}
+		if reachable(worker.Netns, v.topo.Gateway.Addr().String()+":20557") {
+			t.Error("the keyserver answers at the host's bridge address")
+		}
+		supNetns := v.topo.Nodes[0].Netns
+		if reachable(supNetns, "127.0.0.1:20557") {
+			t.Error("the keyserver listens on the supervisor's loopback too")
+		}
+	})
+
+	t.Run("a killed service is restarted and the metric shows it", func(t *testing.T) {
+		worker := nodes[len(nodes)-1]
+		victim := worker.Services[0]
+		syscall.Kill(victim.PID, syscall.SIGKILL)
+		metrics := "http://" + worker.IP + ":9107/metrics"
+		waitFor(t, "keyclient restarted on "+worker.Hostname, 20*time.Second, func() error {
+			body, err := get(metrics)
+			if err != nil {
+				return err
+			}
+			for _, want := range []string{
+				`node_systemd_service_restart_total{name="keyclient.service"} 1`,
+				`node_systemd_unit_state{name="keyclient.service",state="active",type="notify"} 1`,
+			} {
+				if !strings.Contains(body, want) {
+					return fmt.Errorf("metrics lack %s", want)
+				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("up again is a no-op", func(t *testing.T) {
+		if out, _ := v.up(); !strings.Contains(out, "already up") {
+			t.Errorf("second up:\n%s", out)
+		}
+	})
+
+	start := time.Now()
+	v.spire("virt", "down")
+	t.Logf("measured: virt down took %v", time.Since(start))
+	v.assertGone(t, pids)
+	v.spire("virt", "down") // twice is safe
+}
+
+func TestVirtFailedUpCleansUp(t *testing.T) {
+	v := newVirtCluster(t, 1, 1)
+	_, errOut, err := v.trySpire("virt", "up", "--bin-dir", bin, "--timeout", "50ms")
+	if err == nil || !strings.Contains(errOut, "deadline") {
+		t.Fatalf("up with a 50ms timeout: %v\n%s", err, errOut)
+	}
+	v.assertGone(t, nil)
+}
+
+func TestVirtNeedsRoot(t *testing.T) {
+	v := newVirtCluster(t, 1, 1)
+	cmd := exec.Command(filepath.Join(bin, "spire"), "virt", "up", "--bin-dir", bin)
+	cmd.Env = []string{"HOMEWORLD_DIR=" + v.dir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "needs root") {
+		t.Errorf("spire virt up as nobody: %v\n%s", err, out)
+	}
+}
+
+// assertGone checks that nothing of the virtual cluster remains.
+func (v *virtCluster) assertGone(t *testing.T, pids map[string]int) {
+	t.Helper()
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	if strings.Contains(string(out), "hw"+v.topo.ID) {
+		t.Errorf("namespaces remain:\n%s", out)
+	}
+	links, _ := exec.Command("ip", "-o", "link").Output()
+	for _, n := range v.topo.Nodes {
+		if strings.Contains(string(links), n.Veth) {
+			t.Errorf("veth %s remains", n.Veth)
+		}
+	}
+	if strings.Contains(string(links), v.topo.Bridge) {
+		t.Errorf("bridge %s remains", v.topo.Bridge)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(line, v.topo.Dir) || strings.Contains(line, "/run/netns/hw"+v.topo.ID) {
+			t.Errorf("mount remains: %s", line)
+		}
+	}
+	for host, pid := range pids {
+		if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(data), ") Z ") {
+			t.Errorf("%s's node process %d still runs", host, pid)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range procs {
+		if exe, err := os.Readlink(p); err == nil && strings.HasPrefix(exe, bin+"/") && !strings.HasSuffix(exe, "/spire") {
+			t.Errorf("process %s of ours still runs: %s", p, exe)
+		}
+	}
+	if _, err := os.Stat(v.topo.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s remains", v.topo.Dir)
+	}
+	for _, p := range []string{"/etc/homeworld", "/var/lib/homeworld", "/var/log/homeworld"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("mount point %s remains on the host", p)
+		}
+	}
+}
+
+// credentialFiles lists the credential files a node holds, as production
+// paths.
+func credentialFiles(root string) []string {
+	var out []string
+	for _, c := range credential.Catalogue {
+		for _, p := range []string{c.Path, c.KeyPath} {
+			if p == "" {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func kindFiles(k config.Kind) []string {
+	var out []string
+	for _, c := range credential.For(k) {
+		out = append(out, c.Path)
+		if c.KeyPath != "" {
+			out = append(out, c.KeyPath)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func get(url string) (string, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
