@@ -84,6 +84,7 @@ Getting started:
 		a.accessCommand(),
 		a.setupCommand(),
 		a.virtCommand(),
+		a.servicesCommand(),
 		a.disasterKeyCommand(),
 		&cobra.Command{
 			Use:   "version",

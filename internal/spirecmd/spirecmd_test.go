@@ -333,3 +333,26 @@ func TestDisasterKeyGen(t *testing.T) {
 func lineOf(text, s string) int {
 	return strings.Count(text[:strings.Index(text, s)], "\n") + 1
 }
+
+func TestServicesUnits(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("config", "populate")
+	out := t.TempDir()
+	r := e.mustRun("services", "units", "supervisor", "--out", out)
+	for _, name := range []string{"keyserver.service", "keyclient.service"} {
+		if !strings.Contains(r.stdout, name) {
+			t.Errorf("units output lacks %s: %s", name, r.stdout)
+		}
+		unit := readFile(t, filepath.Join(out, name))
+		if !strings.Contains(unit, "ExecStart=/usr/bin/") {
+			t.Errorf("%s:\n%s", name, unit)
+		}
+	}
+	if !strings.Contains(readFile(t, filepath.Join(out, "keyserver.service")), "--listen 192.0.2.10:20557") {
+		t.Error("keyserver unit does not listen on the supervisor's address")
+	}
+	e.fails(`no node named "nope"`, "services", "units", "nope", "--out", out)
+	if r := e.mustRun("services", "list"); !strings.Contains(r.stdout, "keyclient") {
+		t.Errorf("services list: %s", r.stdout)
+	}
+}

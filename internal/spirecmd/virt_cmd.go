@@ -204,4 +204,3 @@ func (a *app) topology() (*virt.Topology, error) {
 func workspaceKeyPath(a *app) (string, error) {
 	return workspace.DisasterKeyPath(a.keyFlag, a.getenv)
 }
-

@@ -78,6 +78,11 @@ func Up(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if !st.exists() {
+		if err := checkHostOverlap(t); err != nil {
+			return err
+		}
+	}
 	if st.exists() {
 		if allUp(t, st) {
 			fmt.Fprintln(o.Out, "the virtual cluster is already up")
@@ -129,7 +134,7 @@ func Up(ctx context.Context, o Options) (err error) {
 	}
 	defer admin.Close()
 	for _, n := range t.Nodes {
-		if err := installBootstrap(ctx, admin, o, n); err != nil {
+		if err := installToken(ctx, admin, n); err != nil {
 			return err
 		}
 	}
@@ -193,8 +198,11 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 		if err := os.WriteFile(n.HostsFile(), []byte(hosts), 0o644); err != nil {
 			return err
 		}
+		if err := installInstallerFiles(o, n); err != nil {
+			return err
+		}
 	}
-	sup := layout.Node{Root: filepath.Join(t.nodeByKind(config.KindSupervisor).Dir, "root")}
+	sup := t.nodeByKind(config.KindSupervisor).layout()
 	if err := o.Authorities.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
 		return err
 	}
@@ -202,38 +210,37 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(sup.SetupYAML()), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(sup.SetupYAML(), setup, 0o644)
+	return writeNodeFile(sup.SetupYAML(), setup, 0o644)
 }
 
-// installBootstrap does what the installer does: the keyserver's name, the
-// cluster CA and a fresh admission token.
-func installBootstrap(ctx context.Context, admin *access.Admin, o Options, n NodeTopo) error {
+// installInstallerFiles writes what an installer writes before first boot:
+// the keyserver's name and the cluster CA the keyclient trusts it by.
+func installInstallerFiles(o Options, n NodeTopo) error {
+	ca, _ := o.Authorities.Get("clusterca")
+	l := n.layout()
+	if err := writeNodeFile(l.KeyserverDomain(), []byte(o.Config.FQDN(o.Config.Supervisor())), 0o644); err != nil {
+		return err
+	}
+	return writeNodeFile(l.KeyserverCA(), pki.EncodeCert(ca.Cert), 0o644)
+}
+
+// installToken admits the node: a fresh one-time token from the keyserver,
+// where the node's keyclient looks for it.
+func installToken(ctx context.Context, admin *access.Admin, n NodeTopo) error {
 	tok, err := admin.Admit(ctx, n.Hostname)
 	if err != nil {
 		return fmt.Errorf("admitting %s: %w", n.Hostname, err)
 	}
-	ca, _ := o.Authorities.Get("clusterca")
-	l := layout.Node{Root: filepath.Join(n.Dir, "root")}
-	for _, w := range []struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}{
-		{l.KeyserverDomain(), []byte(o.Config.FQDN(o.Config.Supervisor())), 0o644},
-		{l.KeyserverCA(), pki.EncodeCert(ca.Cert), 0o644},
-		{l.BootstrapToken(), []byte(tok + "\n"), 0o600},
-	} {
-		if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(w.path, w.data, w.mode); err != nil {
-			return err
-		}
+	return writeNodeFile(n.layout().BootstrapToken(), []byte(tok+"\n"), 0o600)
+}
+
+func (n NodeTopo) layout() layout.Node { return layout.Node{Root: filepath.Join(n.Dir, "root")} }
+
+func writeNodeFile(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
 	}
-	return nil
+	return os.WriteFile(path, data, mode)
 }
 
 // startNode starts the node's virtnode in new UTS and mount namespaces

@@ -1,0 +1,60 @@
+package virt
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// checkHostOverlap refuses a node range that this machine already uses:
+// the virtual nodes' traffic would leave through a real interface towards
+// machines that are not ours.
+func checkHostOverlap(t *Topology) error {
+	nodes := t.Gateway.Masked()
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return err
+	}
+	for _, ifc := range ifaces {
+		if ifc.Name == t.Bridge {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			p, err := netip.ParsePrefix(ipn.String())
+			if err != nil || !p.Addr().Is4() {
+				continue
+			}
+			if p.Masked().Overlaps(nodes) && !p.Addr().IsLoopback() {
+				return fmt.Errorf("cidr-nodes %s overlaps this machine's network %s on %s; a virtual cluster needs a range of its own (spire virt init writes one)", nodes, p.Masked(), ifc.Name)
+			}
+		}
+	}
+	out, err := ipOut("-4", "route", "show")
+	if err != nil {
+		return nil // no routing table to compare with
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] == "default" || strings.Contains(line, "dev "+t.Bridge+" ") || strings.HasSuffix(line, "dev "+t.Bridge) {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[0])
+		if err != nil {
+			if a, aerr := netip.ParseAddr(f[0]); aerr == nil {
+				p = netip.PrefixFrom(a, 32)
+			} else {
+				continue
+			}
+		}
+		if p.Overlaps(nodes) {
+			return fmt.Errorf("cidr-nodes %s overlaps the route %q of this machine; a virtual cluster needs a range of its own (spire virt init writes one)", nodes, strings.TrimSpace(line))
+		}
+	}
+	return nil
+}
