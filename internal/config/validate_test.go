@@ -120,6 +120,7 @@ func TestInvalidSetups(t *testing.T) {
 		{"two supervisors", "worker2, ip: 10.20.0.32, kind: worker", "worker2, ip: 10.20.0.32, kind: supervisor", "nodes[5].kind", 25, "second supervisor"},
 		{"no supervisor", "ip: 10.20.0.10, kind: supervisor", "ip: 10.20.0.10, kind: worker", "nodes", 20, "no node has kind supervisor"},
 		{"user-grant without email domain", "  mirror: deb.debian.org/debian\n", "  mirror: deb.debian.org/debian\n  user-grant-domain: grant.example.org\n", "cluster.user-grant-domain", 7, "needs cluster.user-grant-email-domain"},
+		{"pods range too small", "cidr-pods: 172.18.0.0/16", "cidr-pods: 172.18.0.0/23", "addresses.cidr-pods", 10, "too small"},
 		{"yaml unclosed list", "vlan: 0", "vlan: [0", "", 7, "invalid YAML"},
 		{"yaml bad indentation", "  service-dns: 172.28.0.2", "  service-dns: 172.28.0.2\n    extra: 1", "", 14, "invalid YAML"},
 		{"duplicate key", "vlan: 0", "vlan: 0\nvlan: 1", "vlan", 8, "already defined at line 7"},

@@ -42,6 +42,8 @@ type Check struct {
 	// URL answers 200 when the service is ready. https URLs are checked
 	// without verifying the certificate: this probes liveness, not trust.
 	URL string
+	// Socket, instead, is a unix socket that accepts connections when ready.
+	Socket string
 }
 
 // Sandbox lists what systemd allows a service beyond a locked-down default.
@@ -49,6 +51,9 @@ type Sandbox struct {
 	ReadWritePaths []string
 	// Capabilities the service keeps; empty means none.
 	Capabilities []string
+	// Unconfined services manage the machine itself (containers, network
+	// rules) and get no sandbox beyond systemd's defaults.
+	Unconfined bool
 }
 
 // Service is one entry of the map.
@@ -64,6 +69,18 @@ type Service struct {
 	RestartSec time.Duration
 	Sandbox    Sandbox
 }
+
+var (
+	kubeNodes = []config.Kind{config.KindMaster, config.KindWorker}
+	masters   = []config.Kind{config.KindMaster}
+)
+
+// launched is a component started by kube-launch.
+func launched(component string) func(h Host) []string {
+	return func(h Host) []string { return []string{h.Bin("kube-launch"), component} }
+}
+
+func url(u string) func(Host) Check { return func(Host) Check { return Check{URL: u} } }
 
 // Map is the service map, in start order.
 var Map = []Service{
@@ -93,6 +110,76 @@ var Map = []Service{
 		},
 		RestartSec: 10 * time.Second,
 		Sandbox:    Sandbox{ReadWritePaths: []string{"/etc/homeworld", "/etc/ssh", "/var/lib/homeworld"}},
+	},
+	{
+		Name:        "etcd",
+		Description: "etcd member (TLS peers and clients, keysystem certificates)",
+		Kinds:       masters,
+		After:       []string{"keyclient"},
+		Command:     launched("etcd"),
+		Ready:       url("http://127.0.0.1:2381/health"),
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/var/lib/homeworld/etcd"}},
+	},
+	{
+		Name:        "kube-apiserver",
+		Description: "Kubernetes API server",
+		Kinds:       masters,
+		After:       []string{"etcd"},
+		Command:     launched("apiserver"),
+		Ready:       func(h Host) Check { return Check{URL: "https://" + h.addr(443) + "/readyz"} },
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
+	},
+	{
+		Name:        "kube-controller-manager",
+		Description: "Kubernetes controller manager",
+		Kinds:       masters,
+		After:       []string{"kube-apiserver"},
+		Command:     launched("controller-manager"),
+		Ready:       url("https://127.0.0.1:10257/healthz"),
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
+	},
+	{
+		Name:        "kube-scheduler",
+		Description: "Kubernetes scheduler",
+		Kinds:       masters,
+		After:       []string{"kube-apiserver"},
+		Command:     launched("scheduler"),
+		Ready:       url("https://127.0.0.1:10259/healthz"),
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
+	},
+	{
+		Name:        "containerd",
+		Description: "containerd container runtime (CRI, runc)",
+		Kinds:       kubeNodes,
+		After:       []string{"keyclient"},
+		Command:     launched("containerd"),
+		Ready:       func(Host) Check { return Check{Socket: "/run/containerd/containerd.sock"} },
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{Unconfined: true},
+	},
+	{
+		Name:        "kubelet",
+		Description: "Kubernetes node agent",
+		Kinds:       kubeNodes,
+		After:       []string{"containerd", "kube-apiserver"},
+		Command:     launched("kubelet"),
+		Ready:       url("http://127.0.0.1:10248/healthz"),
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{Unconfined: true},
+	},
+	{
+		Name:        "kube-proxy",
+		Description: "Kubernetes service proxy (iptables)",
+		Kinds:       kubeNodes,
+		After:       []string{"keyclient"},
+		Command:     launched("proxy"),
+		Ready:       url("http://127.0.0.1:10256/healthz"),
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{Unconfined: true},
 	},
 }
 

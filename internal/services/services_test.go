@@ -34,8 +34,14 @@ func TestMapIsConsistent(t *testing.T) {
 	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient"}) {
 		t.Errorf("supervisor runs %v", got)
 	}
-	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient"}) {
+	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "containerd", "kubelet", "kube-proxy"}) {
 		t.Errorf("worker runs %v", got)
+	}
+	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"}) {
+		t.Errorf("master runs %v", got)
+	}
+	if d := Deps(Map[len(Map)-2], config.KindWorker); !slices.Equal(d, []string{"containerd"}) {
+		t.Errorf("worker kubelet depends on %v", d)
 	}
 	kc := For(config.KindWorker)[0]
 	if d := Deps(kc, config.KindWorker); len(d) != 0 {
@@ -50,7 +56,7 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 	c := testCluster(t)
 	n, _ := c.FindNode("master1")
 	h := Host{Cluster: c, Node: n, BinDir: "/usr/bin"}
-	argv := For(config.KindMaster)[0].Command(h)
+	argv := For(config.KindMaster)[0].Command(h) // keyclient
 	if argv[0] != "/usr/bin/keyclient" || !strings.Contains(strings.Join(argv, " "), "--metrics-listen 192.0.2.21:9108") {
 		t.Errorf("keyclient argv %v", argv)
 	}
@@ -64,8 +70,8 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 func TestUnitsPassSystemdVerify(t *testing.T) {
 	c := testCluster(t)
 	binDir := t.TempDir()
-	for _, s := range Map {
-		os.WriteFile(filepath.Join(binDir, filepath.Base(s.Command(Host{Cluster: c, Node: c.Nodes[0], BinDir: binDir})[0])), []byte("#!/bin/sh\n"), 0o755)
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch"} {
+		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
 	}
 	for _, k := range config.Kinds {
 		n := c.NodesOf(k)[0]

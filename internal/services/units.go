@@ -34,6 +34,14 @@ func Unit(s Service, h Host) string {
 	w("RestartSec=%s", s.RestartSec)
 	w("TimeoutStartSec=1h")
 	w("TimeoutStopSec=30s")
+	if s.Sandbox.Unconfined {
+		w("Delegate=yes") // containerd and kubelet manage cgroups below their own
+		w("KillMode=process")
+		w("")
+		w("[Install]")
+		w("WantedBy=multi-user.target")
+		return b.String()
+	}
 	// Sandbox: read-only system, private /tmp and devices, no privilege
 	// gain, only the network families the services use.
 	w("NoNewPrivileges=yes")

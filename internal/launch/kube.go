@@ -1,0 +1,161 @@
+package launch
+
+import (
+	"fmt"
+
+	"homeworld.dev/homeworld/internal/layout"
+)
+
+// Paths of the keysystem's files, as the components see them.
+const (
+	kubeCA       = layout.AuthoritiesDir + "/kubernetes.pem"
+	etcdServerCA = layout.AuthoritiesDir + "/etcd-server.pem"
+	etcdClientCA = layout.AuthoritiesDir + "/etcd-client.pem"
+	saKey        = layout.KeysDir + "/serviceaccount.key"
+	saPub        = layout.KeysDir + "/serviceaccount.pem"
+	apiPort      = "443"
+)
+
+func key(name string) string  { return layout.KeysDir + "/" + name + ".key" }
+func cert(name string) string { return layout.KeysDir + "/" + name + ".pem" }
+
+// apiServerURL is the API the node's components talk to: a master its own
+// apiserver (so each master stands alone when others fail), other nodes the
+// first master.
+func (n *Node) apiServerURL() string {
+	if n.isMaster() {
+		return "https://" + n.local("HOST_IP") + ":" + apiPort
+	}
+	return n.cluster("APISERVER")
+}
+
+// kubeconfig renders a kubeconfig for one component's certificate.
+func (n *Node) kubeconfig(user, certName string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: homeworld
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: %s
+  user:
+    client-certificate: %s
+    client-key: %s
+contexts:
+- name: homeworld
+  context:
+    cluster: homeworld
+    user: %s
+current-context: homeworld
+`, n.apiServerURL(), kubeCA, user, cert(certName), key(certName), user)
+}
+
+func kubeconfigPath(component string) string {
+	return layout.ConfigDir + "/kubeconfig-" + component
+}
+
+func etcd(n *Node) (*Launch, error) {
+	ip := n.local("HOST_IP")
+	return &Launch{Argv: []string{n.bin("etcd"),
+		"--name", n.local("HOST_NODE"),
+		"--data-dir", layout.StateDir + "/etcd",
+		"--listen-client-urls", "https://" + ip + ":2379",
+		"--advertise-client-urls", "https://" + ip + ":2379",
+		"--listen-peer-urls", "https://" + ip + ":2380",
+		"--initial-advertise-peer-urls", "https://" + ip + ":2380",
+		"--listen-metrics-urls", "http://127.0.0.1:2381",
+		"--initial-cluster", n.cluster("ETCD_CLUSTER"),
+		"--initial-cluster-token", n.cluster("ETCD_TOKEN"),
+		"--initial-cluster-state", "new",
+		"--client-cert-auth", "--trusted-ca-file", etcdClientCA,
+		"--cert-file", cert("etcd-server"), "--key-file", key("etcd-server"),
+		"--peer-client-cert-auth", "--peer-trusted-ca-file", etcdServerCA,
+		"--peer-cert-file", cert("etcd-server"), "--peer-key-file", key("etcd-server"),
+		"--tls-min-version", "TLS1.2",
+	}}, nil
+}
+
+// apiserverAuthn lets unauthenticated requests reach only the health
+// endpoints (for readiness checks); everything else needs a certificate.
+const apiserverAuthn = `apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+anonymous:
+  enabled: true
+  conditions:
+  - path: /livez
+  - path: /readyz
+  - path: /healthz
+`
+
+func apiserver(n *Node) (*Launch, error) {
+	authn := layout.ConfigDir + "/apiserver-authentication.yaml"
+	return &Launch{Files: map[string]string{authn: apiserverAuthn}, Argv: []string{n.bin("kube-apiserver"),
+		"--advertise-address", n.local("HOST_IP"),
+		"--bind-address", n.local("HOST_IP"),
+		"--secure-port", apiPort,
+		"--etcd-servers", n.cluster("ETCD_ENDPOINTS"),
+		"--etcd-cafile", etcdServerCA, "--etcd-certfile", cert("etcd-client"), "--etcd-keyfile", key("etcd-client"),
+		"--service-cluster-ip-range", n.cluster("SERVICE_CIDR"),
+		"--authorization-mode", "Node,RBAC",
+		"--authentication-config", authn,
+		"--allow-privileged=true",
+		"--enable-admission-plugins", "NodeRestriction",
+		"--client-ca-file", kubeCA,
+		"--tls-cert-file", cert("kubernetes-master"), "--tls-private-key-file", key("kubernetes-master"),
+		"--kubelet-certificate-authority", kubeCA,
+		"--kubelet-client-certificate", cert("kubernetes-master"), "--kubelet-client-key", key("kubernetes-master"),
+		"--service-account-key-file", saPub,
+		"--service-account-signing-key-file", saKey,
+		"--service-account-issuer", "https://kubernetes.default.svc." + n.cluster("CLUSTER_DOMAIN"),
+		"--service-account-lookup",
+		"--profiling=false",
+	}}, nil
+}
+
+func controllerManager(n *Node) (*Launch, error) {
+	kc := kubeconfigPath("controller-manager")
+	return &Launch{
+		Files: map[string]string{kc: n.kubeconfig("system:kube-controller-manager", "kubernetes-ctrl-mgr")},
+		Argv: []string{n.bin("kube-controller-manager"),
+			"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+			"--bind-address", "127.0.0.1",
+			"--cluster-name", "homeworld",
+			"--cluster-cidr", n.cluster("CLUSTER_CIDR"),
+			"--service-cluster-ip-range", n.cluster("SERVICE_CIDR"),
+			"--leader-elect",
+			"--use-service-account-credentials",
+			"--service-account-private-key-file", saKey,
+			"--root-ca-file", kubeCA,
+			"--profiling=false",
+		}}, nil
+}
+
+func scheduler(n *Node) (*Launch, error) {
+	kc := kubeconfigPath("scheduler")
+	return &Launch{
+		Files: map[string]string{kc: n.kubeconfig("system:kube-scheduler", "kubernetes-scheduler")},
+		Argv: []string{n.bin("kube-scheduler"),
+			"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+			"--bind-address", "127.0.0.1",
+			"--leader-elect",
+			"--profiling=false",
+		}}, nil
+}
+
+func proxy(n *Node) (*Launch, error) {
+	kc := kubeconfigPath("proxy")
+	return &Launch{
+		Files: map[string]string{kc: n.kubeconfig("system:kube-proxy", "kubernetes-proxy")},
+		Argv: []string{n.bin("kube-proxy"),
+			"--kubeconfig", kc,
+			"--hostname-override", n.local("HOST_NODE"),
+			"--cluster-cidr", n.cluster("CLUSTER_CIDR"),
+			"--proxy-mode", "iptables",
+			"--conntrack-max-per-core", "0",
+			"--metrics-bind-address", "127.0.0.1:10249",
+			"--healthz-bind-address", "127.0.0.1:10256",
+			"--config-sync-period", "1m",
+		}}, nil
+}

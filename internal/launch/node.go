@@ -1,0 +1,131 @@
+package launch
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"homeworld.dev/homeworld/internal/layout"
+)
+
+// Containerd's per-node paths.
+const (
+	ContainerdSocket = "/run/containerd/containerd.sock"
+	containerdConfig = layout.ConfigDir + "/containerd.toml"
+	cniConfig        = "/etc/cni/net.d/10-homeworld.conflist"
+	// PauseImage is the sandbox image, built by Homeworld and imported
+	// locally: nothing is ever pulled.
+	PauseImage = "homeworld.private/pause:1"
+	// ImagesDir holds OCI image archives imported before kubelet starts on
+	// real hosts.
+	ImagesDir = "/usr/lib/homeworld/images"
+)
+
+func containerd(n *Node) (*Launch, error) {
+	conf := fmt.Sprintf(`version = 2
+root = "%s/containerd"
+state = "/run/containerd"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+
+[grpc]
+  address = "%s"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "%s"
+  # Lowering oom_score_adj needs CAP_SYS_RESOURCE, which these machines lack.
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "/etc/cni/net.d"
+`, layout.StateDir, ContainerdSocket, PauseImage)
+	cni := fmt.Sprintf(`{
+  "cniVersion": "0.4.0",
+  "name": "homeworld",
+  "plugins": [
+    {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "%s"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+`, n.local("POD_CIDR"))
+	return &Launch{
+		Files: map[string]string{containerdConfig: conf, cniConfig: cni},
+		Argv:  []string{"/usr/bin/containerd", "--config", containerdConfig},
+	}, nil
+}
+
+func kubelet(n *Node) (*Launch, error) {
+	kc := kubeconfigPath("kubelet")
+	host := n.local("HOST_NODE")
+	taints := "[]"
+	if n.local("SCHEDULE_WORK") != "true" {
+		taints = `[{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]`
+	}
+	conf := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: %s
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: %s}
+authorization:
+  mode: Webhook
+tlsCertFile: %s
+tlsPrivateKeyFile: %s
+clusterDNS: [%s]
+clusterDomain: %s
+containerRuntimeEndpoint: unix://%s
+cgroupDriver: cgroupfs
+# Each virtual node shares the host's cgroup hierarchy: keep its pods apart.
+cgroupRoot: /homeworld-%s
+failSwapOn: false
+protectKernelDefaults: false
+registerWithTaints: %s
+podLogsDir: /var/log/homeworld/pods
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
+imageGCHighThresholdPercent: 100
+serializeImagePulls: false
+`, n.local("HOST_IP"), kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
+		n.cluster("SERVICE_DNS"), n.cluster("CLUSTER_DOMAIN"), ContainerdSocket, host, taints)
+	confPath := layout.ConfigDir + "/kubelet.yaml"
+	return &Launch{
+		Files:   map[string]string{kc: n.kubeconfig("system:node:"+host, "kubernetes-worker"), confPath: conf},
+		Prepare: n.importImages,
+		Argv: []string{n.bin("kubelet"),
+			"--config", confPath,
+			"--kubeconfig", kc,
+			"--hostname-override", host,
+			"--node-ip", n.local("HOST_IP"),
+			"--root-dir", layout.StateDir + "/kubelet",
+		}}, nil
+}
+
+// importImages loads Homeworld's images (the pause image among them) into
+// containerd, so no pod ever needs a registry to start.
+func (n *Node) importImages() error {
+	archives, _ := filepath.Glob(filepath.Join(n.Images, "*.tar"))
+	if len(archives) == 0 {
+		return fmt.Errorf("no images in %s; the pause image is required", n.Images)
+	}
+	for _, a := range archives {
+		cmd := exec.Command("/usr/bin/ctr", "--address", ContainerdSocket, "--namespace", "k8s.io", "images", "import", a)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("importing %s: %v: %s", a, err, out)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "kube-launch: imported %d images\n", len(archives))
+	return nil
+}
