@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -75,15 +76,16 @@ func reachable(netns, addr string) bool {
 }
 
 func TestVirtualCluster(t *testing.T) {
-	v := newVirtCluster(t, 2, 1)
+	v := newVirtCluster(t, 3, 1)
 	out, upTime := v.up()
-	if !strings.Contains(out, "[4/4]") || !strings.Contains(out, "virtual cluster up") {
+	if !strings.Contains(out, "[5/5]") || !strings.Contains(out, "4/4 Kubernetes nodes Ready") || !strings.Contains(out, "virtual cluster up") {
 		t.Fatalf("up output:\n%s", out)
 	}
+	t.Logf("measured: virt up to all nodes Ready took %v\n%s", upTime, out)
 	nodes := v.status()
 	pids := map[string]int{}
 	for _, n := range nodes {
-		t.Logf("measured: %s uses %.1f MiB", n.Hostname, float64(n.RSSBytes)/(1<<20))
+		t.Logf("measured: %s (%s) uses %.1f MiB", n.Hostname, n.Kind, float64(n.RSSBytes)/(1<<20))
 		if !n.Running || len(n.Services) == 0 {
 			t.Errorf("%s: %+v", n.Hostname, n)
 		}
@@ -94,7 +96,6 @@ func TestVirtualCluster(t *testing.T) {
 		}
 		pids[n.Hostname] = n.PID
 	}
-	t.Logf("measured: virt up to all-ready took %v", upTime)
 
 	t.Run("each node has its own name, address and credentials", func(t *testing.T) {
 		audit, _ := os.ReadFile(filepath.Join(v.topo.Dir, "nodes", "supervisor", "root", "var/log/homeworld/keyserver-audit.log"))
@@ -111,7 +112,6 @@ func TestVirtualCluster(t *testing.T) {
 				t.Errorf("no token redemption by %s from %s in the audit log", n.Hostname, n.IP)
 			}
 		}
-		// The host's own /etc/homeworld is untouched by the nodes.
 		if entries, _ := os.ReadDir("/etc/homeworld"); len(entries) != 0 {
 			t.Errorf("the host's /etc/homeworld holds %d entries", len(entries))
 		}
@@ -126,9 +126,75 @@ func TestVirtualCluster(t *testing.T) {
 		if reachable(worker.Netns, v.topo.Gateway.Addr().String()+":20557") {
 			t.Error("the keyserver answers at the host's bridge address")
 		}
-		supNetns := v.topo.Nodes[0].Netns
-		if reachable(supNetns, "127.0.0.1:20557") {
+		if reachable(v.topo.Nodes[0].Netns, "127.0.0.1:20557") {
 			t.Error("the keyserver listens on the supervisor's loopback too")
+		}
+	})
+
+	v.spire("access", "etcd")
+	v.spire("access", "kubeconfig")
+
+	t.Run("etcd has 3 healthy members over TLS", func(t *testing.T) {
+		if healthy := v.etcdHealthy(t, v.masterEndpoints()); healthy != 3 {
+			t.Errorf("%d healthy etcd members, want 3", healthy)
+		}
+	})
+
+	t.Run("kube-apiserver ready on every master", func(t *testing.T) {
+		for _, m := range v.cfg.NodesOf(config.KindMaster) {
+			if body, err := getInsecure("https://" + m.IP + ":443/readyz"); err != nil || body != "ok" {
+				t.Errorf("%s /readyz: %q %v", m.Hostname, body, err)
+			}
+		}
+	})
+
+	t.Run("kubectl lists 4 Ready nodes; masters unschedulable", func(t *testing.T) {
+		out := v.kubectl(t, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}{"\n"}{end}`)
+		want := "master1 True node-role.kubernetes.io/control-plane\nmaster2 True node-role.kubernetes.io/control-plane\nmaster3 True node-role.kubernetes.io/control-plane\nworker1 True"
+		if strings.TrimSpace(out) != want {
+			t.Errorf("nodes:\n%s\nwant:\n%s", out, want)
+		}
+	})
+
+	t.Run("a pod from our image runs on the worker and its logs are readable", func(t *testing.T) {
+		pod := `apiVersion: v1
+kind: Pod
+metadata: {name: hello, namespace: default}
+spec:
+  nodeName: worker1
+  containers:
+  - name: hello
+    image: homeworld.private/hello:1
+    imagePullPolicy: Never
+`
+		v.kubectlIn(t, pod, "apply", "-f", "-")
+		waitFor(t, "pod hello running", 90*time.Second, func() error {
+			phase, err := v.tryKubectl("get", "pod", "hello", "-o", "jsonpath={.status.phase}")
+			if err != nil || phase != "Running" {
+				return fmt.Errorf("phase %q: %v", phase, err)
+			}
+			return nil
+		})
+		waitFor(t, "pod hello's logs", 30*time.Second, func() error {
+			logs, err := v.tryKubectl("logs", "hello")
+			if err != nil || !strings.Contains(logs, "hello from homeworld pod hello") {
+				return fmt.Errorf("logs %q: %v", logs, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("a worker's credentials reach neither etcd nor other namespaces' secrets", func(t *testing.T) {
+		w := v.topo.Nodes[len(v.topo.Nodes)-1]
+		cert, key := w.Folder("/etc/homeworld/keys/kubernetes-worker.pem"), w.Folder("/etc/homeworld/keys/kubernetes-worker.key")
+		out, err := v.tryKubectl("--client-certificate", cert, "--client-key", key, "get", "secrets", "-n", "kube-system")
+		if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, `User "system:node:worker1" cannot list resource "secrets"`) {
+			t.Errorf("worker listing kube-system secrets: %v\n%s", err, out)
+		}
+		etcd := exec.Command(filepath.Join(bin, "etcdctl"), "--endpoints", v.masterEndpoints()[0], "--cacert", filepath.Join(v.dir, "etcd-ca.pem"),
+			"--cert", cert, "--key", key, "--dial-timeout", "3s", "--command-timeout", "5s", "get", "/registry/secrets", "--prefix", "--keys-only")
+		if out, err := etcd.CombinedOutput(); err == nil {
+			t.Errorf("etcd answered a worker's certificate:\n%s", out)
 		}
 	})
 
@@ -136,19 +202,37 @@ func TestVirtualCluster(t *testing.T) {
 		worker := nodes[len(nodes)-1]
 		victim := worker.Services[0]
 		syscall.Kill(victim.PID, syscall.SIGKILL)
-		metrics := "http://" + worker.IP + ":9107/metrics"
-		waitFor(t, "keyclient restarted on "+worker.Hostname, 20*time.Second, func() error {
-			body, err := get(metrics)
+		waitFor(t, victim.Name+" restarted on "+worker.Hostname, 30*time.Second, func() error {
+			body, err := get("http://" + worker.IP + ":9107/metrics")
 			if err != nil {
 				return err
 			}
 			for _, want := range []string{
-				`node_systemd_service_restart_total{name="keyclient.service"} 1`,
-				`node_systemd_unit_state{name="keyclient.service",state="active",type="notify"} 1`,
+				fmt.Sprintf(`node_systemd_service_restart_total{name="%s.service"} 1`, victim.Name),
+				fmt.Sprintf(`node_systemd_unit_state{name="%s.service",state="active",type="notify"} 1`, victim.Name),
 			} {
 				if !strings.Contains(body, want) {
 					return fmt.Errorf("metrics lack %s", want)
 				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("the API survives a master going down; etcd heals when it returns", func(t *testing.T) {
+		v.spire("virt", "stop", "master1")
+		m2 := "https://" + v.cfg.NodesOf(config.KindMaster)[1].IP + ":443"
+		waitFor(t, "the API through master2", 30*time.Second, func() error {
+			_, err := v.tryKubectl("--server", m2, "get", "nodes")
+			return err
+		})
+		if healthy := v.etcdHealthy(t, v.masterEndpoints()); healthy != 2 {
+			t.Errorf("%d healthy etcd members with master1 down, want 2", healthy)
+		}
+		v.spire("virt", "start", "master1", "--bin-dir", bin)
+		waitFor(t, "etcd back to 3 healthy members", 90*time.Second, func() error {
+			if n := v.etcdHealthy(t, v.masterEndpoints()); n != 3 {
+				return fmt.Errorf("%d healthy", n)
 			}
 			return nil
 		})
@@ -165,6 +249,50 @@ func TestVirtualCluster(t *testing.T) {
 	t.Logf("measured: virt down took %v", time.Since(start))
 	v.assertGone(t, pids)
 	v.spire("virt", "down") // twice is safe
+}
+
+func (v *virtCluster) masterEndpoints() []string {
+	var eps []string
+	for _, m := range v.cfg.NodesOf(config.KindMaster) {
+		eps = append(eps, "https://"+m.IP+":2379")
+	}
+	return eps
+}
+
+// etcdHealthy counts healthy members, asked with the admin's etcd
+// certificate from spire access etcd.
+func (v *virtCluster) etcdHealthy(t *testing.T, endpoints []string) int {
+	cmd := exec.Command(filepath.Join(bin, "etcdctl"), "--endpoints", strings.Join(endpoints, ","),
+		"--cacert", filepath.Join(v.dir, "etcd-ca.pem"), "--cert", filepath.Join(v.dir, "etcd-access.pem"),
+		"--key", filepath.Join(v.dir, "etcd-access.key"), "--dial-timeout", "3s", "--command-timeout", "5s", "endpoint", "health")
+	out, _ := cmd.CombinedOutput()
+	return strings.Count(string(out), " is healthy")
+}
+
+func (v *virtCluster) tryKubectl(args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", filepath.Join(v.dir, "kubeconfig"), "--request-timeout", "10s"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func (v *virtCluster) kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := v.tryKubectl(args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func (v *virtCluster) kubectlIn(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", filepath.Join(v.dir, "kubeconfig")}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 func TestVirtFailedUpCleansUp(t *testing.T) {
@@ -220,6 +348,9 @@ func (v *virtCluster) assertGone(t *testing.T, pids map[string]int) {
 			t.Errorf("process %s of ours still runs: %s", p, exe)
 		}
 	}
+	if cg, _ := filepath.Glob("/sys/fs/cgroup/*/homeworld-*"); len(cg) > 0 {
+		t.Errorf("cgroups remain: %v", cg)
+	}
 	if _, err := os.Stat(v.topo.Dir); !os.IsNotExist(err) {
 		t.Errorf("%s remains", v.topo.Dir)
 	}
@@ -258,6 +389,17 @@ func kindFiles(k config.Kind) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func getInsecure(url string) (string, error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
 
 func get(url string) (string, error) {

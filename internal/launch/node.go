@@ -63,6 +63,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 	}, nil
 }
 
+// CgroupRoot is where a node's kubelet puts its pods' cgroups.
+func CgroupRoot(host string) string { return "homeworld-" + host }
+
 func kubelet(n *Node) (*Launch, error) {
 	kc := kubeconfigPath("kubelet")
 	host := n.local("HOST_NODE")
@@ -90,7 +93,7 @@ clusterDomain: %s
 containerRuntimeEndpoint: unix://%s
 cgroupDriver: cgroupfs
 # Each virtual node shares the host's cgroup hierarchy: keep its pods apart.
-cgroupRoot: /homeworld-%s
+cgroupRoot: /%s
 failSwapOn: false
 protectKernelDefaults: false
 registerWithTaints: %s
@@ -99,11 +102,16 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.avail
 imageGCHighThresholdPercent: 100
 serializeImagePulls: false
 `, n.local("HOST_IP"), kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
-		n.cluster("SERVICE_DNS"), n.cluster("CLUSTER_DOMAIN"), ContainerdSocket, host, taints)
+		n.cluster("SERVICE_DNS"), n.cluster("CLUSTER_DOMAIN"), ContainerdSocket, CgroupRoot(host), taints)
 	confPath := layout.ConfigDir + "/kubelet.yaml"
 	return &Launch{
-		Files:   map[string]string{kc: n.kubeconfig("system:node:"+host, "kubernetes-worker"), confPath: conf},
-		Prepare: n.importImages,
+		Files: map[string]string{kc: n.kubeconfig("system:node:"+host, "kubernetes-worker"), confPath: conf},
+		Prepare: func() error {
+			if err := prepareCgroups(CgroupRoot(host)); err != nil {
+				return fmt.Errorf("preparing cgroups: %w", err)
+			}
+			return n.importImages()
+		},
 		Argv: []string{n.bin("kubelet"),
 			"--config", confPath,
 			"--kubeconfig", kc,

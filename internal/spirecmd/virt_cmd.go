@@ -185,7 +185,58 @@ node supervisor reports them (the same states systemd would report).`,
 		},
 	}
 	statusCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, downCmd)
+	stopCmd := &cobra.Command{
+		Use:   "stop NODE",
+		Short: "Stop one virtual node, as if switching the machine off",
+		Long: `Stop NODE's services (in reverse dependency order) and its node process. Its
+network and files stay, so 'spire virt start NODE' brings it back as it was.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := a.topology()
+			if err != nil {
+				return err
+			}
+			if err := virt.StopNode(t, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "stopped %s\n", args[0])
+			return nil
+		},
+	}
+	startCmd := &cobra.Command{
+		Use:   "start NODE",
+		Short: "Start a stopped virtual node again",
+		Long:  `Start NODE's node process again with the files it had; its services start in dependency order.`,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if binDir == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				binDir = filepath.Dir(exe)
+			}
+			ws, err := a.workspace()
+			if err != nil {
+				return err
+			}
+			cfg, err := a.config(ws)
+			if err != nil {
+				return err
+			}
+			t, err := virt.NewTopology(ws.Dir, cfg)
+			if err != nil {
+				return err
+			}
+			if err := virt.StartNode(t, args[0], virt.Options{Workspace: ws.Dir, SetupPath: ws.SetupPath(), Config: cfg, BinDir: binDir}); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "started %s\n", args[0])
+			return nil
+		},
+	}
+	startCmd.Flags().StringVar(&binDir, "bin-dir", "", "folder with Homeworld's binaries (default: spire's own folder)")
+	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, stopCmd, startCmd, downCmd)
 }
 
 // topology names the virtual cluster of the workspace.

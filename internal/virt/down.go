@@ -66,6 +66,11 @@ func Down(t *Topology, out io.Writer) error {
 			fmt.Fprintf(out, "removed namespace %s\n", n)
 		}
 	}
+	for _, n := range t.Nodes {
+		if err := removeCgroups(n.Hostname); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s's cgroups: %w", n.Hostname, err))
+		}
+	}
 	links := append([]string(nil), st.Veths...)
 	for _, n := range t.Nodes {
 		links = append(links, n.Veth)
@@ -82,7 +87,8 @@ func Down(t *Topology, out io.Writer) error {
 			}
 		}
 	}
-	for _, p := range st.MountPoints {
+	for i := len(st.MountPoints) - 1; i >= 0; i-- {
+		p := st.MountPoints[i]
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing mount point %s: %w", p, err))
 		}

@@ -81,6 +81,11 @@ func enterNode(hostname string, binds []string, hostsFile string) error {
 	if err := unix.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
+	// A /run of its own: containerd's sockets and state, pods' network
+	// namespaces.
+	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return fmt.Errorf("mounting /run: %w", err)
+	}
 	if hostsFile != "" {
 		binds = append(binds, hostsFile+":/etc/hosts")
 	}
@@ -111,7 +116,7 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 			Name:       s.Name,
 			Argv:       s.Command(host),
 			Deps:       services.Deps(s, node.Kind),
-			Ready:      httpReady(s.Ready(host).URL),
+			Ready:      readiness(s.Ready(host)),
 			RestartSec: min(s.RestartSec, time.Second), // a virtual cluster favours quick recovery
 			Log:        f,
 		})
@@ -129,6 +134,21 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 	defer srv.Close()
 	logger.Printf("running %d services", len(specs))
 	return sup.Run(ctx)
+}
+
+// readiness turns a service map check into a probe.
+func readiness(c services.Check) func(context.Context) error {
+	if c.Socket != "" {
+		return func(ctx context.Context) error {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "unix", c.Socket)
+			if err == nil {
+				conn.Close()
+			}
+			return err
+		}
+	}
+	return httpReady(c.URL)
 }
 
 // httpReady checks that url answers 200. TLS is not verified: this tells

@@ -38,7 +38,9 @@ type Options struct {
 }
 
 // Binaries the virtual cluster runs.
-var binaries = []string{"virtnode", "keyserver", "keyclient"}
+var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch",
+	"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
+	"images/pause.tar"}
 
 // Preflight checks what up needs before it changes anything.
 func Preflight(binDir string) error {
@@ -56,8 +58,8 @@ func Preflight(binDir string) error {
 		}
 	}
 	for _, b := range binaries {
-		if st, err := os.Stat(filepath.Join(binDir, b)); err != nil || st.Mode()&0o111 == 0 {
-			return fmt.Errorf("%s is not an executable in %s (build it: go build -o %s ./cmd/%s, or pass --bin-dir)", b, binDir, binDir, b)
+		if st, err := os.Stat(filepath.Join(binDir, b)); err != nil || (st.Mode()&0o111 == 0 && filepath.Ext(b) != ".tar") {
+			return fmt.Errorf("%s is missing from %s (build everything with scripts/build %s, or pass --bin-dir)", b, binDir, binDir)
 		}
 	}
 	return nil
@@ -155,6 +157,17 @@ func Up(ctx context.Context, o Options) (err error) {
 		ready++
 		fmt.Fprintf(o.Out, "   [%d/%d] %-12s %-10s %-15s ready (%.1fs)\n", ready, len(t.Nodes), n.Hostname, n.Kind, n.IP, time.Since(start).Seconds())
 	}
+	if len(o.Config.NodesOf(config.KindMaster)) > 0 {
+		step("credentials in place; waiting for Kubernetes")
+		if err := kubeAdmin(ctx, t, admin, o); err != nil {
+			return err
+		}
+		if err := startKubernetes(ctx, t, st, o, func(format string, args ...any) {
+			fmt.Fprintf(o.Out, "   %s (%.1fs)\n", fmt.Sprintf(format, args...), time.Since(start).Seconds())
+		}); err != nil {
+			return err
+		}
+	}
 	step("virtual cluster up")
 	return nil
 }
@@ -172,11 +185,19 @@ func (t *Topology) nodeByKind(k config.Kind) NodeTopo {
 // mount points, and installs the keyserver's files on the supervisor.
 func prepareFolders(t *Topology, st *State, o Options) error {
 	for _, p := range nodeMounts {
-		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-			if err := os.MkdirAll(p, 0o755); err != nil {
+		// Create missing folders one level at a time, recording each, so
+		// down removes exactly what up added (deepest first).
+		var missing []string
+		for d := p; d != "/"; d = filepath.Dir(d) {
+			if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+				missing = append([]string{d}, missing...)
+			}
+		}
+		for _, d := range missing {
+			if err := os.Mkdir(d, 0o755); err != nil {
 				return err
 			}
-			st.MountPoints = append(st.MountPoints, p)
+			st.MountPoints = append(st.MountPoints, d)
 			if err := st.save(); err != nil {
 				return err
 			}

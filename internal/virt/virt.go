@@ -20,7 +20,10 @@ import (
 // Production folders a node sees as its own. Each is bound from the node's
 // folder under the workspace; the host gets an empty mount point if it
 // lacks one (and loses it again on down).
-var nodeMounts = []string{"/etc/homeworld", "/etc/ssh", "/var/lib/homeworld", "/var/log/homeworld"}
+var nodeMounts = []string{
+	"/etc/homeworld", "/etc/ssh", "/var/lib/homeworld", "/var/log/homeworld",
+	"/etc/cni/net.d", "/var/lib/cni", "/var/log/containers", // pod networking and logs
+}
 
 // Topology is every name the virtual cluster of one workspace uses. Names
 // derive from the workspace path, so two workspaces never collide and down

@@ -1,0 +1,47 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestPinnedBuildRejectsChangedHash edits one hash in a copy of the etcd
+// pins and checks that the build refuses it, naming the module.
+func TestPinnedBuildRejectsChangedHash(t *testing.T) {
+	tree := t.TempDir()
+	for _, f := range []string{"build", "etcd/go.mod", "etcd/go.sum"} {
+		data, err := os.ReadFile(filepath.Join("../upstream", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(tree, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(tree, f), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := filepath.Join(tree, "etcd/go.sum")
+	data, _ := os.ReadFile(sum)
+	line := regexp.MustCompile(`(?m)^go\.etcd\.io/etcd/server/v3 v3\.7\.3 h1:(\S+)$`)
+	m := line.FindSubmatch(data)
+	if m == nil {
+		t.Fatal("no pin for go.etcd.io/etcd/server/v3 in go.sum")
+	}
+	forged := strings.Replace(string(data), string(m[1]), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1)
+	os.WriteFile(sum, []byte(forged), 0o644)
+
+	cmd := exec.Command(filepath.Join(tree, "build"), t.TempDir(), "etcd")
+	cmd.Env = append(os.Environ(), "HOMEWORLD_CACHE="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("build with a forged hash succeeded:\n%s", out)
+	}
+	for _, want := range []string{"a pinned hash in", "does not match the source", "go.etcd.io/etcd/server/v3"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package launch
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/layout"
+)
+
+// testNode is master1 of the example cluster, with its conf files written
+// as the keyclient would.
+func testNode(t *testing.T, host string) *Node {
+	t.Helper()
+	c, _, err := config.Parse("setup.yaml", config.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := c.FindNode(host)
+	l := layout.Node{Root: t.TempDir()}
+	os.MkdirAll(filepath.Dir(l.ClusterConf()), 0o755)
+	os.WriteFile(l.ClusterConf(), []byte(config.ClusterConf(c)), 0o644)
+	os.WriteFile(l.LocalConf(), []byte(config.LocalConf(c, n)), 0o644)
+	node, err := Load(l, "/opt/hw", "/opt/hw/images")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
+func argv(t *testing.T, n *Node, component string) (*Launch, string) {
+	t.Helper()
+	l, err := Plan(component, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, strings.Join(l.Argv, " ")
+}
+
+func TestEtcdUsesTLSEverywhere(t *testing.T) {
+	_, a := argv(t, testNode(t, "master1"), "etcd")
+	for _, want := range []string{
+		"/opt/hw/etcd --name master1",
+		"--listen-client-urls https://192.0.2.21:2379",
+		"--initial-cluster master1=https://192.0.2.21:2380,master2=https://192.0.2.22:2380,master3=https://192.0.2.23:2380",
+		"--client-cert-auth --trusted-ca-file /etc/homeworld/authorities/etcd-client.pem",
+		"--peer-client-cert-auth --peer-trusted-ca-file /etc/homeworld/authorities/etcd-server.pem",
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("etcd argv lacks %q:\n%s", want, a)
+		}
+	}
+	if strings.Contains(a, "http://192.0.2") {
+		t.Error("etcd listens without TLS on the node's address")
+	}
+}
+
+func TestAPIServer(t *testing.T) {
+	l, a := argv(t, testNode(t, "master2"), "apiserver")
+	for _, want := range []string{
+		"--etcd-servers https://192.0.2.21:2379,https://192.0.2.22:2379,https://192.0.2.23:2379",
+		"--authorization-mode Node,RBAC",
+		"--service-cluster-ip-range 172.28.0.0/16",
+		"--service-account-signing-key-file /etc/homeworld/keys/serviceaccount.key",
+		"--client-ca-file /etc/homeworld/authorities/kubernetes.pem",
+		"--enable-admission-plugins NodeRestriction",
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("apiserver argv lacks %q", want)
+		}
+	}
+	if !strings.Contains(l.Files["/etc/homeworld/config/apiserver-authentication.yaml"], "path: /readyz") {
+		t.Error("anonymous access is not limited to health endpoints")
+	}
+}
+
+func TestKubeconfigsPointAtTheRightAPIServer(t *testing.T) {
+	l, _ := argv(t, testNode(t, "master3"), "scheduler")
+	if kc := l.Files["/etc/homeworld/config/kubeconfig-scheduler"]; !strings.Contains(kc, "server: https://192.0.2.23:443") || !strings.Contains(kc, "kubernetes-scheduler.pem") {
+		t.Errorf("master's scheduler kubeconfig:\n%s", kc)
+	}
+	l, _ = argv(t, testNode(t, "worker2"), "kubelet")
+	if kc := l.Files["/etc/homeworld/config/kubeconfig-kubelet"]; !strings.Contains(kc, "server: https://192.0.2.21:443") || !strings.Contains(kc, "name: system:node:worker2") {
+		t.Errorf("worker's kubelet kubeconfig:\n%s", kc)
+	}
+}
+
+func TestKubeletScheduling(t *testing.T) {
+	master, _ := argv(t, testNode(t, "master1"), "kubelet")
+	worker, wa := argv(t, testNode(t, "worker1"), "kubelet")
+	if !strings.Contains(master.Files["/etc/homeworld/config/kubelet.yaml"], "node-role.kubernetes.io/control-plane, effect: NoSchedule") {
+		t.Error("masters are not registered unschedulable")
+	}
+	wc := worker.Files["/etc/homeworld/config/kubelet.yaml"]
+	for _, want := range []string{"registerWithTaints: []", "anonymous: {enabled: false}", "cgroupRoot: /homeworld-worker1", "clusterDNS: [172.28.0.2]"} {
+		if !strings.Contains(wc, want) {
+			t.Errorf("worker kubelet config lacks %q:\n%s", want, wc)
+		}
+	}
+	if !strings.Contains(wa, "--node-ip 192.0.2.31") {
+		t.Errorf("kubelet argv %s", wa)
+	}
+}
+
+func TestContainerdAndCNI(t *testing.T) {
+	l, _ := argv(t, testNode(t, "worker1"), "containerd")
+	if c := l.Files[containerdConfig]; !strings.Contains(c, "restrict_oom_score_adj = true") || !strings.Contains(c, `sandbox_image = "homeworld.private/pause:1"`) {
+		t.Errorf("containerd config:\n%s", c)
+	}
+	// worker1 is the fifth node: the fifth /24 of cidr-pods.
+	if c := l.Files[cniConfig]; !strings.Contains(c, `"subnet": "172.18.4.0/24"`) {
+		t.Errorf("CNI config:\n%s", c)
+	}
+}
+
+func TestMissingConfigIsNamed(t *testing.T) {
+	n := testNode(t, "master1")
+	delete(n.Cluster, "ETCD_TOKEN")
+	if _, err := Plan("etcd", n); err == nil || !strings.Contains(err.Error(), "cluster.conf lacks ETCD_TOKEN") {
+		t.Errorf("Plan = %v", err)
+	}
+	if _, err := Plan("nonsense", n); err == nil || !strings.Contains(err.Error(), "known:") {
+		t.Errorf("Plan = %v", err)
+	}
+}

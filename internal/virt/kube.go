@@ -1,0 +1,143 @@
+package virt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"homeworld.dev/homeworld/internal/access"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/rbac"
+)
+
+// Kubeconfig is the admin kubeconfig up writes for itself (and tests).
+func (t *Topology) Kubeconfig() string { return filepath.Join(t.Dir, "admin", "kubeconfig") }
+
+// kubeAdmin obtains a short-lived admin certificate from the keyserver and
+// writes a kubeconfig for the first master.
+func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options) error {
+	dir := filepath.Dir(t.Kubeconfig())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	key, err := pki.NewKey()
+	if err != nil {
+		return err
+	}
+	cert, err := admin.TLSCert(ctx, policy.APIAccessKubernetes, key)
+	if err != nil {
+		return err
+	}
+	keyPEM, _ := pki.EncodeKey(key)
+	ca, _ := o.Authorities.Get("kubernetes")
+	files := access.KubeconfigFiles{
+		Server: "https://" + net.JoinHostPort(o.Config.NodesOf(config.KindMaster)[0].IP, "443"),
+		CA:     filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "admin.pem"), Key: filepath.Join(dir, "admin.key"),
+	}
+	for path, data := range map[string][]byte{files.Key: keyPEM, files.Cert: pki.EncodeCert(cert), files.CA: pki.EncodeCert(ca.Cert)} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return err
+		}
+	}
+	kc, err := access.Kubeconfig(o.Config.Cluster.ExternalDomain, admin.Principal, files)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(t.Kubeconfig(), kc, 0o600)
+}
+
+// kubectl runs the pinned kubectl as the admin.
+func kubectl(ctx context.Context, t *Topology, binDir string, stdin io.Reader, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), append([]string{"--kubeconfig", t.Kubeconfig(), "--request-timeout", "10s"}, args...)...)
+	cmd.Stdin = stdin
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		err = fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
+	}
+	return out, err
+}
+
+// startKubernetes waits for every apiserver, applies Homeworld's RBAC, and
+// waits until every Kubernetes node is Ready.
+func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, progress func(string, ...any)) error {
+	for _, n := range t.Nodes {
+		if n.Kind == config.KindMaster {
+			if err := waitHTTP(ctx, t, st, n, "https://"+net.JoinHostPort(n.IP, "443")+"/readyz"); err != nil {
+				return fmt.Errorf("kube-apiserver on %s: %w", n.Hostname, err)
+			}
+		}
+	}
+	progress("kube-apiserver ready on every master; applying Homeworld's RBAC")
+	if err := retry(ctx, func() error {
+		_, err := kubectl(ctx, t, o.BinDir, strings.NewReader(rbac.Manifest(o.Config)), "apply", "--server-side", "--field-manager", "homeworld", "-f", "-")
+		return err
+	}); err != nil {
+		return err
+	}
+	want := len(o.Config.Nodes) - 1 // all but the supervisor
+	var last string
+	err := retry(ctx, func() error {
+		out, err := kubectl(ctx, t, o.BinDir, nil, "get", "nodes", "-o", "json")
+		if err != nil {
+			return err
+		}
+		ready, names := readyNodes(out)
+		if s := strings.Join(names, ","); s != last {
+			last = s
+			progress("%d/%d Kubernetes nodes Ready: %s", len(names), want, s)
+		}
+		if ready < want {
+			return fmt.Errorf("%d of %d nodes Ready", ready, want)
+		}
+		return nil
+	})
+	return err
+}
+
+// readyNodes counts nodes whose Ready condition is True.
+func readyNodes(js []byte) (int, []string) {
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string } `json:"metadata"`
+			Status   struct {
+				Conditions []struct{ Type, Status string } `json:"conditions"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if json.Unmarshal(js, &list) != nil {
+		return 0, nil
+	}
+	var names []string
+	for _, it := range list.Items {
+		for _, c := range it.Status.Conditions {
+			if c.Type == "Ready" && c.Status == "True" {
+				names = append(names, it.Metadata.Name)
+			}
+		}
+	}
+	return len(names), names
+}
+
+// retry calls f until it succeeds or ctx ends.
+func retry(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package virt
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// StopNode stops one node's services and its node process, keeping its
+// network and files, as if the machine were switched off.
+func StopNode(t *Topology, host string) error {
+	n, st, err := t.node(host)
+	if err != nil {
+		return err
+	}
+	pid := st.Nodes[n.Hostname]
+	if !isVirtnode(pid) {
+		return fmt.Errorf("%s is not running", host)
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(30 * time.Second)
+	for processAlive(pid) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if processAlive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	delete(st.Nodes, n.Hostname)
+	return st.save()
+}
+
+// StartNode starts a stopped node again with the files it had.
+func StartNode(t *Topology, host string, o Options) error {
+	n, st, err := t.node(host)
+	if err != nil {
+		return err
+	}
+	if pid, ok := st.Nodes[n.Hostname]; ok && isVirtnode(pid) {
+		return fmt.Errorf("%s is already running", host)
+	}
+	if _, err := os.Stat("/run/netns/" + n.Netns); err != nil {
+		return fmt.Errorf("the virtual cluster is not up (no namespace for %s); run spire virt up", host)
+	}
+	return startNode(t, st, n, o)
+}
+
+func (t *Topology) node(host string) (NodeTopo, *State, error) {
+	st, err := loadState(t)
+	if err != nil {
+		return NodeTopo{}, nil, err
+	}
+	for _, n := range t.Nodes {
+		if n.Hostname == host {
+			return n, st, nil
+		}
+	}
+	return NodeTopo{}, nil, fmt.Errorf("no node named %q in setup.yaml", host)
+}
