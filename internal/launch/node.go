@@ -94,6 +94,9 @@ containerRuntimeEndpoint: unix://%s
 cgroupDriver: cgroupfs
 # Each virtual node shares the host's cgroup hierarchy: keep its pods apart.
 cgroupRoot: /%s
+# These machines (and the virtual cluster) have cgroup v1 hierarchies;
+# Kubernetes 1.35+ refuses them unless told otherwise.
+failCgroupV1: false
 failSwapOn: false
 protectKernelDefaults: false
 registerWithTaints: %s
