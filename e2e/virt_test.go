@@ -78,7 +78,7 @@ func reachable(netns, addr string) bool {
 func TestVirtualCluster(t *testing.T) {
 	v := newVirtCluster(t, 3, 1)
 	out, upTime := v.up()
-	if !strings.Contains(out, "[5/5]") || !strings.Contains(out, "4/4 Kubernetes nodes Ready") || !strings.Contains(out, "virtual cluster up") {
+	if !strings.Contains(out, "[5/5]") || !strings.Contains(out, "4/4 Kubernetes nodes Ready") || !strings.Contains(out, "every service of every node active") {
 		t.Fatalf("up output:\n%s", out)
 	}
 	t.Logf("measured: virt up to all nodes Ready took %v\n%s", upTime, out)

@@ -100,7 +100,14 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pro
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Workloads can be created once the default service account exists.
+	return retry(ctx, func() error {
+		_, err := kubectl(ctx, t, o.BinDir, nil, "get", "serviceaccount", "default", "-n", "default")
+		return err
+	})
 }
 
 // readyNodes counts nodes whose Ready condition is True.
@@ -108,7 +115,10 @@ func readyNodes(js []byte) (int, []string) {
 	var list struct {
 		Items []struct {
 			Metadata struct{ Name string } `json:"metadata"`
-			Status   struct {
+			Spec     struct {
+				Taints []struct{ Key string } `json:"taints"`
+			} `json:"spec"`
+			Status struct {
 				Conditions []struct{ Type, Status string } `json:"conditions"`
 			} `json:"status"`
 		} `json:"items"`
@@ -118,8 +128,12 @@ func readyNodes(js []byte) (int, []string) {
 	}
 	var names []string
 	for _, it := range list.Items {
+		notReadyTaint := false
+		for _, tn := range it.Spec.Taints {
+			notReadyTaint = notReadyTaint || tn.Key == "node.kubernetes.io/not-ready"
+		}
 		for _, c := range it.Status.Conditions {
-			if c.Type == "Ready" && c.Status == "True" {
+			if c.Type == "Ready" && c.Status == "True" && !notReadyTaint {
 				names = append(names, it.Metadata.Name)
 			}
 		}

@@ -168,8 +168,33 @@ func Up(ctx context.Context, o Options) (err error) {
 			return err
 		}
 	}
-	step("virtual cluster up")
+	if err := waitServices(ctx, t, st); err != nil {
+		return err
+	}
+	step("virtual cluster up: every service of every node active")
 	return nil
+}
+
+// waitServices waits until every node supervisor reports all its services
+// active.
+func waitServices(ctx context.Context, t *Topology, st *State) error {
+	return retry(ctx, func() error {
+		nodes, err := Status(t)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if !n.Running || n.Error != "" {
+				return fmt.Errorf("%s: not running (%s)", n.Hostname, n.Error)
+			}
+			for _, s := range n.Services {
+				if s.State != "active" {
+					return fmt.Errorf("%s: %s is %s", n.Hostname, s.Name, s.State)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func (t *Topology) nodeByKind(k config.Kind) NodeTopo {
