@@ -98,7 +98,9 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 		case credential.APIGrantRegistryHost:
 			tls("clusterca", "homeworld-registry-"+n.Hostname, true, []string{"homeworld.private", fqdn, n.IP})
 		case credential.APIGrantKubeSupervisor:
-			tls("kubernetes", "supervisor:"+n.Hostname, false, nil, "system:masters")
+			// Not system:masters: the supervisor's monitoring only reads (see
+			// internal/rbac).
+			tls("kubernetes", "supervisor:"+n.Hostname, false, nil)
 		case credential.APIGrantKubeWorker:
 			tls("kubernetes", "system:node:"+n.Hostname, true, hostNames, "system:nodes")
 		case credential.APIGrantKubeProxy:
