@@ -238,6 +238,68 @@ spec:
 		})
 	})
 
+	t.Run("monitoring: every check passes, a stopped service fails exactly its check", func(t *testing.T) {
+		if !strings.Contains(out, "all 6 steps passed") {
+			t.Errorf("virt up did not end with a green seq cluster:\n%s", out)
+		}
+		if out := v.spire("verify", "all"); strings.Contains(out, "FAIL") {
+			t.Fatalf("verify on a healthy cluster:\n%s", out)
+		}
+		v.spire("virt", "service", "worker1", "kube-proxy", "stop")
+		var last string
+		waitFor(t, "verify to notice the stopped service", 60*time.Second, func() error {
+			out, _, err := v.trySpire("verify", "all")
+			last = out
+			if err == nil {
+				return fmt.Errorf("all checks still pass")
+			}
+			return nil
+		})
+		fails := 0
+		for _, line := range strings.Split(strings.TrimSpace(last), "\n") {
+			if strings.HasPrefix(line, "FAIL") {
+				fails++
+				if !strings.Contains(line, "FAIL services") || !strings.Contains(line, "node worker1: service kube-proxy is inactive, want active") {
+					t.Errorf("unexpected failure: %s", line)
+				}
+			}
+		}
+		if fails != 1 {
+			t.Errorf("%d checks failed, want exactly services:\n%s", fails, last)
+		}
+		v.spire("virt", "service", "worker1", "kube-proxy", "start")
+		waitFor(t, "verify to pass again", 60*time.Second, func() error {
+			if out, _, err := v.trySpire("verify", "all"); err != nil {
+				return fmt.Errorf("%s", out)
+			}
+			return nil
+		})
+		if out := v.spire("seq", "cluster"); !strings.Contains(out, "all 6 steps passed") || !strings.Contains(out, "[6/6] verify kubernetes") {
+			t.Errorf("seq cluster:\n%s", out)
+		}
+	})
+
+	t.Run("our exporters pass promtool check metrics", func(t *testing.T) {
+		sup, m1, w1 := v.cfg.Supervisor().IP, v.cfg.NodesOf(config.KindMaster)[0].IP, v.cfg.NodesOf(config.KindWorker)[0].IP
+		for _, u := range []string{
+			"https://" + sup + ":20557/metrics", // keyserver
+			"http://" + w1 + ":9108/metrics",    // keyclient
+			"http://" + w1 + ":9107/metrics",    // node supervisor
+			"http://" + m1 + ":9101/metrics",    // etcd exporter
+		} {
+			body, err := getInsecure(u)
+			if err != nil {
+				t.Errorf("%s: %v", u, err)
+				continue
+			}
+			cmd := exec.Command("promtool", "check", "metrics")
+			cmd.Stdin = strings.NewReader(body)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("promtool check metrics %s: %v\n%s", u, err, out)
+			}
+		}
+	})
+
 	t.Run("up again is a no-op", func(t *testing.T) {
 		if out, _ := v.up(); !strings.Contains(out, "already up") {
 			t.Errorf("second up:\n%s", out)

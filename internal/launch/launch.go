@@ -78,6 +78,9 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"containerd":         containerd,
 	"kubelet":            kubelet,
 	"proxy":              proxy,
+	"node-exporter":      nodeExporter,
+	"etcd-exporter":      etcdExporter,
+	"prometheus":         prometheus,
 }
 
 // Names returns the component names, sorted.

@@ -31,13 +31,13 @@ func TestMapIsConsistent(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient"}) {
+	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "prometheus"}) {
 		t.Errorf("supervisor runs %v", got)
 	}
-	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "containerd", "kubelet", "kube-proxy"}) {
+	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "containerd", "kubelet", "kube-proxy"}) {
 		t.Errorf("worker runs %v", got)
 	}
-	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"}) {
+	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "node-exporter", "etcd", "etcd-exporter", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"}) {
 		t.Errorf("master runs %v", got)
 	}
 	if d := Deps(Map[len(Map)-2], config.KindWorker); !slices.Equal(d, []string{"containerd"}) {
@@ -97,7 +97,7 @@ func TestUnitsPassSystemdVerify(t *testing.T) {
 func TestUnitContent(t *testing.T) {
 	c := testCluster(t)
 	h := Host{Cluster: c, Node: c.Supervisor(), BinDir: "/usr/bin"}
-	u := Unit(For(config.KindSupervisor)[1], h)
+	u := Unit(For(config.KindSupervisor)[1], h) // keyclient
 	for _, want := range []string{"Requires=keyserver.service", "After=network-online.target keyserver.service", "Restart=always", "ProtectSystem=strict", "ReadWritePaths=/etc/homeworld /etc/ssh /var/lib/homeworld", "NoNewPrivileges=yes"} {
 		if !strings.Contains(u, want+"\n") {
 			t.Errorf("keyclient unit lacks %q:\n%s", want, u)

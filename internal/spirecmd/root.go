@@ -85,6 +85,8 @@ Getting started:
 		a.setupCommand(),
 		a.virtCommand(),
 		a.servicesCommand(),
+		a.verifyCommand(),
+		a.seqCommand(),
 		a.disasterKeyCommand(),
 		&cobra.Command{
 			Use:   "version",

@@ -14,6 +14,7 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/disaster"
+	"homeworld.dev/homeworld/internal/seq"
 	"homeworld.dev/homeworld/internal/virt"
 	"homeworld.dev/homeworld/internal/workspace"
 )
@@ -130,9 +131,15 @@ removes what it made. Needs root.`,
 			if err != nil {
 				return err
 			}
-			return virt.Up(cmd.Context(), virt.Options{
+			if err := virt.Up(cmd.Context(), virt.Options{
 				Workspace: ws.Dir, SetupPath: ws.SetupPath(), Config: cfg, Authorities: auths,
 				Principal: principal, BinDir: binDir, Timeout: timeout, Out: a.Stdout,
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.Stdout, "== spire seq cluster: proving the cluster works from its monitoring")
+			return seq.Run(cmd.Context(), clusterSequence(cfg, prometheusFor(cfg, "")), seq.Options{
+				Out: a.Stdout, Terminal: a.stdoutIsTerminal(), Deadline: 3 * time.Minute,
 			})
 		},
 	}
@@ -236,7 +243,30 @@ network and files stay, so 'spire virt start NODE' brings it back as it was.`,
 		},
 	}
 	startCmd.Flags().StringVar(&binDir, "bin-dir", "", "folder with Homeworld's binaries (default: spire's own folder)")
-	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, stopCmd, startCmd, downCmd)
+	serviceCmd := &cobra.Command{
+		Use:   "service NODE SERVICE stop|start",
+		Short: "Stop or start one service of one virtual node",
+		Long: `Stop SERVICE on NODE (it stays stopped: no restart) or start it again, through
+the node's supervisor, as 'systemctl stop' and 'systemctl start' would on a
+real host. Useful to see what the checks of 'spire verify' report.`,
+		Example: `  spire virt service worker1 kube-proxy stop`,
+		Args:    cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[2] != "stop" && args[2] != "start" {
+				return fmt.Errorf("the action is stop or start, not %q", args[2])
+			}
+			t, err := a.topology()
+			if err != nil {
+				return err
+			}
+			if err := virt.ServiceControl(t, args[0], args[1], args[2]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "%s: %s %s\n", args[0], args[1], map[string]string{"stop": "stopped", "start": "started"}[args[2]])
+			return nil
+		},
+	}
+	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, serviceCmd, stopCmd, startCmd, downCmd)
 }
 
 // topology names the virtual cluster of the workspace.

@@ -63,3 +63,25 @@ func (s *Supervisor) Handler() http.Handler {
 	})
 	return mux
 }
+
+// ControlHandler serves POST /services/NAME/stop and /start. It belongs on a
+// socket only root can reach, never on the network.
+func (s *Supervisor) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /services/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		switch r.PathValue("action") {
+		case "stop":
+			err = s.Stop(r.PathValue("name"))
+		case "start":
+			err = s.Start(r.PathValue("name"))
+		default:
+			http.Error(w, "action must be stop or start", http.StatusBadRequest)
+			return
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+		}
+	})
+	return mux
+}

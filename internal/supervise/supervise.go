@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -150,4 +151,37 @@ func (s *Supervisor) WaitState(ctx context.Context, name, state string) error {
 			return fmt.Errorf("%s is %s, not %s: %w", name, cur, state, ctx.Err())
 		}
 	}
+}
+
+// Stop stops a service and keeps it stopped (no restart) until Start.
+func (s *Supervisor) Stop(name string) error {
+	u := s.byName[name]
+	if u == nil {
+		return fmt.Errorf("no service %s", name)
+	}
+	u.mu.Lock()
+	if !u.held {
+		u.held, u.resume = true, make(chan struct{})
+	}
+	pid := u.pid
+	u.mu.Unlock()
+	if pid != 0 {
+		syscall.Kill(-pid, syscall.SIGTERM)
+	}
+	return nil
+}
+
+// Start lets a stopped service run again.
+func (s *Supervisor) Start(name string) error {
+	u := s.byName[name]
+	if u == nil {
+		return fmt.Errorf("no service %s", name)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.held {
+		u.held = false
+		close(u.resume)
+	}
+	return nil
 }

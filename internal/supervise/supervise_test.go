@@ -163,3 +163,27 @@ func TestBadSpecs(t *testing.T) {
 		t.Error("accepted a service without a command")
 	}
 }
+
+func TestStopHoldsUntilStart(t *testing.T) {
+	s, _, _ := start(t, []Spec{{Name: "svc", Argv: sh("exec sleep 1000"), RestartSec: 20 * time.Millisecond}}, Options{})
+	waitState(t, s, "svc", Active)
+	pid := statusOf(s, "svc").PID
+	if err := s.Stop("svc"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "svc", Inactive)
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if alive(pid) {
+		t.Fatalf("stopped service still runs: %+v", statusOf(s, "svc"))
+	}
+	if err := s.Start("svc"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "svc", Active)
+	if s.Stop("nope") == nil {
+		t.Error("Stop of an unknown service succeeded")
+	}
+}

@@ -21,6 +21,8 @@ type unit struct {
 	pid      int
 	restarts int
 	changed  chan struct{} // closed and replaced on every state change
+	held     bool          // stopped by request: not restarted until started
+	resume   chan struct{} // closed by Start while held
 }
 
 func (u *unit) setState(state string) {
@@ -52,6 +54,16 @@ func (u *unit) run(ctx context.Context) {
 		exited := u.runOnce(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if resume := u.heldChan(); resume != nil {
+			u.setState(Inactive)
+			select {
+			case <-resume:
+				delay = u.spec.RestartSec
+				continue
+			case <-ctx.Done():
+				return
+			}
 		}
 		u.setState(Failed)
 		u.mu.Lock()
@@ -128,6 +140,16 @@ func (u *unit) runOnce(ctx context.Context) error {
 		u.stop(cmd, exit)
 		return nil
 	}
+}
+
+// heldChan returns the channel Start closes if the unit is held, else nil.
+func (u *unit) heldChan() chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.held {
+		return nil
+	}
+	return u.resume
 }
 
 func (u *unit) clearPID() {

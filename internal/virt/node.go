@@ -28,7 +28,7 @@ import (
 // namespace; it sets the hostname, binds the node's folders over the
 // production paths, then supervises the node's services until SIGTERM.
 func NodeCommand() *cobra.Command {
-	var setupPath, hostname, binDir, logDir, hostsFile string
+	var setupPath, hostname, binDir, logDir, hostsFile, control string
 	var binds []string
 	c := &cobra.Command{
 		Use:   "virtnode",
@@ -56,7 +56,7 @@ Not meant to be run by hand.`,
 			if err := enterNode(hostname, binds, hostsFile); err != nil {
 				return err
 			}
-			return superviseNode(cmd.Context(), cfg, node, binDir, logDir)
+			return superviseNode(cmd.Context(), cfg, node, binDir, logDir, control)
 		},
 	}
 	f := c.Flags()
@@ -66,6 +66,7 @@ Not meant to be run by hand.`,
 	f.StringVar(&logDir, "log-dir", "", "folder for the services' output")
 	f.StringVar(&hostsFile, "hosts", "", "file to show as /etc/hosts")
 	f.StringArrayVar(&binds, "bind", nil, "SRC:DST folder to show at DST (repeatable)")
+	f.StringVar(&control, "control", "", "unix socket for stopping and starting services (root only)")
 	for _, name := range []string{"setup", "node", "bin-dir", "log-dir"} {
 		c.MarkFlagRequired(name)
 	}
@@ -102,7 +103,7 @@ func enterNode(hostname string, binds []string, hostsFile string) error {
 }
 
 // superviseNode runs the node's services from the service map.
-func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, binDir, logDir string) error {
+func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, binDir, logDir, control string) error {
 	logger := log.New(os.Stderr, "virtnode "+node.Hostname+": ", log.LstdFlags)
 	host := services.Host{Cluster: cfg, Node: node, BinDir: binDir}
 	var specs []supervise.Spec
@@ -132,6 +133,17 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 	srv := &http.Server{Handler: sup.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
+	if control != "" {
+		os.Remove(control)
+		cl, err := net.Listen("unix", control)
+		if err != nil {
+			return err
+		}
+		os.Chmod(control, 0o600)
+		csrv := &http.Server{Handler: sup.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go csrv.Serve(cl)
+		defer csrv.Close()
+	}
 	logger.Printf("running %d services", len(specs))
 	return sup.Run(ctx)
 }

@@ -1,8 +1,13 @@
 package virt
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,4 +61,29 @@ func (t *Topology) node(host string) (NodeTopo, *State, error) {
 		}
 	}
 	return NodeTopo{}, nil, fmt.Errorf("no node named %q in setup.yaml", host)
+}
+
+// ServiceControl stops or starts one service of a node through its node
+// supervisor; a stopped service stays stopped until started.
+func ServiceControl(t *Topology, host, service, action string) error {
+	n, _, err := t.node(host)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 40 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", n.ControlSocket())
+		},
+	}}
+	resp, err := client.Post("http://node/services/"+service+"/"+action, "text/plain", nil)
+	if err != nil {
+		return fmt.Errorf("%s's node supervisor: %w", host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %s", host, strings.TrimSpace(string(body)))
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/services"
@@ -38,7 +39,7 @@ type Options struct {
 }
 
 // Binaries the virtual cluster runs.
-var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch",
+var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch", "etcd-metrics-exporter",
 	"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
 	"images/pause.tar"}
 
@@ -247,6 +248,9 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 		if err := installInstallerFiles(o, n); err != nil {
 			return err
 		}
+		if err := writeNodeFile(n.layout().Path(launch.VirtualMarker), []byte("service states come from virtnode\n"), 0o644); err != nil {
+			return err
+		}
 	}
 	sup := t.nodeByKind(config.KindSupervisor).layout()
 	if err := o.Authorities.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
@@ -294,7 +298,7 @@ func writeNodeFile(path string, data []byte, mode os.FileMode) error {
 func startNode(t *Topology, st *State, n NodeTopo, o Options) error {
 	args := []string{"--net=/run/netns/" + n.Netns, "--", filepath.Join(o.BinDir, "virtnode"),
 		"--setup", o.SetupPath, "--node", n.Hostname, "--bin-dir", o.BinDir,
-		"--log-dir", n.LogDir(), "--hosts", n.HostsFile()}
+		"--log-dir", n.LogDir(), "--hosts", n.HostsFile(), "--control", n.ControlSocket()}
 	for _, p := range nodeMounts {
 		args = append(args, "--bind", n.Folder(p)+":"+p)
 	}

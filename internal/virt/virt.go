@@ -50,6 +50,9 @@ func (n NodeTopo) Folder(p string) string { return filepath.Join(n.Dir, "root", 
 // HostsFile is the /etc/hosts the node sees.
 func (n NodeTopo) HostsFile() string { return filepath.Join(n.Dir, "hosts") }
 
+// ControlSocket is where the node supervisor takes stop/start requests.
+func (n NodeTopo) ControlSocket() string { return filepath.Join(n.Dir, "control.sock") }
+
 // LogDir holds the node supervisor's and services' output.
 func (n NodeTopo) LogDir() string { return filepath.Join(n.Dir, "logs") }
 

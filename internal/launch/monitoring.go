@@ -1,0 +1,66 @@
+package launch
+
+import (
+	"os"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/monitoring"
+	"homeworld.dev/homeworld/internal/services"
+)
+
+// VirtualMarker exists on nodes of the virtual cluster, where service states
+// come from the node supervisor instead of systemd.
+const VirtualMarker = layout.ConfigDir + "/virtual-cluster"
+
+func (n *Node) virtual() bool {
+	_, err := os.Stat(n.Layout.Path(VirtualMarker))
+	return err == nil
+}
+
+func nodeExporter(n *Node) (*Launch, error) {
+	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", n.local("HOST_IP") + ":9100"}
+	if !n.virtual() {
+		argv = append(argv, "--collector.systemd") // service states, as node_systemd_unit_state
+	}
+	return &Launch{Argv: argv}, nil
+}
+
+func etcdExporter(n *Node) (*Launch, error) {
+	ip := n.local("HOST_IP")
+	return &Launch{Argv: []string{n.bin("etcd-metrics-exporter"), ip + ":9101", "https://" + ip + ":2379",
+		etcdServerCA, cert("etcd-client"), key("etcd-client")}}, nil
+}
+
+func prometheus(n *Node) (*Launch, error) {
+	setup, _, err := config.Load(n.Layout.SetupYAML())
+	if err != nil {
+		return nil, err
+	}
+	o := monitoring.Options{
+		ServiceStatesPort: monitoring.NodeExporterPort,
+		ScrapeInterval:    15 * time.Second,
+		RulesFile:         layout.ConfigDir + "/prometheus-rules.yaml",
+		ClusterCA:         layout.AuthoritiesDir + "/clusterca.pem",
+		KubeCA:            kubeCA,
+		SupervisorCert:    cert("kubernetes-supervisor"),
+		SupervisorKey:     key("kubernetes-supervisor"),
+	}
+	if n.virtual() {
+		o.ServiceStatesPort = services.NodeSupervisorPort
+		o.ScrapeInterval = 5 * time.Second // quick feedback for checks on a test cluster
+	}
+	conf, err := monitoring.PrometheusConfig(setup, o)
+	if err != nil {
+		return nil, err
+	}
+	path := layout.ConfigDir + "/prometheus.yaml"
+	return &Launch{
+		Files: map[string]string{path: conf, o.RulesFile: monitoring.Rules()},
+		Argv: []string{"/usr/bin/prometheus", "--config.file", path,
+			"--storage.tsdb.path", layout.StateDir + "/prometheus",
+			"--storage.tsdb.retention.time", "15d",
+			"--web.listen-address", n.local("HOST_IP") + ":9090"},
+	}, nil
+}

@@ -1,0 +1,83 @@
+// Package seq runs sequences: ordered steps, each retried until it passes
+// or its deadline ends, with live progress on a terminal and plain lines
+// elsewhere, and the time each step took. spire seq uses it to bring a
+// cluster up to proven-working.
+package seq
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Step is one named, retryable action.
+type Step struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Options tune a run.
+type Options struct {
+	Out      io.Writer
+	Terminal bool          // rewrite one status line instead of printing each retry
+	Deadline time.Duration // per step
+	Retry    time.Duration // between attempts
+}
+
+// DryRun prints the steps without running them.
+func DryRun(w io.Writer, steps []Step) {
+	for i, s := range steps {
+		fmt.Fprintf(w, "[%d/%d] %s\n", i+1, len(steps), s.Name)
+	}
+}
+
+// Run runs steps in order and stops at the first that does not pass in time.
+func Run(ctx context.Context, steps []Step, o Options) error {
+	if o.Retry == 0 {
+		o.Retry = time.Second
+	}
+	total := time.Now()
+	for i, s := range steps {
+		label := fmt.Sprintf("[%d/%d] %s", i+1, len(steps), s.Name)
+		start := time.Now()
+		sctx, cancel := context.WithTimeout(ctx, o.Deadline)
+		var err error
+		for attempt := 1; ; attempt++ {
+			err = s.Run(sctx)
+			if err == nil || sctx.Err() != nil {
+				break
+			}
+			if o.Terminal {
+				fmt.Fprintf(o.Out, "\r\033[K%s ... %s (attempt %d: %s)", label, time.Since(start).Round(time.Second), attempt, shorten(err.Error()))
+			} else if attempt == 1 {
+				fmt.Fprintf(o.Out, "%s ... waiting: %s\n", label, err)
+			}
+			select {
+			case <-sctx.Done():
+			case <-time.After(o.Retry):
+			}
+		}
+		cancel()
+		if o.Terminal {
+			fmt.Fprint(o.Out, "\r\033[K")
+		}
+		took := time.Since(start).Round(10 * time.Millisecond)
+		if err != nil {
+			fmt.Fprintf(o.Out, "%s FAILED after %s: %v\n", label, took, err)
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		fmt.Fprintf(o.Out, "%s ok (%s)\n", label, took)
+	}
+	fmt.Fprintf(o.Out, "all %d steps passed in %s\n", len(steps), time.Since(total).Round(10*time.Millisecond))
+	return nil
+}
+
+func shorten(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 100 {
+		return s[:97] + "..."
+	}
+	return s
+}

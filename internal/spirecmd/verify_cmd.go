@@ -1,0 +1,161 @@
+package spirecmd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/monitoring"
+	"homeworld.dev/homeworld/internal/seq"
+	"homeworld.dev/homeworld/internal/verify"
+)
+
+// prometheusFor is the Prometheus of the cluster (or the one asked for).
+func prometheusFor(cfg *config.Config, flag string) *verify.Prometheus {
+	if flag == "" {
+		flag = "http://" + net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(monitoring.PrometheusPort))
+	}
+	return verify.NewPrometheus(strings.TrimSuffix(flag, "/"))
+}
+
+func (a *app) verifyCommand() *cobra.Command {
+	var promURL string
+	var names []string
+	for _, c := range verify.Checks {
+		names = append(names, fmt.Sprintf("  %-11s %s", c.Name, c.Description))
+	}
+	c := &cobra.Command{
+		Use:   "verify CHECK... | all",
+		Short: "Check that the cluster works, from its monitoring",
+		Long: `Ask the supervisor's Prometheus whether the cluster works. Each check names
+every node and component that fails it. Checks:
+` + strings.Join(names, "\n"),
+		Example: `  spire verify all
+  spire verify services etcd`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ws, err := a.workspace()
+			if err != nil {
+				return err
+			}
+			cfg, err := a.config(ws)
+			if err != nil {
+				return err
+			}
+			var checks []verify.Check
+			if len(args) == 1 && args[0] == "all" {
+				checks = verify.Checks
+			} else {
+				for _, name := range args {
+					c, err := verify.Find(name)
+					if err != nil {
+						return err
+					}
+					checks = append(checks, c)
+				}
+			}
+			p := prometheusFor(cfg, promURL)
+			failed := 0
+			for _, c := range checks {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+				err := c.Run(ctx, p, cfg)
+				cancel()
+				if err != nil {
+					failed++
+					fmt.Fprintf(a.Stdout, "FAIL %-11s %v\n", c.Name, err)
+				} else {
+					fmt.Fprintf(a.Stdout, "ok   %-11s %s\n", c.Name, c.Description)
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d checks failed", failed, len(checks))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&promURL, "prometheus", "", "Prometheus to ask (default: the supervisor's, port 9090)")
+	return c
+}
+
+// clusterSequence is the steps that prove a cluster works, in order.
+func clusterSequence(cfg *config.Config, p *verify.Prometheus) []seq.Step {
+	steps := []seq.Step{{Name: "Prometheus answers on the supervisor", Run: func(ctx context.Context) error {
+		_, err := p.Query(ctx, "up")
+		return err
+	}}}
+	for _, c := range verify.Checks {
+		steps = append(steps, seq.Step{Name: "verify " + c.Name + ": " + c.Description, Run: func(ctx context.Context) error {
+			return c.Run(ctx, p, cfg)
+		}})
+	}
+	return steps
+}
+
+// onlySupervisor is cfg reduced to its supervisor, so checks ask about it
+// alone.
+func onlySupervisor(cfg *config.Config) *config.Config {
+	c := *cfg
+	c.Nodes = []config.Node{cfg.Supervisor()}
+	return &c
+}
+
+func (a *app) seqCommand() *cobra.Command {
+	var promURL string
+	var dryRun bool
+	var deadline time.Duration
+	run := func(cmd *cobra.Command, build func(*config.Config, *verify.Prometheus) []seq.Step) error {
+		ws, err := a.workspace()
+		if err != nil {
+			return err
+		}
+		cfg, err := a.config(ws)
+		if err != nil {
+			return err
+		}
+		steps := build(cfg, prometheusFor(cfg, promURL))
+		if dryRun {
+			seq.DryRun(a.Stdout, steps)
+			return nil
+		}
+		return seq.Run(cmd.Context(), steps, seq.Options{Out: a.Stdout, Terminal: a.stdoutIsTerminal(), Deadline: deadline})
+	}
+	clusterCmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Wait until every check passes for the whole cluster",
+		Long: `Run the checks of 'spire verify' in order — Prometheus, nodes online,
+credentials, services, etcd, Kubernetes — retrying each until it passes or
+--deadline ends, and print how long each took. --dry-run lists the steps.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, clusterSequence) },
+	}
+	supervisorCmd := &cobra.Command{
+		Use:   "supervisor",
+		Short: "Wait until the supervisor alone passes every check",
+		Long: `Run the checks of 'spire verify' for the supervisor node only: Prometheus,
+online, credentials and services, retrying each until it passes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd, func(cfg *config.Config, p *verify.Prometheus) []seq.Step {
+				return clusterSequence(onlySupervisor(cfg), p)[:4]
+			})
+		},
+	}
+	c := group("seq", "Run ordered sequences that bring a cluster to proven-working", clusterCmd, supervisorCmd)
+	c.PersistentFlags().StringVar(&promURL, "prometheus", "", "Prometheus to ask (default: the supervisor's, port 9090)")
+	c.PersistentFlags().BoolVar(&dryRun, "dry-run", false, "list the steps without running them")
+	c.PersistentFlags().DurationVar(&deadline, "deadline", 3*time.Minute, "how long each step may take to pass")
+	return c
+}
+
+func (a *app) stdoutIsTerminal() bool {
+	f, ok := a.Stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,145 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/services"
+)
+
+// Check is one named verification.
+type Check struct {
+	Name        string
+	Description string
+	Run         func(ctx context.Context, p *Prometheus, c *config.Config) error
+}
+
+// Problems collects every failure of one check, so one run names every
+// broken node at once.
+type Problems []string
+
+func (ps Problems) err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	sort.Strings(ps)
+	return errors.New(strings.Join(ps, "; "))
+}
+
+// MinCredentialLife is how long every credential must still be valid.
+const MinCredentialLife = 24 * time.Hour
+
+// Checks lists the checks in the order a cluster comes up.
+var Checks = []Check{
+	{"online", "every node's exporter answers", online},
+	{"keysystem", "every node holds all its credentials, none close to expiry", keysystem},
+	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
+	{"etcd", "every etcd member answers and sees a leader", etcd},
+	{"kubernetes", "every kube-apiserver answers", kubernetes},
+}
+
+// Find returns the named check.
+func Find(name string) (Check, error) {
+	var names []string
+	for _, c := range Checks {
+		if c.Name == name {
+			return c, nil
+		}
+		names = append(names, c.Name)
+	}
+	return Check{}, fmt.Errorf("no check named %q (checks: %s)", name, strings.Join(names, ", "))
+}
+
+func nodesOf(c *config.Config, kinds ...config.Kind) []config.Node {
+	if len(kinds) == 0 {
+		return c.Nodes
+	}
+	var out []config.Node
+	for _, k := range kinds {
+		out = append(out, c.NodesOf(k)...)
+	}
+	return out
+}
+
+// perNode checks that query gives, for every node of kinds, a sample of
+// value 1; missing and wrong samples are reported with the given phrases.
+func perNode(ctx context.Context, p *Prometheus, c *config.Config, query, missing, wrong string, kinds ...config.Kind) error {
+	samples, err := p.Query(ctx, query)
+	if err != nil {
+		return err
+	}
+	got := byNode(samples)
+	var ps Problems
+	for _, n := range nodesOf(c, kinds...) {
+		s, ok := got[n.Hostname]
+		switch {
+		case !ok:
+			ps = append(ps, fmt.Sprintf("node %s (%s): %s", n.Hostname, n.IP, missing))
+		case s.Value != 1:
+			ps = append(ps, fmt.Sprintf("node %s (%s): %s", n.Hostname, n.IP, wrong))
+		}
+	}
+	return ps.err()
+}
+
+func online(ctx context.Context, p *Prometheus, c *config.Config) error {
+	return perNode(ctx, p, c, `up{job="node-resources"}`,
+		"not known to Prometheus", "offline: its node exporter does not answer")
+}
+
+func keysystem(ctx context.Context, p *Prometheus, c *config.Config) error {
+	if err := perNode(ctx, p, c, `homeworld_keyclient_ready`,
+		"keyclient does not answer", "keyclient lacks some credentials (see its /readyz)"); err != nil {
+		return err
+	}
+	samples, err := p.Query(ctx, fmt.Sprintf(`homeworld_keyclient_credential_expiry_timestamp_seconds - time() < %d`, int(MinCredentialLife.Seconds())))
+	if err != nil {
+		return err
+	}
+	var ps Problems
+	for _, s := range samples {
+		ps = append(ps, fmt.Sprintf("node %s: credential %s expires in %s", s.Labels["node"], s.Labels["credential"],
+			time.Duration(s.Value*float64(time.Second)).Round(time.Minute)))
+	}
+	return ps.err()
+}
+
+func servicesCheck(ctx context.Context, p *Prometheus, c *config.Config) error {
+	samples, err := p.Query(ctx, `node_systemd_unit_state == 1`)
+	if err != nil {
+		return err
+	}
+	state := map[string]string{} // node/unit -> current state
+	for _, s := range samples {
+		state[s.Labels["node"]+"/"+s.Labels["name"]] = s.Labels["state"]
+	}
+	var ps Problems
+	for _, n := range c.Nodes {
+		for _, svc := range services.For(n.Kind) {
+			unit := services.UnitName(svc.Name)
+			switch st := state[n.Hostname+"/"+unit]; st {
+			case "active":
+			case "":
+				ps = append(ps, fmt.Sprintf("node %s: service %s has no state (is the node's service manager reachable?)", n.Hostname, svc.Name))
+			default:
+				ps = append(ps, fmt.Sprintf("node %s: service %s is %s, want active", n.Hostname, svc.Name, st))
+			}
+		}
+	}
+	return ps.err()
+}
+
+func etcd(ctx context.Context, p *Prometheus, c *config.Config) error {
+	return perNode(ctx, p, c, `etcd_server_has_leader`,
+		"no etcd metrics (etcd or etcd-exporter is down)", "etcd member has no leader", config.KindMaster)
+}
+
+func kubernetes(ctx context.Context, p *Prometheus, c *config.Config) error {
+	return perNode(ctx, p, c, `up{job="kubernetes-apiservers"}`,
+		"kube-apiserver is not scraped", "kube-apiserver does not answer", config.KindMaster)
+}
