@@ -198,46 +198,6 @@ spec:
 		}
 	})
 
-	t.Run("a killed service is restarted and the metric shows it", func(t *testing.T) {
-		worker := nodes[len(nodes)-1]
-		victim := worker.Services[0]
-		syscall.Kill(victim.PID, syscall.SIGKILL)
-		waitFor(t, victim.Name+" restarted on "+worker.Hostname, 30*time.Second, func() error {
-			body, err := get("http://" + worker.IP + ":9107/metrics")
-			if err != nil {
-				return err
-			}
-			for _, want := range []string{
-				fmt.Sprintf(`node_systemd_service_restart_total{name="%s.service"} 1`, victim.Name),
-				fmt.Sprintf(`node_systemd_unit_state{name="%s.service",state="active",type="notify"} 1`, victim.Name),
-			} {
-				if !strings.Contains(body, want) {
-					return fmt.Errorf("metrics lack %s", want)
-				}
-			}
-			return nil
-		})
-	})
-
-	t.Run("the API survives a master going down; etcd heals when it returns", func(t *testing.T) {
-		v.spire("virt", "stop", "master1")
-		m2 := "https://" + v.cfg.NodesOf(config.KindMaster)[1].IP + ":443"
-		waitFor(t, "the API through master2", 30*time.Second, func() error {
-			_, err := v.tryKubectl("--server", m2, "get", "nodes")
-			return err
-		})
-		if healthy := v.etcdHealthy(t, v.masterEndpoints()); healthy != 2 {
-			t.Errorf("%d healthy etcd members with master1 down, want 2", healthy)
-		}
-		v.spire("virt", "start", "master1", "--bin-dir", bin)
-		waitFor(t, "etcd back to 3 healthy members", 90*time.Second, func() error {
-			if n := v.etcdHealthy(t, v.masterEndpoints()); n != 3 {
-				return fmt.Errorf("%d healthy", n)
-			}
-			return nil
-		})
-	})
-
 	t.Run("monitoring: every check passes, a stopped service fails exactly its check", func(t *testing.T) {
 		if !strings.Contains(out, "all 6 steps passed") {
 			t.Errorf("virt up did not end with a green seq cluster:\n%s", out)
@@ -298,6 +258,46 @@ spec:
 				t.Errorf("promtool check metrics %s: %v\n%s", u, err, out)
 			}
 		}
+	})
+
+	t.Run("a killed service is restarted and the metric shows it", func(t *testing.T) {
+		worker := nodes[len(nodes)-1]
+		victim := worker.Services[0]
+		syscall.Kill(victim.PID, syscall.SIGKILL)
+		waitFor(t, victim.Name+" restarted on "+worker.Hostname, 30*time.Second, func() error {
+			body, err := get("http://" + worker.IP + ":9107/metrics")
+			if err != nil {
+				return err
+			}
+			for _, want := range []string{
+				fmt.Sprintf(`node_systemd_service_restart_total{name="%s.service"} 1`, victim.Name),
+				fmt.Sprintf(`node_systemd_unit_state{name="%s.service",state="active",type="notify"} 1`, victim.Name),
+			} {
+				if !strings.Contains(body, want) {
+					return fmt.Errorf("metrics lack %s", want)
+				}
+			}
+			return nil
+		})
+	})
+
+	t.Run("the API survives a master going down; etcd heals when it returns", func(t *testing.T) {
+		v.spire("virt", "stop", "master1")
+		m2 := "https://" + v.cfg.NodesOf(config.KindMaster)[1].IP + ":443"
+		waitFor(t, "the API through master2", 30*time.Second, func() error {
+			_, err := v.tryKubectl("--server", m2, "get", "nodes")
+			return err
+		})
+		if healthy := v.etcdHealthy(t, v.masterEndpoints()); healthy != 2 {
+			t.Errorf("%d healthy etcd members with master1 down, want 2", healthy)
+		}
+		v.spire("virt", "start", "master1", "--bin-dir", bin)
+		waitFor(t, "etcd back to 3 healthy members", 90*time.Second, func() error {
+			if n := v.etcdHealthy(t, v.masterEndpoints()); n != 3 {
+				return fmt.Errorf("%d healthy", n)
+			}
+			return nil
+		})
 	})
 
 	t.Run("up again is a no-op", func(t *testing.T) {
