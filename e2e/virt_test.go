@@ -246,6 +246,7 @@ spec:
 			"http://" + w1 + ":9108/metrics",    // keyclient
 			"http://" + w1 + ":9107/metrics",    // node supervisor
 			"http://" + m1 + ":9101/metrics",    // etcd exporter
+			"http://" + sup + ":9102/metrics",   // auth-monitor
 		} {
 			body, err := getInsecure(u)
 			if err != nil {

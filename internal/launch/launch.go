@@ -81,6 +81,7 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"node-exporter":      nodeExporter,
 	"etcd-exporter":      etcdExporter,
 	"prometheus":         prometheus,
+	"sshd":               sshd,
 }
 
 // Names returns the component names, sorted.

@@ -64,3 +64,13 @@ func prometheus(n *Node) (*Launch, error) {
 			"--web.listen-address", n.local("HOST_IP") + ":9090"},
 	}, nil
 }
+
+// sshd runs OpenSSH with Homeworld's drop-in as its whole configuration (a
+// virtual node has no distribution sshd_config), on the node's address.
+func sshd(n *Node) (*Launch, error) {
+	return &Launch{
+		Prepare: func() error { return os.MkdirAll("/run/sshd", 0o755) }, // privilege separation
+		Argv: []string{"/usr/sbin/sshd", "-D", "-e", "-f", layout.SSHDir + "/sshd_config.d/homeworld.conf",
+			"-o", "ListenAddress=" + n.local("HOST_IP"), "-o", "PidFile=/run/sshd.pid"},
+	}, nil
+}

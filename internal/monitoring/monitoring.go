@@ -24,6 +24,7 @@ const (
 	PrometheusPort   = 9090
 	NodeExporterPort = 9100
 	EtcdExporterPort = 9101
+	AuthMonitorPort  = 9102
 )
 
 // Options vary between real hosts and the virtual cluster.
@@ -51,6 +52,7 @@ type job struct {
 	Path      string         `yaml:"metrics_path,omitempty"`
 	TLS       map[string]any `yaml:"tls_config,omitempty"`
 	Static    []target       `yaml:"static_configs"`
+	Honor     bool           `yaml:"honor_labels,omitempty"`
 	SampleCap int            `yaml:"sample_limit,omitempty"`
 }
 
@@ -90,6 +92,9 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 		{Name: "keyserver", Scheme: "https", Static: nodeTargets(c, keyapi.Port, config.KindSupervisor),
 			TLS: map[string]any{"ca_file": o.ClusterCA, "server_name": c.FQDN(sup)}},
 		{Name: "etcd", Static: nodeTargets(c, EtcdExporterPort, config.KindMaster)},
+		// auth-monitor reports about every node: its node label names the
+		// node checked, not the supervisor it runs on.
+		{Name: "auth-monitor", Honor: true, Static: nodeTargets(c, AuthMonitorPort, config.KindSupervisor)},
 		{Name: "kubernetes-apiservers", Scheme: "https", Static: nodeTargets(c, 443, config.KindMaster), TLS: apiTLS},
 	}
 	if o.ServiceStatesPort == NodeExporterPort {

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
@@ -16,7 +17,12 @@ const (
 	APIAccessEtcd       = "access-etcd"
 	APIAdmit            = "admit"         // issue an admission token for a node
 	APIImpersonateAdmin = "auth-as-admin" // the supervisor's gateway acting for an admin
+	APIMonitorSSH       = "monitor-ssh"   // auth-monitor's SSH certificate for its login checks
 )
+
+// MonitorSSHLifetime bounds the supervisor's SSH certificate: one round of
+// login checks.
+const MonitorSSHLifetime = 10 * time.Minute
 
 // Build compiles the policy of a validated cluster description.
 func Build(c *config.Config, l Lifetimes) (*Policy, error) {
@@ -130,6 +136,11 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 		// The (future) Kerberos gateway runs on the supervisor and acts for
 		// the admin it authenticated.
 		a.add(&Grant{API: APIImpersonateAdmin, Privilege: Impersonate, Scope: GroupRootAdmins})
+		// auth-monitor proves that admins could log in everywhere by
+		// logging in itself, with a certificate of minutes.
+		a.add(&Grant{API: APIMonitorSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+			KeyID: "auth-monitor-" + fqdn, Principals: []string{"root"}, Lifetime: MonitorSSHLifetime,
+		}})
 	}
 	return a, nil
 }

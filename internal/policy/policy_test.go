@@ -37,7 +37,7 @@ func TestNodeGrantsMatchCatalogue(t *testing.T) {
 			}
 		}
 		if n.Kind == config.KindSupervisor {
-			want = append(want, APIImpersonateAdmin)
+			want = append(want, APIImpersonateAdmin, APIMonitorSSH)
 		}
 		slices.Sort(want)
 		if got := acct.APIs(); !slices.Equal(got, want) {

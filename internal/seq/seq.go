@@ -43,12 +43,16 @@ func Run(ctx context.Context, steps []Step, o Options) error {
 		label := fmt.Sprintf("[%d/%d] %s", i+1, len(steps), s.Name)
 		start := time.Now()
 		sctx, cancel := context.WithTimeout(ctx, o.Deadline)
-		var err error
+		var err, lastErr error
 		for attempt := 1; ; attempt++ {
 			err = s.Run(sctx)
+			if err != nil && sctx.Err() != nil && lastErr != nil {
+				err = lastErr // the deadline cut the last attempt short; report the one before
+			}
 			if err == nil || sctx.Err() != nil {
 				break
 			}
+			lastErr = err
 			if o.Terminal {
 				fmt.Fprintf(o.Out, "\r\033[K%s ... %s (attempt %d: %s)", label, time.Since(start).Round(time.Second), attempt, shorten(err.Error()))
 			} else if attempt == 1 {

@@ -44,6 +44,8 @@ type Check struct {
 	URL string
 	// Socket, instead, is a unix socket that accepts connections when ready.
 	Socket string
+	// TCP, instead, is an address that accepts connections when ready.
+	TCP string
 }
 
 // Sandbox lists what systemd allows a service beyond a locked-down default.
@@ -68,6 +70,10 @@ type Service struct {
 	Ready      func(h Host) Check
 	RestartSec time.Duration
 	Sandbox    Sandbox
+	// OSProvided services come with the operating system on real hosts
+	// (Debian's ssh.service): no unit is rendered; the virtual cluster,
+	// having no OS services, runs them itself.
+	OSProvided bool
 }
 
 var (
@@ -118,6 +124,27 @@ var Map = []Service{
 		Command:     launched("node-exporter"),
 		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9100) + "/metrics"} },
 		RestartSec:  5 * time.Second,
+	},
+	{
+		Name:        "sshd",
+		Description: "OpenSSH server (host certificate and admin CA from the keysystem)",
+		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
+		After:       []string{"keyclient"},
+		Command:     launched("sshd"),
+		Ready:       func(h Host) Check { return Check{TCP: h.addr(22)} },
+		RestartSec:  5 * time.Second,
+		OSProvided:  true,
+	},
+	{
+		Name:        "auth-monitor",
+		Description: "checks the keysystem end to end: grants, and SSH logins to every node",
+		Kinds:       []config.Kind{config.KindSupervisor},
+		After:       []string{"keyserver", "keyclient"},
+		Command: func(h Host) []string {
+			return []string{h.Bin("auth-monitor"), h.addr(9102), h.addr(keyapi.Port)}
+		},
+		Ready:      func(h Host) Check { return Check{URL: "http://" + h.addr(9102) + "/metrics"} },
+		RestartSec: 5 * time.Second,
 	},
 	{
 		Name:        "prometheus",

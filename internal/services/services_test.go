@@ -31,13 +31,13 @@ func TestMapIsConsistent(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "prometheus"}) {
+	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "prometheus"}) {
 		t.Errorf("supervisor runs %v", got)
 	}
-	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "containerd", "kubelet", "kube-proxy"}) {
+	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy"}) {
 		t.Errorf("worker runs %v", got)
 	}
-	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "node-exporter", "etcd", "etcd-exporter", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"}) {
+	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "etcd", "etcd-exporter", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"}) {
 		t.Errorf("master runs %v", got)
 	}
 	if d := Deps(Map[len(Map)-2], config.KindWorker); !slices.Equal(d, []string{"containerd"}) {
@@ -70,7 +70,7 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 func TestUnitsPassSystemdVerify(t *testing.T) {
 	c := testCluster(t)
 	binDir := t.TempDir()
-	for _, name := range []string{"keyserver", "keyclient", "kube-launch"} {
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor"} {
 		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
 	}
 	for _, k := range config.Kinds {
@@ -79,6 +79,9 @@ func TestUnitsPassSystemdVerify(t *testing.T) {
 		dir := t.TempDir()
 		var paths []string
 		for _, s := range For(k) {
+			if s.OSProvided {
+				continue
+			}
 			p := filepath.Join(dir, UnitName(s.Name))
 			if err := os.WriteFile(p, []byte(Unit(s, h)), 0o644); err != nil {
 				t.Fatal(err)

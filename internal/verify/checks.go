@@ -36,7 +36,7 @@ const MinCredentialLife = 24 * time.Hour
 
 // Checks lists the checks in the order a cluster comes up.
 var Checks = []Check{
-	{"online", "every node's exporter answers", online},
+	{"online", "every node's exporter answers and accepts an SSH login with a keysystem certificate", online},
 	{"keysystem", "every node holds all its credentials, none close to expiry", keysystem},
 	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
 	{"etcd", "every etcd member answers and sees a leader", etcd},
@@ -88,8 +88,12 @@ func perNode(ctx context.Context, p *Prometheus, c *config.Config, query, missin
 }
 
 func online(ctx context.Context, p *Prometheus, c *config.Config) error {
-	return perNode(ctx, p, c, `up{job="node-resources"}`,
-		"not known to Prometheus", "offline: its node exporter does not answer")
+	if err := perNode(ctx, p, c, `up{job="node-resources"}`,
+		"not known to Prometheus", "offline: its node exporter does not answer"); err != nil {
+		return err
+	}
+	return perNode(ctx, p, c, `keysystem_ssh_access_check`,
+		"auth-monitor has not tried SSH to it (is auth-monitor running?)", "SSH login with a keysystem certificate fails")
 }
 
 func keysystem(ctx context.Context, p *Prometheus, c *config.Config) error {

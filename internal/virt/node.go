@@ -150,10 +150,14 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 
 // readiness turns a service map check into a probe.
 func readiness(c services.Check) func(context.Context) error {
-	if c.Socket != "" {
+	if c.Socket != "" || c.TCP != "" {
+		network, addr := "unix", c.Socket
+		if c.TCP != "" {
+			network, addr = "tcp", c.TCP
+		}
 		return func(ctx context.Context) error {
 			var d net.Dialer
-			conn, err := d.DialContext(ctx, "unix", c.Socket)
+			conn, err := d.DialContext(ctx, network, addr)
 			if err == nil {
 				conn.Close()
 			}

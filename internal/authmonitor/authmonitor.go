@@ -1,0 +1,215 @@
+// Package authmonitor proves, continuously, that the keysystem works end to
+// end: it fetches an authority and the static configuration from the
+// keyserver, obtains a short-lived SSH certificate with the supervisor's
+// identity, and logs in to every node with it, accepting only host
+// certificates from the ssh-host authority. Each step is a gauge with the
+// original Homeworld metric names. cmd/auth-monitor runs it on the
+// supervisor.
+package authmonitor
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/ssh"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/policy"
+)
+
+// Monitor runs the checks of one supervisor.
+type Monitor struct {
+	cfg    *config.Config
+	node   layout.Node
+	client *keyapi.Client
+	logf   func(string, ...any)
+
+	authority, static, grant prometheus.Gauge
+	access                   *prometheus.GaugeVec
+	Registry                 *prometheus.Registry
+}
+
+// New prepares a monitor from the supervisor's files.
+func New(node layout.Node, keyserver string, logf func(string, ...any)) (*Monitor, error) {
+	cfg, _, err := config.Load(node.SetupYAML())
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(node.KeyserverCA())
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	m := &Monitor{cfg: cfg, node: node, logf: logf, Registry: prometheus.NewRegistry()}
+	m.client, err = keyapi.NewClient(keyapi.ClientConfig{
+		Address: keyserver, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool,
+		ClientCert: m.identity, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+		m.Registry.MustRegister(g)
+		return g
+	}
+	m.authority = gauge("keysystem_fetch_authority_check", "1 if the ssh-host authority could be fetched from the keyserver.")
+	m.static = gauge("keysystem_fetch_static_check", "1 if the keyserver's cluster.conf matches setup.yaml.")
+	m.grant = gauge("keysystem_ssh_grant_check", "1 if the keyserver granted an SSH certificate.")
+	m.access = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "keysystem_ssh_access_check",
+		Help: "1 if an SSH login with a keysystem certificate to the node succeeded, verifying its host certificate.",
+	}, []string{"server", "node"})
+	m.Registry.MustRegister(m.access)
+	return m, nil
+}
+
+// identity is the supervisor's keygranting certificate, read each time so
+// renewals are picked up.
+func (m *Monitor) identity() *tls.Certificate {
+	pair, err := tls.LoadX509KeyPair(m.node.GrantingCert(), m.node.GrantingKey())
+	if err != nil {
+		return nil
+	}
+	return &pair
+}
+
+// Run checks every interval until ctx ends.
+func (m *Monitor) Run(ctx context.Context, interval time.Duration) {
+	for {
+		m.Cycle(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Cycle runs every check once.
+func (m *Monitor) Cycle(ctx context.Context) {
+	hostCAData, err := m.client.Pub(ctx, "ssh-host")
+	var hostCA ssh.PublicKey
+	if err == nil {
+		hostCA, _, _, _, err = ssh.ParseAuthorizedKey(hostCAData)
+	}
+	if err != nil {
+		m.logf("auth-monitor: fetching the ssh-host authority: %v", err)
+		m.authority.Set(0)
+		m.static.Set(0)
+		m.grant.Set(0)
+		m.access.Reset()
+		return
+	}
+	m.authority.Set(1)
+	static, err := m.client.Static(ctx, "cluster.conf")
+	m.static.Set(b2f(err == nil && bytes.Equal(static, []byte(config.ClusterConf(m.cfg)))))
+
+	signer, err := m.sshCertificate(ctx)
+	if err != nil {
+		m.logf("auth-monitor: SSH grant: %v", err)
+		m.grant.Set(0)
+		for _, n := range m.cfg.Nodes {
+			m.access.WithLabelValues(m.cfg.FQDN(n), n.Hostname).Set(0)
+		}
+		return
+	}
+	m.grant.Set(1)
+	for _, n := range m.cfg.Nodes {
+		err := m.login(ctx, n, signer, hostCA)
+		if err != nil {
+			m.logf("auth-monitor: ssh %s: %v", n.Hostname, err)
+		}
+		m.access.WithLabelValues(m.cfg.FQDN(n), n.Hostname).Set(b2f(err == nil))
+	}
+}
+
+// sshCertificate makes a fresh key and has the keyserver certify it.
+func (m *Monitor) sshCertificate(ctx context.Context) (ssh.Signer, error) {
+	key, err := pki.NewSSHKey()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := ssh.NewSignerFromSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	res, err := m.client.Call1(ctx, "", policy.APIMonitorSSH, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	if err != nil {
+		return nil, err
+	}
+	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(res))
+	if err != nil {
+		return nil, err
+	}
+	cert, ok := k.(*ssh.Certificate)
+	if !ok {
+		return nil, fmt.Errorf("keyserver returned no certificate")
+	}
+	return ssh.NewCertSigner(cert, signer)
+}
+
+const probe = "bidirectionality test"
+
+// login runs one command over SSH as root, trusting only host certificates
+// from the ssh-host authority for the node's name.
+func (m *Monitor) login(ctx context.Context, n config.Node, signer ssh.Signer, hostCA ssh.PublicKey) error {
+	checker := &ssh.CertChecker{
+		IsHostAuthority: func(auth ssh.PublicKey, _ string) bool {
+			return bytes.Equal(auth.Marshal(), hostCA.Marshal())
+		},
+	}
+	conf := &ssh.ClientConfig{
+		User:            "root",
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: checker.CheckHostKey,
+		Timeout:         10 * time.Second,
+	}
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(dctx, "tcp", net.JoinHostPort(n.IP, "22"))
+	if err != nil {
+		return err
+	}
+	// The host certificate names the node by FQDN, short name and address;
+	// check it against the FQDN.
+	c, chans, reqs, err := ssh.NewClientConn(conn, net.JoinHostPort(m.cfg.FQDN(n), "22"), conf)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	client := ssh.NewClient(c, chans, reqs)
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	out, err := sess.Output("echo '" + probe + "'")
+	if err != nil {
+		return err
+	}
+	if string(out) != probe+"\n" {
+		return fmt.Errorf("unexpected output %q", out)
+	}
+	return nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
