@@ -247,6 +247,7 @@ spec:
 			"http://" + w1 + ":9107/metrics",    // node supervisor
 			"http://" + m1 + ":9101/metrics",    // etcd exporter
 			"http://" + sup + ":9102/metrics",   // auth-monitor
+			"http://" + sup + ":9104/metrics",   // kube-state
 		} {
 			body, err := getInsecure(u)
 			if err != nil {

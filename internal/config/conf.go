@@ -14,14 +14,16 @@ import (
 // every node's services read (and shell scripts can source).
 func ClusterConf(c *Config) string {
 	masters := c.NodesOf(KindMaster)
-	var peers, endpoints []string
+	var peers, endpoints, apiservers []string
 	for _, m := range masters {
 		peers = append(peers, fmt.Sprintf("%s=https://%s:2380", m.Hostname, m.IP))
 		endpoints = append(endpoints, fmt.Sprintf("https://%s:2379", m.IP))
+		apiservers = append(apiservers, fmt.Sprintf("https://%s:443", m.IP))
 	}
 	kv := map[string]string{
 		"APISERVER":       "https://" + masters[0].IP + ":443",
 		"APISERVER_COUNT": strconv.Itoa(len(masters)),
+		"APISERVERS":      strings.Join(apiservers, ","),
 		"CLUSTER_CIDR":    c.Addresses.CIDRPods,
 		"CLUSTER_DOMAIN":  c.Cluster.InternalDomain,
 		"DOMAIN":          c.Cluster.ExternalDomain,

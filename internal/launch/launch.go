@@ -82,6 +82,7 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"etcd-exporter":      etcdExporter,
 	"prometheus":         prometheus,
 	"sshd":               sshd,
+	"kube-state":         kubeState,
 }
 
 // Names returns the component names, sorted.

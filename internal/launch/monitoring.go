@@ -2,6 +2,7 @@ package launch
 
 import (
 	"os"
+	"strings"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -73,4 +74,10 @@ func sshd(n *Node) (*Launch, error) {
 		Argv: []string{"/usr/sbin/sshd", "-D", "-e", "-f", layout.SSHDir + "/sshd_config.d/homeworld.conf",
 			"-o", "ListenAddress=" + n.local("HOST_IP"), "-o", "PidFile=/run/sshd.pid"},
 	}, nil
+}
+
+func kubeState(n *Node) (*Launch, error) {
+	argv := []string{n.bin("kube-state-exporter"), n.local("HOST_IP") + ":9104",
+		kubeCA, cert("kubernetes-supervisor"), key("kubernetes-supervisor")}
+	return &Launch{Argv: append(argv, strings.Split(n.cluster("APISERVERS"), ",")...)}, nil
 }

@@ -25,6 +25,7 @@ const (
 	NodeExporterPort = 9100
 	EtcdExporterPort = 9101
 	AuthMonitorPort  = 9102
+	KubeStatePort    = 9104
 )
 
 // Options vary between real hosts and the virtual cluster.
@@ -95,6 +96,7 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 		// auth-monitor reports about every node: its node label names the
 		// node checked, not the supervisor it runs on.
 		{Name: "auth-monitor", Honor: true, Static: nodeTargets(c, AuthMonitorPort, config.KindSupervisor)},
+		{Name: "kube-state-metrics", Honor: true, Static: nodeTargets(c, KubeStatePort, config.KindSupervisor)},
 		{Name: "kubernetes-apiservers", Scheme: "https", Static: nodeTargets(c, 443, config.KindMaster), TLS: apiTLS},
 	}
 	if o.ServiceStatesPort == NodeExporterPort {

@@ -147,6 +147,15 @@ var Map = []Service{
 		RestartSec: 5 * time.Second,
 	},
 	{
+		Name:        "kube-state",
+		Description: "Kubernetes object state (nodes, namespaces) as kube-state-metrics names it",
+		Kinds:       []config.Kind{config.KindSupervisor},
+		After:       []string{"keyclient"},
+		Command:     launched("kube-state"),
+		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9104) + "/metrics"} },
+		RestartSec:  5 * time.Second,
+	},
+	{
 		Name:        "prometheus",
 		Description: "Prometheus (the cluster's monitoring, queried by spire verify)",
 		Kinds:       []config.Kind{config.KindSupervisor},

@@ -40,7 +40,7 @@ var Checks = []Check{
 	{"keysystem", "every node holds all its credentials, none close to expiry", keysystem},
 	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
 	{"etcd", "every etcd member answers and sees a leader", etcd},
-	{"kubernetes", "every kube-apiserver answers", kubernetes},
+	{"kubernetes", "every kube-apiserver answers; every node is registered and Ready, masters unschedulable; system namespaces active", kubernetes},
 }
 
 // Find returns the named check.
@@ -144,6 +144,39 @@ func etcd(ctx context.Context, p *Prometheus, c *config.Config) error {
 }
 
 func kubernetes(ctx context.Context, p *Prometheus, c *config.Config) error {
-	return perNode(ctx, p, c, `up{job="kubernetes-apiservers"}`,
-		"kube-apiserver is not scraped", "kube-apiserver does not answer", config.KindMaster)
+	if err := perNode(ctx, p, c, `up{job="kubernetes-apiservers"}`,
+		"kube-apiserver is not scraped", "kube-apiserver does not answer", config.KindMaster); err != nil {
+		return err
+	}
+	kube := []config.Kind{config.KindMaster, config.KindWorker}
+	if err := perNode(ctx, p, c, `kube_node_info`, "not registered with Kubernetes", "not registered with Kubernetes", kube...); err != nil {
+		return err
+	}
+	if err := perNode(ctx, p, c, `kube_node_status_condition{condition="Ready",status="true"}`,
+		"has no Ready condition", "is not Ready", kube...); err != nil {
+		return err
+	}
+	taints, err := p.Query(ctx, `kube_node_spec_taint{key="node-role.kubernetes.io/control-plane",effect="NoSchedule"}`)
+	if err != nil {
+		return err
+	}
+	tainted := byNode(taints)
+	var ps Problems
+	for _, n := range nodesOf(c, kube...) {
+		_, has := tainted[n.Hostname]
+		switch {
+		case n.Kind == config.KindMaster && !has:
+			ps = append(ps, fmt.Sprintf("node %s: master is schedulable (no control-plane NoSchedule taint)", n.Hostname))
+		case n.Kind == config.KindWorker && has:
+			ps = append(ps, fmt.Sprintf("node %s: worker is unschedulable", n.Hostname))
+		}
+	}
+	nss, err := p.Query(ctx, `kube_namespace_status_phase{phase="Active",namespace=~"default|kube-system|kube-public"} == 1`)
+	if err != nil {
+		return err
+	}
+	if len(nss) != 3 {
+		ps = append(ps, fmt.Sprintf("%d of the namespaces default, kube-system, kube-public are active, want 3", len(nss)))
+	}
+	return ps.err()
 }

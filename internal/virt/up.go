@@ -39,7 +39,7 @@ type Options struct {
 }
 
 // Binaries the virtual cluster runs.
-var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch", "etcd-metrics-exporter", "auth-monitor",
+var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch", "etcd-metrics-exporter", "auth-monitor", "kube-state-exporter",
 	"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
 	"images/pause.tar"}
 
