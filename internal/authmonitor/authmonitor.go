@@ -34,9 +34,9 @@ type Monitor struct {
 	client *keyapi.Client
 	logf   func(string, ...any)
 
-	authority, static, grant prometheus.Gauge
-	access                   *prometheus.GaugeVec
-	Registry                 *prometheus.Registry
+	authority, static, grant, admin prometheus.Gauge
+	access                          *prometheus.GaugeVec
+	Registry                        *prometheus.Registry
 }
 
 // New prepares a monitor from the supervisor's files.
@@ -67,6 +67,7 @@ func New(node layout.Node, keyserver string, logf func(string, ...any)) (*Monito
 	m.authority = gauge("keysystem_fetch_authority_check", "1 if the ssh-host authority could be fetched from the keyserver.")
 	m.static = gauge("keysystem_fetch_static_check", "1 if the keyserver's cluster.conf matches setup.yaml.")
 	m.grant = gauge("keysystem_ssh_grant_check", "1 if the keyserver granted an SSH certificate.")
+	m.admin = gauge("keysystem_admin_path_check", "1 if acting for a root admin (as the Kerberos gateway will) yields an admin SSH certificate.")
 	m.access = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "keysystem_ssh_access_check",
 		Help: "1 if an SSH login with a keysystem certificate to the node succeeded, verifying its host certificate.",
@@ -109,6 +110,7 @@ func (m *Monitor) Cycle(ctx context.Context) {
 		m.authority.Set(0)
 		m.static.Set(0)
 		m.grant.Set(0)
+		m.admin.Set(0)
 		m.access.Reset()
 		return
 	}
@@ -116,6 +118,7 @@ func (m *Monitor) Cycle(ctx context.Context) {
 	static, err := m.client.Static(ctx, "cluster.conf")
 	m.static.Set(b2f(err == nil && bytes.Equal(static, []byte(config.ClusterConf(m.cfg)))))
 
+	m.admin.Set(b2f(m.adminPath(ctx) == nil))
 	signer, err := m.sshCertificate(ctx)
 	if err != nil {
 		m.logf("auth-monitor: SSH grant: %v", err)
@@ -133,6 +136,33 @@ func (m *Monitor) Cycle(ctx context.Context) {
 		}
 		m.access.WithLabelValues(m.cfg.FQDN(n), n.Hostname).Set(b2f(err == nil))
 	}
+}
+
+// adminPath acts for the first root admin, as the gateway does after
+// authenticating one, and asks for that admin's SSH certificate.
+func (m *Monitor) adminPath(ctx context.Context) error {
+	if len(m.cfg.RootAdmins) == 0 {
+		return fmt.Errorf("no root admins")
+	}
+	key, err := pki.NewSSHKey()
+	if err != nil {
+		return err
+	}
+	pub, err := ssh.NewPublicKey(key.Public())
+	if err != nil {
+		return err
+	}
+	res, err := m.client.Call(ctx, "",
+		keyapi.Request{API: policy.APIImpersonateAdmin, Body: m.cfg.RootAdmins[0]},
+		keyapi.Request{API: policy.APIAccessSSH, Body: string(ssh.MarshalAuthorizedKey(pub))})
+	if err != nil {
+		m.logf("auth-monitor: admin path: %v", err)
+		return err
+	}
+	if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(res[1])); err != nil {
+		return err
+	}
+	return nil
 }
 
 // sshCertificate makes a fresh key and has the keyserver certify it.
