@@ -121,6 +121,7 @@ var Map = []Service{
 		Name:        "node-exporter",
 		Description: "Prometheus node exporter (machine metrics; service states on real hosts)",
 		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
+		After:       []string{"keyclient"}, // its launch reads local.conf
 		Command:     launched("node-exporter"),
 		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9100) + "/metrics"} },
 		RestartSec:  5 * time.Second,
