@@ -175,11 +175,7 @@ verifies nodes by their host certificates without ever asking about a key.
 Other lines are kept. This reads only public files; no disaster key needed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ws, err := a.workspace()
-			if err != nil {
-				return err
-			}
-			cfg, err := a.config(ws)
+			ws, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
 			}

@@ -96,11 +96,7 @@ func (a *app) configShowCommand() *cobra.Command {
 order, comments removed, empty optional fields left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ws, err := a.workspace()
-			if err != nil {
-				return err
-			}
-			cfg, err := a.config(ws)
+			_, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
 			}

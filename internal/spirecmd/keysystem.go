@@ -31,11 +31,7 @@ type adminSession struct {
 // connectAdmin unseals the authorities with the disaster key and connects
 // to the keyserver as a root admin.
 func (a *app) connectAdmin(f *keyserverFlags) (*adminSession, error) {
-	ws, err := a.workspace()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := a.config(ws)
+	ws, cfg, err := a.workspaceConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -137,6 +138,31 @@ func (a *app) workspace() (*workspace.Workspace, error) {
 		return nil, err
 	}
 	return workspace.Open(dir)
+}
+
+// workspaceConfig opens the workspace and loads its setup.yaml.
+func (a *app) workspaceConfig() (*workspace.Workspace, *config.Config, error) {
+	ws, err := a.workspace()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := a.config(ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ws, cfg, nil
+}
+
+// binDir is where Homeworld's binaries are: the flag, else spire's own folder.
+func binDir(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(exe), nil
 }
 
 // config loads the workspace's setup.yaml, printing warnings.

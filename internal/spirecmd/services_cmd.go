@@ -49,11 +49,7 @@ confines it with systemd's sandboxing options.`,
 		Example: `  spire services units master1 --out ./units`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := a.workspace()
-			if err != nil {
-				return err
-			}
-			cfg, err := a.config(ws)
+			_, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
 			}

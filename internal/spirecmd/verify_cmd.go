@@ -42,11 +42,7 @@ every node and component that fails it. Checks:
   spire verify services etcd`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, err := a.workspace()
-			if err != nil {
-				return err
-			}
-			cfg, err := a.config(ws)
+			_, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
 			}
@@ -112,11 +108,7 @@ func (a *app) seqCommand() *cobra.Command {
 	var dryRun bool
 	var deadline time.Duration
 	run := func(cmd *cobra.Command, build func(*config.Config, *verify.Prometheus) []seq.Step) error {
-		ws, err := a.workspace()
-		if err != nil {
-			return err
-		}
-		cfg, err := a.config(ws)
+		_, cfg, err := a.workspaceConfig()
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -85,7 +84,7 @@ virtual nodes), the disaster key file, and the cluster's authorities.`,
 	initCmd.Flags().IntVar(&masters, "masters", 3, "number of masters")
 	initCmd.Flags().IntVar(&workers, "workers", 1, "number of workers")
 
-	var binDir string
+	var binFlag string
 	var timeout time.Duration
 	var as string
 	upCmd := &cobra.Command{
@@ -101,21 +100,14 @@ credentials. Running up on a cluster that is up does nothing; a failed up
 removes what it made. Needs root.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if binDir == "" {
-				exe, err := os.Executable()
-				if err != nil {
-					return err
-				}
-				binDir = filepath.Dir(exe)
-			}
-			if err := virt.Preflight(binDir); err != nil {
-				return err
-			}
-			ws, err := a.workspace()
+			bin, err := binDir(binFlag)
 			if err != nil {
 				return err
 			}
-			cfg, err := a.config(ws)
+			if err := virt.Preflight(bin); err != nil {
+				return err
+			}
+			ws, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
 			}
@@ -133,7 +125,7 @@ removes what it made. Needs root.`,
 			}
 			if err := virt.Up(cmd.Context(), virt.Options{
 				Workspace: ws.Dir, SetupPath: ws.SetupPath(), Config: cfg, Authorities: auths,
-				Principal: principal, BinDir: binDir, Timeout: timeout, Out: a.Stdout,
+				Principal: principal, BinDir: bin, Timeout: timeout, Out: a.Stdout,
 			}); err != nil {
 				return err
 			}
@@ -143,7 +135,7 @@ removes what it made. Needs root.`,
 			})
 		},
 	}
-	upCmd.Flags().StringVar(&binDir, "bin-dir", "", "folder with virtnode, keyserver and keyclient (default: spire's own folder)")
+	upCmd.Flags().StringVar(&binFlag, "bin-dir", "", "folder with virtnode, keyserver and keyclient (default: spire's own folder)")
 	upCmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up (and clean up) if the cluster is not ready by then")
 	upCmd.Flags().StringVar(&as, "as", "", "root admin who admits the nodes (default: the only one in root-admins)")
 
@@ -216,18 +208,11 @@ network and files stay, so 'spire virt start NODE' brings it back as it was.`,
 		Long:  `Start NODE's node process again with the files it had; its services start in dependency order.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if binDir == "" {
-				exe, err := os.Executable()
-				if err != nil {
-					return err
-				}
-				binDir = filepath.Dir(exe)
-			}
-			ws, err := a.workspace()
+			bin, err := binDir(binFlag)
 			if err != nil {
 				return err
 			}
-			cfg, err := a.config(ws)
+			ws, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
 			}
@@ -235,14 +220,14 @@ network and files stay, so 'spire virt start NODE' brings it back as it was.`,
 			if err != nil {
 				return err
 			}
-			if err := virt.StartNode(t, args[0], virt.Options{Workspace: ws.Dir, SetupPath: ws.SetupPath(), Config: cfg, BinDir: binDir}); err != nil {
+			if err := virt.StartNode(t, args[0], virt.Options{Workspace: ws.Dir, SetupPath: ws.SetupPath(), Config: cfg, BinDir: bin}); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "started %s\n", args[0])
 			return nil
 		},
 	}
-	startCmd.Flags().StringVar(&binDir, "bin-dir", "", "folder with Homeworld's binaries (default: spire's own folder)")
+	startCmd.Flags().StringVar(&binFlag, "bin-dir", "", "folder with Homeworld's binaries (default: spire's own folder)")
 	serviceCmd := &cobra.Command{
 		Use:   "service NODE SERVICE stop|start",
 		Short: "Stop or start one service of one virtual node",
@@ -271,11 +256,7 @@ real host. Useful to see what the checks of 'spire verify' report.`,
 
 // topology names the virtual cluster of the workspace.
 func (a *app) topology() (*virt.Topology, error) {
-	ws, err := a.workspace()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := a.config(ws)
+	ws, cfg, err := a.workspaceConfig()
 	if err != nil {
 		return nil, err
 	}
