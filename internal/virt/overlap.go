@@ -31,6 +31,9 @@ func checkHostOverlap(t *Topology) error {
 				continue
 			}
 			if p.Masked().Overlaps(nodes) && !p.Addr().IsLoopback() {
+				if strings.HasPrefix(ifc.Name, "hwb") {
+					return fmt.Errorf("cidr-nodes %s is in use by another Homeworld virtual cluster (bridge %s); take that one down first (spire virt down in its workspace)", nodes, ifc.Name)
+				}
 				return fmt.Errorf("cidr-nodes %s overlaps this machine's network %s on %s; a virtual cluster needs a range of its own (spire virt init writes one)", nodes, p.Masked(), ifc.Name)
 			}
 		}
