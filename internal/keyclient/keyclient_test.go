@@ -208,7 +208,7 @@ func TestMistypedTokenIsNotSent(t *testing.T) {
 // credential is renewed before it expires and the node never stops being
 // ready.
 func TestRenewalSurvivesOutage(t *testing.T) {
-	l := policy.Lifetimes{Keygrant: 10 * time.Second, NodeCert: 8 * time.Second, SSHHost: 8 * time.Second, Admin: time.Hour, Token: time.Hour}
+	l := policy.Lifetimes{Keygrant: 14 * time.Second, NodeCert: 12 * time.Second, SSHHost: 12 * time.Second, Admin: time.Hour, Token: time.Hour}
 	c := keysystemtest.Start(t, l)
 	n := start(t, c, "master1", install(t, c, "master1", true), keyclient.Options{})
 	n.waitReady(20 * time.Second)
@@ -245,7 +245,7 @@ func TestRenewalSurvivesOutage(t *testing.T) {
 	}
 	c.StartServer()
 
-	deadline = time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for len(expiring) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("not renewed: %v\nlog:\n%s", expiring, n.logs)
