@@ -2,6 +2,7 @@ package keyclient_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http/httptest"
@@ -40,7 +41,7 @@ type logBuffer struct {
 func (l *logBuffer) logf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.lines = append(l.lines, strings.TrimSpace(fmtSprintf(format, args...)))
+	l.lines = append(l.lines, strings.TrimSpace(fmt.Sprintf(format, args...)))
 }
 
 func (l *logBuffer) String() string {

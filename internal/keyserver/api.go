@@ -1,6 +1,7 @@
 package keyserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -70,7 +71,7 @@ func decodeBatch(r *http.Request) (*keyapi.Batch, *keyapi.Error) {
 	if len(data) > maxBody {
 		return nil, invalid("request body is larger than %d bytes", maxBody)
 	}
-	dec := json.NewDecoder(bytesReader(data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var b keyapi.Batch
 	if err := dec.Decode(&b); err != nil {

@@ -1,9 +1,7 @@
 package keyserver
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 
 	"golang.org/x/crypto/ssh"
@@ -101,5 +99,3 @@ func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opR
 func internal(err error) *keyapi.Error {
 	return &keyapi.Error{Status: http.StatusInternalServerError, Message: "internal error: " + err.Error()}
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -1,5 +1,0 @@
-package keyclient_test
-
-import "fmt"
-
-var fmtSprintf = fmt.Sprintf
