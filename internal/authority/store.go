@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"homeworld.dev/homeworld/internal/atomicfile"
 	"homeworld.dev/homeworld/internal/disaster"
 )
 
@@ -131,19 +132,7 @@ func encodePublic(a *Authority) ([]byte, error) {
 // stageFile writes and fsyncs one file, then gives a cancelled context or the
 // test hook the chance to abort.
 func (s *Store) stageFile(ctx context.Context, path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.WriteNew(path, data, mode); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"filippo.io/age"
+
+	"homeworld.dev/homeworld/internal/atomicfile"
 )
 
 // MinPassphraseLen is the shortest passphrase accepted. The sealed files may
@@ -72,24 +74,13 @@ func Generate(path string) error {
 		return err
 	}
 	line := base64.RawURLEncoding.EncodeToString(buf) + "\n"
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := atomicfile.WriteNew(path, []byte(line), 0o600); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%s already exists; refusing to replace a disaster key", path)
 		}
 		return err
 	}
-	if _, err := f.WriteString(line); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
 // Path is the file the key was loaded from.

@@ -15,6 +15,7 @@ import (
 	"github.com/google/renameio/v2"
 	"golang.org/x/crypto/ssh"
 
+	"homeworld.dev/homeworld/internal/atomicfile"
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
@@ -223,24 +224,10 @@ func writeFileIfAbsent(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if errors.Is(err, os.ErrExist) {
-		return nil
-	}
-	if err != nil {
+	if err := atomicfile.WriteNew(path, data, mode); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
 // renewFraction picks when, as a fraction of its lifetime, to renew a
