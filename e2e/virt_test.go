@@ -234,7 +234,7 @@ spec:
 			}
 			return nil
 		})
-		if out := v.spire("seq", "cluster"); !strings.Contains(out, "all 6 steps passed") || !strings.Contains(out, "[6/6] verify kubernetes") {
+		if out := v.spire("seq", "cluster"); !strings.Contains(out, "all 6 steps passed") || !strings.Contains(out, "[6/6] verify kubernetes ok") {
 			t.Errorf("seq cluster:\n%s", out)
 		}
 	})

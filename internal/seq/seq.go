@@ -22,6 +22,7 @@ type Step struct {
 type Options struct {
 	Out      io.Writer
 	Terminal bool          // rewrite one status line instead of printing each retry
+	Width    int           // of the terminal; the status line is cut to fit
 	Deadline time.Duration // per step
 	Retry    time.Duration // between attempts
 }
@@ -54,7 +55,8 @@ func Run(ctx context.Context, steps []Step, o Options) error {
 			}
 			lastErr = err
 			if o.Terminal {
-				fmt.Fprintf(o.Out, "\r\033[K%s ... %s (attempt %d: %s)", label, time.Since(start).Round(time.Second), attempt, shorten(err.Error()))
+				line := fmt.Sprintf("%s ... %s (attempt %d: %s)", label, time.Since(start).Round(time.Second), attempt, strings.ReplaceAll(err.Error(), "\n", " "))
+				fmt.Fprintf(o.Out, "\r\033[K%s", fit(line, o.Width))
 			} else if attempt == 1 {
 				fmt.Fprintf(o.Out, "%s ... waiting: %s\n", label, err)
 			}
@@ -78,10 +80,14 @@ func Run(ctx context.Context, steps []Step, o Options) error {
 	return nil
 }
 
-func shorten(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 100 {
-		return s[:97] + "..."
+// fit cuts a status line to the terminal's width, so rewriting it in place
+// never leaves wrapped remains behind.
+func fit(s string, width int) string {
+	if width <= 0 {
+		width = 80
+	}
+	if r := []rune(s); len(r) >= width {
+		return string(r[:width-4]) + "..."
 	}
 	return s
 }

@@ -88,7 +88,7 @@ func clusterSequence(cfg *config.Config, p *verify.Prometheus) []seq.Step {
 		return err
 	}}}
 	for _, c := range verify.Checks {
-		steps = append(steps, seq.Step{Name: "verify " + c.Name + ": " + c.Description, Run: func(ctx context.Context) error {
+		steps = append(steps, seq.Step{Name: "verify " + c.Name, Run: func(ctx context.Context) error {
 			return c.Run(ctx, p, cfg)
 		}})
 	}
@@ -117,7 +117,7 @@ func (a *app) seqCommand() *cobra.Command {
 			seq.DryRun(a.Stdout, steps)
 			return nil
 		}
-		return seq.Run(cmd.Context(), steps, seq.Options{Out: a.Stdout, Terminal: a.stdoutIsTerminal(), Deadline: deadline})
+		return seq.Run(cmd.Context(), steps, a.seqOptions(deadline))
 	}
 	clusterCmd := &cobra.Command{
 		Use:   "cluster",
@@ -147,7 +147,12 @@ online, credentials and services, retrying each until it passes.`,
 	return c
 }
 
-func (a *app) stdoutIsTerminal() bool {
-	f, ok := a.Stdout.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// seqOptions shows live progress when standard output is a terminal.
+func (a *app) seqOptions(deadline time.Duration) seq.Options {
+	o := seq.Options{Out: a.Stdout, Deadline: deadline}
+	if f, ok := a.Stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.Terminal = true
+		o.Width, _, _ = term.GetSize(int(f.Fd()))
+	}
+	return o
 }

@@ -130,9 +130,7 @@ removes what it made. Needs root.`,
 				return err
 			}
 			fmt.Fprintln(a.Stdout, "== spire seq cluster: proving the cluster works from its monitoring")
-			return seq.Run(cmd.Context(), clusterSequence(cfg, prometheusFor(cfg, "")), seq.Options{
-				Out: a.Stdout, Terminal: a.stdoutIsTerminal(), Deadline: 3 * time.Minute,
-			})
+			return seq.Run(cmd.Context(), clusterSequence(cfg, prometheusFor(cfg, "")), a.seqOptions(3*time.Minute))
 		},
 	}
 	upCmd.Flags().StringVar(&binFlag, "bin-dir", "", "folder with virtnode, keyserver and keyclient (default: spire's own folder)")
