@@ -101,7 +101,7 @@ func TestUnitContent(t *testing.T) {
 	c := testCluster(t)
 	h := Host{Cluster: c, Node: c.Supervisor(), BinDir: "/usr/bin"}
 	u := Unit(For(config.KindSupervisor)[1], h) // keyclient
-	for _, want := range []string{"Requires=keyserver.service", "After=network-online.target keyserver.service", "Restart=always", "ProtectSystem=strict", "ReadWritePaths=/etc/homeworld /etc/ssh /var/lib/homeworld", "NoNewPrivileges=yes"} {
+	for _, want := range []string{"Requires=keyserver.service", "After=network-online.target keyserver.service", "Restart=always", "ProtectSystem=strict", "ConfigurationDirectory=homeworld", "StateDirectory=homeworld", "ReadWritePaths=/etc/ssh", "NoNewPrivileges=yes"} {
 		if !strings.Contains(u, want+"\n") {
 			t.Errorf("keyclient unit lacks %q:\n%s", want, u)
 		}

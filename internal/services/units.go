@@ -46,8 +46,24 @@ func Unit(s Service, h Host) string {
 	// gain, only the network families the services use.
 	w("NoNewPrivileges=yes")
 	w("ProtectSystem=strict")
-	if len(s.Sandbox.ReadWritePaths) > 0 {
-		w("ReadWritePaths=%s", strings.Join(s.Sandbox.ReadWritePaths, " "))
+	// Writable folders under /var/lib, /var/log and /etc/homeworld become
+	// systemd-managed directories: created on first start (a missing
+	// ReadWritePaths entry would stop the unit from starting at all).
+	var other []string
+	for _, p := range s.Sandbox.ReadWritePaths {
+		switch {
+		case strings.HasPrefix(p, "/var/lib/"):
+			w("StateDirectory=%s", strings.TrimPrefix(p, "/var/lib/"))
+		case strings.HasPrefix(p, "/var/log/"):
+			w("LogsDirectory=%s", strings.TrimPrefix(p, "/var/log/"))
+		case p == "/etc/homeworld" || strings.HasPrefix(p, "/etc/homeworld/"):
+			w("ConfigurationDirectory=%s", strings.TrimPrefix(p, "/etc/"))
+		default:
+			other = append(other, p)
+		}
+	}
+	if len(other) > 0 {
+		w("ReadWritePaths=%s", strings.Join(other, " "))
 	}
 	w("ProtectHome=yes")
 	w("PrivateTmp=yes")
