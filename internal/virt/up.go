@@ -101,8 +101,8 @@ func Up(ctx context.Context, o Options) (err error) {
 	defer cancel()
 	defer func() {
 		if err != nil {
-			fmt.Fprintf(o.Out, "== bring-up failed; removing what it made (node logs were in %s)\n", filepath.Join(t.Dir, "nodes"))
-			keepLogs(t)
+			logs := keepLogs(t)
+			fmt.Fprintf(o.Out, "== bring-up failed; removing what it made (node logs kept in %s)\n", logs)
 			if derr := Down(t, io.Discard); derr != nil {
 				err = fmt.Errorf("%w; cleaning up also failed: %v", err, derr)
 			}
@@ -367,7 +367,7 @@ func allUp(t *Topology, st *State) bool {
 
 // keepLogs copies node logs of a failed bring-up next to the workspace so
 // down does not erase the evidence.
-func keepLogs(t *Topology) {
+func keepLogs(t *Topology) string {
 	dst := filepath.Join(filepath.Dir(t.Dir), "virt-failed-logs")
 	os.RemoveAll(dst)
 	for _, n := range t.Nodes {
@@ -381,4 +381,5 @@ func keepLogs(t *Topology) {
 			os.WriteFile(filepath.Join(dst, n.Hostname, filepath.Base(f)), data, 0o600)
 		}
 	}
+	return dst
 }
