@@ -187,3 +187,21 @@ func TestStopHoldsUntilStart(t *testing.T) {
 		t.Error("Stop of an unknown service succeeded")
 	}
 }
+
+func TestStopWhileBackingOff(t *testing.T) {
+	s, _, _ := start(t, []Spec{{Name: "bad", Argv: sh("exit 1"), RestartSec: 300 * time.Millisecond}}, Options{})
+	waitState(t, s, "bad", Failed)
+	if err := s.Stop("bad"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "bad", Inactive)
+	before := statusOf(s, "bad").Restarts
+	// Well past the backoff: a held service must not have been started.
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if st := statusOf(s, "bad"); st.State != Inactive || st.Restarts != before {
+			t.Fatalf("held service ran again: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

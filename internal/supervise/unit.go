@@ -47,23 +47,30 @@ func (u *unit) current() (string, chan struct{}) {
 func (u *unit) run(ctx context.Context) {
 	delay := u.spec.RestartSec
 	for {
+		// A service stopped by request waits here, whatever it was doing
+		// when the request came (running, backing off, waiting on deps).
+		if resume := u.heldChan(); resume != nil {
+			u.setState(Inactive)
+			select {
+			case <-resume:
+				delay = u.spec.RestartSec
+			case <-ctx.Done():
+				return
+			}
+		}
 		if !u.waitDeps(ctx) {
 			return
+		}
+		if u.heldChan() != nil {
+			continue
 		}
 		started := time.Now()
 		exited := u.runOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		if resume := u.heldChan(); resume != nil {
-			u.setState(Inactive)
-			select {
-			case <-resume:
-				delay = u.spec.RestartSec
-				continue
-			case <-ctx.Done():
-				return
-			}
+		if u.heldChan() != nil {
+			continue // stopped by request: not a failure
 		}
 		u.setState(Failed)
 		u.mu.Lock()
