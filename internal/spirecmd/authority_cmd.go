@@ -1,6 +1,7 @@
 package spirecmd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/config"
 )
 
 func (a *app) authorityCommand() *cobra.Command {
@@ -52,28 +54,38 @@ credential issued so far.`,
 			if store.Exists() && !force {
 				return fmt.Errorf("authorities already exist in %s; pass --force to replace them (this invalidates every credential issued so far)", store.Dir())
 			}
-			key, err := a.disasterKey()
+			set, err := a.createAuthorities(cmd.Context(), store, cfg, force)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(a.Stderr, "generating 8 authorities...")
-			set, err := authority.Generate("Homeworld "+cfg.Cluster.ExternalDomain, time.Now())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(a.Stderr, "sealing private keys with the disaster key...")
-			if err := store.Create(cmd.Context(), set, key, force); err != nil {
-				if errors.Is(err, authority.ErrExists) {
-					return fmt.Errorf("%w; pass --force to replace them", err)
-				}
-				return err
-			}
-			fmt.Fprintf(a.Stdout, "created authorities in %s\n", store.Dir())
 			return a.printAuthorities(set, false)
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "replace existing authorities (requires the disaster key that sealed them)")
 	return c
+}
+
+// createAuthorities generates the cluster's authorities (named after its
+// domain) and seals them into store with the disaster key.
+func (a *app) createAuthorities(ctx context.Context, store *authority.Store, cfg *config.Config, force bool) (*authority.Set, error) {
+	key, err := a.disasterKey()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(a.Stderr, "generating 8 authorities...")
+	set, err := authority.Generate("Homeworld "+cfg.Cluster.ExternalDomain, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(a.Stderr, "sealing private keys with the disaster key...")
+	if err := store.Create(ctx, set, key, force); err != nil {
+		if errors.Is(err, authority.ErrExists) {
+			return nil, fmt.Errorf("%w; pass --force to replace them", err)
+		}
+		return nil, err
+	}
+	fmt.Fprintf(a.Stdout, "created authorities in %s\n", store.Dir())
+	return set, nil
 }
 
 func (a *app) authorityShowCommand() *cobra.Command {

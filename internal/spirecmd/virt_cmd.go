@@ -66,18 +66,10 @@ virtual nodes), the disaster key file, and the cluster's authorities.`,
 				fmt.Fprintln(a.Stdout, "keeping existing authorities")
 				return nil
 			}
-			key, err := a.disasterKey()
-			if err != nil {
+			if _, err := a.createAuthorities(cmd.Context(), store, cfg, false); err != nil {
 				return err
 			}
-			set, err := authority.Generate("Homeworld "+cfg.Cluster.ExternalDomain, time.Now())
-			if err != nil {
-				return err
-			}
-			if err := store.Create(cmd.Context(), set, key, false); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Stdout, "created authorities in %s\nnext: spire virt up\n", store.Dir())
+			fmt.Fprintln(a.Stdout, "next: spire virt up")
 			return nil
 		},
 	}
