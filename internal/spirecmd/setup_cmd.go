@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 )
@@ -81,18 +82,11 @@ then admits it.`,
 			}
 			ca, _ := s.auths.Get("clusterca")
 			node := layout.Node{Root: root}
-			for _, w := range []struct {
-				path string
-				data []byte
-				mode os.FileMode
-			}{
-				{node.KeyserverDomain(), []byte(s.cfg.FQDN(s.cfg.Supervisor())), 0o644},
-				{node.KeyserverCA(), pki.EncodeCert(ca.Cert), 0o644},
-				{node.BootstrapToken(), []byte(tok + "\n"), 0o600},
-			} {
-				if err := writeInto(w.path, w.data, w.mode); err != nil {
-					return err
-				}
+			if err := keyclient.InstallTrust(node, s.cfg.FQDN(s.cfg.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
+				return err
+			}
+			if err := keyclient.InstallToken(node, tok); err != nil {
+				return err
 			}
 			fmt.Fprintf(a.Stdout, "installed bootstrap files for %s below %s\n", args[0], root)
 			return nil

@@ -20,6 +20,7 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
@@ -245,7 +246,8 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 		if err := os.WriteFile(n.HostsFile(), []byte(hosts), 0o644); err != nil {
 			return err
 		}
-		if err := installInstallerFiles(o, n); err != nil {
+		ca, _ := o.Authorities.Get("clusterca")
+		if err := keyclient.InstallTrust(n.layout(), o.Config.FQDN(o.Config.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
 			return err
 		}
 		if err := writeNodeFile(n.layout().Path(launch.VirtualMarker), []byte("service states come from virtnode\n"), 0o644); err != nil {
@@ -263,17 +265,6 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 	return writeNodeFile(sup.SetupYAML(), setup, 0o644)
 }
 
-// installInstallerFiles writes what an installer writes before first boot:
-// the keyserver's name and the cluster CA the keyclient trusts it by.
-func installInstallerFiles(o Options, n NodeTopo) error {
-	ca, _ := o.Authorities.Get("clusterca")
-	l := n.layout()
-	if err := writeNodeFile(l.KeyserverDomain(), []byte(o.Config.FQDN(o.Config.Supervisor())), 0o644); err != nil {
-		return err
-	}
-	return writeNodeFile(l.KeyserverCA(), pki.EncodeCert(ca.Cert), 0o644)
-}
-
 // installToken admits the node: a fresh one-time token from the keyserver,
 // where the node's keyclient looks for it.
 func installToken(ctx context.Context, admin *access.Admin, n NodeTopo) error {
@@ -281,7 +272,7 @@ func installToken(ctx context.Context, admin *access.Admin, n NodeTopo) error {
 	if err != nil {
 		return fmt.Errorf("admitting %s: %w", n.Hostname, err)
 	}
-	return writeNodeFile(n.layout().BootstrapToken(), []byte(tok+"\n"), 0o600)
+	return keyclient.InstallToken(n.layout(), tok)
 }
 
 func (n NodeTopo) layout() layout.Node { return layout.Node{Root: filepath.Join(n.Dir, "root")} }
