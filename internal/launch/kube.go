@@ -1,7 +1,7 @@
 package launch
 
 import (
-	"fmt"
+	"homeworld.dev/homeworld/internal/kubeconfig"
 
 	"homeworld.dev/homeworld/internal/layout"
 )
@@ -30,26 +30,11 @@ func (n *Node) apiServerURL() string {
 }
 
 // kubeconfig renders a kubeconfig for one component's certificate.
-func (n *Node) kubeconfig(user, certName string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: homeworld
-  cluster:
-    server: %s
-    certificate-authority: %s
-users:
-- name: %s
-  user:
-    client-certificate: %s
-    client-key: %s
-contexts:
-- name: homeworld
-  context:
-    cluster: homeworld
-    user: %s
-current-context: homeworld
-`, n.apiServerURL(), kubeCA, user, cert(certName), key(certName), user)
+func (n *Node) kubeconfig(user, certName string) (string, error) {
+	kc, err := kubeconfig.Render("homeworld", user, kubeconfig.Files{
+		Server: n.apiServerURL(), CA: kubeCA, Cert: cert(certName), Key: key(certName),
+	})
+	return string(kc), err
 }
 
 func kubeconfigPath(component string) string {
@@ -116,8 +101,12 @@ func apiserver(n *Node) (*Launch, error) {
 
 func controllerManager(n *Node) (*Launch, error) {
 	kc := kubeconfigPath("controller-manager")
+	kcText, err := n.kubeconfig("system:kube-controller-manager", "kubernetes-ctrl-mgr")
+	if err != nil {
+		return nil, err
+	}
 	return &Launch{
-		Files: map[string]string{kc: n.kubeconfig("system:kube-controller-manager", "kubernetes-ctrl-mgr")},
+		Files: map[string]string{kc: kcText},
 		Argv: []string{n.bin("kube-controller-manager"),
 			"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 			"--bind-address", "127.0.0.1",
@@ -134,8 +123,12 @@ func controllerManager(n *Node) (*Launch, error) {
 
 func scheduler(n *Node) (*Launch, error) {
 	kc := kubeconfigPath("scheduler")
+	kcText, err := n.kubeconfig("system:kube-scheduler", "kubernetes-scheduler")
+	if err != nil {
+		return nil, err
+	}
 	return &Launch{
-		Files: map[string]string{kc: n.kubeconfig("system:kube-scheduler", "kubernetes-scheduler")},
+		Files: map[string]string{kc: kcText},
 		Argv: []string{n.bin("kube-scheduler"),
 			"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 			"--bind-address", "127.0.0.1",
@@ -146,8 +139,12 @@ func scheduler(n *Node) (*Launch, error) {
 
 func proxy(n *Node) (*Launch, error) {
 	kc := kubeconfigPath("proxy")
+	kcText, err := n.kubeconfig("system:kube-proxy", "kubernetes-proxy")
+	if err != nil {
+		return nil, err
+	}
 	return &Launch{
-		Files: map[string]string{kc: n.kubeconfig("system:kube-proxy", "kubernetes-proxy")},
+		Files: map[string]string{kc: kcText},
 		Argv: []string{n.bin("kube-proxy"),
 			"--kubeconfig", kc,
 			"--hostname-override", n.local("HOST_NODE"),

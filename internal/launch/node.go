@@ -107,8 +107,12 @@ serializeImagePulls: false
 `, n.local("HOST_IP"), kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
 		n.cluster("SERVICE_DNS"), n.cluster("CLUSTER_DOMAIN"), ContainerdSocket, CgroupRoot(host), taints)
 	confPath := layout.ConfigDir + "/kubelet.yaml"
+	kcText, err := n.kubeconfig("system:node:"+host, "kubernetes-worker")
+	if err != nil {
+		return nil, err
+	}
 	return &Launch{
-		Files: map[string]string{kc: n.kubeconfig("system:node:"+host, "kubernetes-worker"), confPath: conf},
+		Files: map[string]string{kc: kcText, confPath: conf},
 		Prepare: func() error {
 			if err := prepareCgroups(CgroupRoot(host)); err != nil {
 				return fmt.Errorf("preparing cgroups: %w", err)

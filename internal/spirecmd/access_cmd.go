@@ -16,9 +16,9 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
-	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/kubeconfig"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/sshconfig"
@@ -145,7 +145,7 @@ with: kubectl --kubeconfig $HOMEWORLD_DIR/kubeconfig ...`,
 				return err
 			}
 			dir := s.ws.Dir
-			kc, err := access.Kubeconfig(s.cfg.Cluster.ExternalDomain, s.admin.Principal, access.KubeconfigFiles{
+			kc, err := kubeconfig.Render(s.cfg.Cluster.ExternalDomain, s.admin.Principal, kubeconfig.Files{
 				Server: conf["APISERVER"], CA: filepath.Join(dir, kubeCAFile),
 				Cert: filepath.Join(dir, kubeCertFile), Key: filepath.Join(dir, kubeKeyFile),
 			})

@@ -14,6 +14,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/kubeconfig"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/rbac"
@@ -39,7 +40,7 @@ func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options)
 	}
 	keyPEM, _ := pki.EncodeKey(key)
 	ca, _ := o.Authorities.Get("kubernetes")
-	files := access.KubeconfigFiles{
+	files := kubeconfig.Files{
 		Server: "https://" + net.JoinHostPort(o.Config.NodesOf(config.KindMaster)[0].IP, "443"),
 		CA:     filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "admin.pem"), Key: filepath.Join(dir, "admin.key"),
 	}
@@ -48,7 +49,7 @@ func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options)
 			return err
 		}
 	}
-	kc, err := access.Kubeconfig(o.Config.Cluster.ExternalDomain, admin.Principal, files)
+	kc, err := kubeconfig.Render(o.Config.Cluster.ExternalDomain, admin.Principal, files)
 	if err != nil {
 		return err
 	}

@@ -1,17 +1,20 @@
-package access
+// Package kubeconfig renders the kubeconfig files Homeworld writes: for
+// Kubernetes components on nodes (kube-launch) and for admins (spire). They
+// name certificate files rather than embedding keys.
+package kubeconfig
 
 import (
 	"go.yaml.in/yaml/v3"
 )
 
-// KubeconfigFiles are the files a kubeconfig refers to.
-type KubeconfigFiles struct {
+// Files are what a kubeconfig refers to.
+type Files struct {
 	Server, CA, Cert, Key string
 }
 
-// Kubeconfig renders a kubeconfig for one cluster and user, referring to the
+// Render makes a kubeconfig for one cluster and user, referring to the
 // certificate files rather than embedding the private key.
-func Kubeconfig(cluster, user string, f KubeconfigFiles) ([]byte, error) {
+func Render(cluster, user string, f Files) ([]byte, error) {
 	type named struct {
 		Name    string         `yaml:"name"`
 		Cluster map[string]any `yaml:"cluster,omitempty"`
