@@ -78,7 +78,7 @@ func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, o
 		return nil, err
 	}
 	cert, err := pki.IssueTLS(granting.Signer, granting.Cert, key.Public(), pki.TLSGrant{
-		CommonName: principal, Lifetime: IdentityLifetime,
+		CommonName: principal, Usage: pki.ClientAuth, Lifetime: IdentityLifetime,
 	}, time.Now())
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
@@ -67,7 +68,7 @@ func New(node layout.Node, keyserver string, logf func(string, ...any)) (*Monito
 	m.authority = gauge("keysystem_fetch_authority_check", "1 if the ssh-host authority could be fetched from the keyserver.")
 	m.static = gauge("keysystem_fetch_static_check", "1 if the keyserver's cluster.conf matches setup.yaml.")
 	m.grant = gauge("keysystem_ssh_grant_check", "1 if the keyserver granted an SSH certificate.")
-	m.admin = gauge("keysystem_admin_path_check", "1 if acting for a root admin (as the Kerberos gateway will) yields an admin SSH certificate.")
+	m.admin = gauge("keysystem_admin_path_check", "1 if acting for another account (the Kerberos gateway's path, here for a probe account) yields its SSH certificate.")
 	m.access = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "keysystem_ssh_access_check",
 		Help: "1 if an SSH login with a keysystem certificate to the node succeeded, verifying its host certificate.",
@@ -76,10 +77,11 @@ func New(node layout.Node, keyserver string, logf func(string, ...any)) (*Monito
 	return m, nil
 }
 
-// identity is the supervisor's keygranting certificate, read each time so
-// renewals are picked up.
+// identity is auth-monitor's own certificate (not the supervisor's, which
+// may act for root admins), read each time so renewals are picked up.
 func (m *Monitor) identity() *tls.Certificate {
-	pair, err := tls.LoadX509KeyPair(m.node.GrantingCert(), m.node.GrantingKey())
+	c := credential.AuthMonitor
+	pair, err := tls.LoadX509KeyPair(m.node.Path(c.Path), m.node.Path(c.KeyPath))
 	if err != nil {
 		return nil
 	}
@@ -138,12 +140,10 @@ func (m *Monitor) Cycle(ctx context.Context) {
 	}
 }
 
-// adminPath acts for the first root admin, as the gateway does after
-// authenticating one, and asks for that admin's SSH certificate.
+// adminPath goes the gateway's way (impersonation, then an SSH grant of
+// the impersonated account) as the probe account, whose certificate logs in
+// nowhere: the monitor itself cannot act for a root admin.
 func (m *Monitor) adminPath(ctx context.Context) error {
-	if len(m.cfg.RootAdmins) == 0 {
-		return fmt.Errorf("no root admins")
-	}
 	key, err := pki.NewSSHKey()
 	if err != nil {
 		return err
@@ -153,7 +153,7 @@ func (m *Monitor) adminPath(ctx context.Context) error {
 		return err
 	}
 	res, err := m.client.Call(ctx, "",
-		keyapi.Request{API: policy.APIImpersonateAdmin, Body: m.cfg.RootAdmins[0]},
+		keyapi.Request{API: policy.APIImpersonateAdmin, Body: policy.MonitorProbe},
 		keyapi.Request{API: policy.APIAccessSSH, Body: string(ssh.MarshalAuthorizedKey(pub))})
 	if err != nil {
 		m.logf("auth-monitor: admin path: %v", err)

@@ -56,6 +56,7 @@ const (
 	APIGetLocalConfig         = "get-local-config"
 	APIGrantSSHHost           = "grant-ssh-host"
 	APIGrantRegistryHost      = "grant-registry-host"
+	APIGrantAuthMonitor       = "grant-auth-monitor"
 	APIGrantKubeSupervisor    = "grant-kubernetes-supervisor"
 	APIGrantKubeWorker        = "grant-kubernetes-worker"
 	APIGrantKubeProxy         = "grant-kubernetes-proxy"
@@ -74,6 +75,13 @@ var Granting = Credential{
 	KeyPath: layout.KeyclientDir + "/granting.key", Path: layout.KeyclientDir + "/granting.pem", Mode: 0o644,
 }
 
+// AuthMonitor is auth-monitor's identity on the supervisor: it can run the
+// monitor's checks and nothing else.
+var AuthMonitor = Credential{
+	Name: "auth-monitor", Type: TLSCert, Source: APIGrantAuthMonitor, Kinds: sup,
+	KeyPath: layout.KeysDir + "/auth-monitor.key", Path: layout.KeysDir + "/auth-monitor.pem", Mode: 0o644,
+}
+
 // Catalogue lists every credential in the order a node obtains them: its
 // identity, then what identifies the cluster, then role certificates.
 var Catalogue = []Credential{
@@ -88,6 +96,7 @@ var Catalogue = []Credential{
 
 	{Name: "registry", Type: TLSCert, Source: APIGrantRegistryHost, Kinds: sup,
 		KeyPath: layout.SSLDir + "/homeworld.private.key", Path: layout.SSLDir + "/homeworld.private.pem", Mode: 0o644},
+	AuthMonitor,
 	{Name: "kubernetes-supervisor", Type: TLSCert, Source: APIGrantKubeSupervisor, Kinds: sup,
 		KeyPath: layout.KeysDir + "/kubernetes-supervisor.key", Path: layout.KeysDir + "/kubernetes-supervisor.pem", Mode: 0o644},
 

@@ -46,9 +46,9 @@ func TestExporterOverMutualTLS(t *testing.T) {
 		return p
 	}
 	serverKey, _ := pki.NewKey()
-	serverCert, _ := pki.IssueTLS(caKey, ca, serverKey.Public(), pki.TLSGrant{CommonName: "etcd", Names: []string{"127.0.0.1"}, Host: true, Lifetime: time.Hour}, time.Now())
+	serverCert, _ := pki.IssueTLS(caKey, ca, serverKey.Public(), pki.TLSGrant{CommonName: "etcd", Names: []string{"127.0.0.1"}, Usage: pki.ServerAuth, Lifetime: time.Hour}, time.Now())
 	clientKey, _ := pki.NewKey()
-	clientCert, _ := pki.IssueTLS(caKey, ca, clientKey.Public(), pki.TLSGrant{CommonName: "client", Lifetime: time.Hour}, time.Now())
+	clientCert, _ := pki.IssueTLS(caKey, ca, clientKey.Public(), pki.TLSGrant{CommonName: "client", Usage: pki.ClientAuth, Lifetime: time.Hour}, time.Now())
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -50,9 +50,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		dialer.LocalAddr = &net.TCPAddr{IP: ip}
 	}
 	tlsConfig := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		ServerName: cfg.ServerName,
-		RootCAs:    cfg.RootCAs,
+		MinVersion:       tls.VersionTLS13,
+		ServerName:       cfg.ServerName,
+		RootCAs:          cfg.RootCAs,
+		VerifyConnection: verifyKeyserver,
 	}
 	if cfg.ClientCert != nil {
 		tlsConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
@@ -75,6 +76,29 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		base: "https://" + cfg.Address,
 		http: &http.Client{Transport: transport, Timeout: cfg.Timeout},
 	}, nil
+}
+
+// verifyKeyserver runs after the usual chain and name checks: the leaf must
+// also carry the keyserver's mark.
+func verifyKeyserver(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("keyserver presented no certificate")
+	}
+	if !IsServerCert(cs.PeerCertificates[0]) {
+		leaf := cs.PeerCertificates[0]
+		return fmt.Errorf("the server's certificate (%q, serial %x) is from the cluster CA but is not the keyserver's: it lacks %s; refusing to talk to it", leaf.Subject.CommonName, leaf.SerialNumber, ServerURI)
+	}
+	return nil
+}
+
+// IsServerCert reports whether cert carries the keyserver's mark.
+func IsServerCert(cert *x509.Certificate) bool {
+	for _, u := range cert.URIs {
+		if u.String() == ServerURI {
+			return true
+		}
+	}
+	return false
 }
 
 // Close drops idle connections.

@@ -23,6 +23,12 @@ const (
 	PathMetrics = "/metrics"
 )
 
+// ServerURI marks the keyserver's own certificate. Only the keyserver puts
+// it in a certificate (its policy grants no URI names), so a client that
+// requires it cannot be fooled by another credential from the same CA, such
+// as the registry's.
+const ServerURI = "urn:homeworld:keyserver"
+
 // TokenHeader carries an admission token in place of a client certificate.
 const TokenHeader = "X-Homeworld-Token"
 

@@ -3,11 +3,11 @@ package keyserver
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
 
-	"homeworld.dev/homeworld/internal/audit"
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/policy"
@@ -22,21 +22,21 @@ type caller struct {
 }
 
 // authenticate identifies the caller by admission token or by keygranting
-// client certificate, then enforces the account's address binding.
-func (s *Server) authenticate(r *http.Request) (*caller, *keyapi.Error) {
-	remote, err := remoteAddr(r)
-	if err != nil {
-		return nil, unauthenticated("%v", err)
-	}
+// client certificate, then enforces the account's address binding and the
+// deny list.
+func (s *Server) authenticate(r *http.Request, remote netip.Addr) (*caller, *keyapi.Error) {
 	c := &caller{remote: remote}
 	var principal string
+	var serial *big.Int
 	if tok := r.Header.Get(keyapi.TokenHeader); tok != "" {
-		principal, c.claim, err = s.claimToken(tok, remote)
+		var err error
+		principal, c.claim, err = s.claimToken(tok)
 		if err != nil {
 			return nil, unauthenticated("%v", err)
 		}
 	} else if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		principal = r.TLS.VerifiedChains[0][0].Subject.CommonName
+		leaf := r.TLS.VerifiedChains[0][0]
+		principal, serial = leaf.Subject.CommonName, leaf.SerialNumber
 	} else {
 		return nil, unauthenticated("no credentials: present a keygranting client certificate or an admission token")
 	}
@@ -49,17 +49,22 @@ func (s *Server) authenticate(r *http.Request) (*caller, *keyapi.Error) {
 	acct := s.opts.Policy.Accounts[principal]
 	switch {
 	case acct == nil:
-		return fail("unknown principal %q", principal)
+		return fail("unknown principal %q", sanitize(principal, maxEchoedName))
 	case !acct.DirectAuth:
 		return fail("principal %q cannot authenticate directly", principal)
 	case acct.IP.IsValid() && acct.IP != remote:
 		return fail("principal %q may only call from %s, not %s", principal, acct.IP, remote)
 	}
+	if why, denied := s.deny.Denied(principal, serial); denied {
+		return fail("%s (lifted with `spire infra allow`)", why)
+	}
 	c.account = acct
 	return c, nil
 }
 
-func (s *Server) claimToken(tok string, remote netip.Addr) (string, *token.Claim, error) {
+// claimToken reserves an admission token. A refused token is audited as
+// the request's refusal, rate-limited like every anonymous refusal.
+func (s *Server) claimToken(tok string) (string, *token.Claim, error) {
 	tok, err := token.Check(tok)
 	if err == nil {
 		var claim *token.Claim
@@ -68,13 +73,16 @@ func (s *Server) claimToken(tok string, remote netip.Addr) (string, *token.Claim
 			return claim.Principal, claim, nil
 		}
 	}
-	s.record(audit.Event{Action: "token-redeem", Remote: remote.String(), Result: "unauthenticated", Detail: err.Error()})
 	return "", nil, fmt.Errorf("admission token refused: %w", err)
 }
 
-// tokenOnlyAPIs are what a token may be used for: obtaining the node's
+// tokenAPI is the only thing a token may be used for: obtaining the node's
 // identity. Everything else needs that identity.
-func tokenAllows(api string) bool { return api == credential.APIRenewKeygrant }
+const tokenAPI = credential.APIRenewKeygrant
+
+var errTokenUsed = token.ErrUsed
+
+func tokenAllows(api string) bool { return api == tokenAPI }
 
 func remoteAddr(r *http.Request) (netip.Addr, error) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

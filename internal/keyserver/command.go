@@ -5,7 +5,9 @@ import (
 	"log"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -28,9 +30,11 @@ from setup.yaml. It reads, below --root:
   /etc/homeworld/config/setup.yaml            the cluster description
   /etc/homeworld/keyserver/authorities/       the unsealed authorities
 and keeps its admission tokens in /var/lib/homeworld/keyserver/tokens.json and
-its audit log in /var/log/homeworld/keyserver-audit.log (one JSON line per
-grant, refusal, token issue and redemption). 'spire setup keyserver' installs
-the first two.`,
+its deny list in /var/lib/homeworld/keyserver/deny.json and its audit log in
+/var/log/homeworld/keyserver-audit.log (one JSON line per grant, refusal,
+token issue and redemption, synced before the answer: a grant that cannot be
+audited is answered 503 and not delivered). SIGHUP reopens the audit log
+after rotation. 'spire setup keyserver' installs the first two.`,
 		Version:       version.String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
@@ -50,6 +54,18 @@ the first two.`,
 				return fmt.Errorf("listening on %s: %w", addr, err)
 			}
 			logger.Printf("serving %s on %s", cfg.FQDN(cfg.Supervisor()), ln.Addr())
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					if err := srv.ReopenAudit(); err != nil {
+						logger.Printf("reopening the audit log: %v", err)
+					} else {
+						logger.Printf("reopened the audit log")
+					}
+				}
+			}()
 			if err := sdnotify.Ready(); err != nil {
 				logger.Printf("notifying systemd: %v", err)
 			}

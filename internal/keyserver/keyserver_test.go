@@ -95,11 +95,11 @@ func TestConcurrentRedemptionOverTLS(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	tok := c.Admit("master1")
 	n, _ := c.Config.FindNode("master1")
-	body := csr(t)
 	var wins, refusals atomic.Int32
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Add(1)
+		body := csr(t) // each its own key: the same key may repeat a redemption
 		go func() {
 			defer wg.Done()
 			_, err := c.Client(n.IP, nil).Call1(ctx, tok, credential.APIRenewKeygrant, body)

@@ -15,7 +15,7 @@ import (
 )
 
 // Load assembles a keyserver from a supervisor's files: setup.yaml, the
-// unsealed authorities, the token store and the audit log.
+// unsealed authorities, the token store, the deny list and the audit log.
 func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any)) (*Server, *config.Config, error) {
 	cfg, warnings, err := config.Load(node.SetupYAML())
 	if err != nil {
@@ -41,11 +41,15 @@ func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any
 	if err != nil {
 		return nil, nil, err
 	}
+	deny, err := OpenDenyList(filepath.Join(node.KeyserverState(), "deny.json"))
+	if err != nil {
+		return nil, nil, err
+	}
 	log, err := audit.Open(node.KeyserverAuditLog(), time.Now)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := New(Options{Policy: pol, Authorities: auths, Tokens: tokens, Audit: log, Logf: logf})
+	s, err := New(Options{Policy: pol, Authorities: auths, Tokens: tokens, Audit: log, Deny: deny, Logf: logf})
 	if err != nil {
 		log.Close()
 		return nil, nil, err

@@ -21,6 +21,8 @@ import (
 
 	"homeworld.dev/homeworld/internal/audit"
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
@@ -32,6 +34,7 @@ type Options struct {
 	Authorities *authority.Set // with private keys
 	Tokens      *token.Store
 	Audit       *audit.Log
+	Deny        *DenyList // default: an empty list kept in memory
 	Logf        func(format string, args ...any)
 	Now         func() time.Time // default time.Now
 }
@@ -41,6 +44,9 @@ type Server struct {
 	opts    Options
 	certs   *serverCerts
 	metrics *metrics
+	deny    *DenyList
+	limiter *refusalLimiter
+	maxOps  int
 	handler http.Handler
 }
 
@@ -60,14 +66,22 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("keyserver: authority %s has no private key", a.Name)
 		}
 	}
-	clusterCA, _ := opts.Authorities.Get("clusterca")
-	s := &Server{opts: opts}
-	var err error
+	clusterCA, err := opts.Authorities.Get("clusterca")
+	if err != nil {
+		return nil, fmt.Errorf("keyserver: %w", err)
+	}
+	if _, err := opts.Authorities.Get("keygranting"); err != nil {
+		return nil, fmt.Errorf("keyserver: %w", err)
+	}
+	s := &Server{opts: opts, deny: opts.Deny, limiter: newRefusalLimiter(), maxOps: maxBatch()}
+	if s.deny == nil {
+		s.deny, _ = OpenDenyList("")
+	}
 	if s.certs, err = newServerCerts(clusterCA, opts.Policy.ServerName, opts.Policy.ServerIP, opts.Now); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	s.metrics = newMetrics(reg, opts.Tokens)
+	s.metrics = newMetrics(reg, opts.Tokens, opts.Policy)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+keyapi.PathAPI, s.serveAPI)
 	mux.HandleFunc("GET "+keyapi.PathPub+"{name}", s.servePub)
@@ -78,15 +92,29 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// TLSConfig is the server side of the keyserver's TLS: a certificate from
-// clusterca for the supervisor's name, and client certificates verified
-// against keygranting when offered.
+// maxBatch bounds the operations of one request: a node fetches at most its
+// kind's credentials at once; the headroom is for admins' batches.
+func maxBatch() int {
+	n := 0
+	for _, k := range []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker} {
+		n = max(n, len(credential.For(k)))
+	}
+	return n + 8
+}
+
+// ReopenAudit reopens the audit log after rotation (SIGHUP).
+func (s *Server) ReopenAudit() error { return s.opts.Audit.Reopen() }
+
+// TLSConfig is the server side of the keyserver's TLS: TLS 1.3 only, a
+// certificate from clusterca for the supervisor's name marked as the
+// keyserver's, and client certificates verified against keygranting when
+// offered.
 func (s *Server) TLSConfig() *tls.Config {
-	granting, _ := s.opts.Authorities.Get("keygranting")
+	granting, _ := s.opts.Authorities.Get("keygranting") // checked in New
 	pool := x509.NewCertPool()
 	pool.AddCert(granting.Cert)
 	return &tls.Config{
-		MinVersion:     tls.VersionTLS12,
+		MinVersion:     tls.VersionTLS13,
 		GetCertificate: s.certs.get,
 		ClientAuth:     tls.VerifyClientCertIfGiven,
 		ClientCAs:      pool,

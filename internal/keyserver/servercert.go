@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
@@ -52,7 +53,8 @@ func (c *serverCerts) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	cert, err := pki.IssueTLS(c.ca.Signer, c.ca.Cert, c.key.Public(), pki.TLSGrant{
 		CommonName: "keyserver " + c.name,
 		Names:      []string{c.name, c.ip.String()},
-		Host:       true,
+		URIs:       []string{keyapi.ServerURI},
+		Usage:      pki.ServerAuth,
 		Lifetime:   serverCertLifetime,
 	}, now)
 	if err != nil {

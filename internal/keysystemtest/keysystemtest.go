@@ -56,6 +56,7 @@ type Cluster struct {
 	Supervisor  layout.Node // the supervisor's files
 	Lifetimes   policy.Lifetimes
 	Addr        string // host:port the keyserver listens on
+	server      *keyserver.Server
 	cancel      context.CancelFunc
 	done        chan error
 }
@@ -121,7 +122,7 @@ func (c *Cluster) StartServer() {
 		c.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan error, 1)
+	c.server, c.cancel, c.done = srv, cancel, make(chan error, 1)
 	go func() { c.done <- srv.Serve(ctx, l) }()
 }
 
@@ -136,6 +137,9 @@ func (c *Cluster) StopServer() {
 	}
 	c.cancel = nil
 }
+
+// Server is the running keyserver.
+func (c *Cluster) Server() *keyserver.Server { return c.server }
 
 // ClusterCA is the pool clients trust the keyserver with.
 func (c *Cluster) ClusterCA() *x509.CertPool {
@@ -178,7 +182,7 @@ func (c *Cluster) Identity(principal string) *tls.Certificate {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, key.Public(), pki.TLSGrant{CommonName: principal, Lifetime: time.Hour}, time.Now())
+	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, key.Public(), pki.TLSGrant{CommonName: principal, Usage: pki.ClientAuth, Lifetime: time.Hour}, time.Now())
 	if err != nil {
 		c.t.Fatal(err)
 	}

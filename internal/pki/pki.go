@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -100,12 +101,24 @@ func EncodeCert(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
 
+// Usage is what a certificate may authenticate: a client, a server, or
+// both. Each grant says which; nothing gets both by default, so a client
+// credential can never pose as a server.
+type Usage uint8
+
+// Usages.
+const (
+	ClientAuth Usage = 1 << iota
+	ServerAuth
+)
+
 // TLSGrant fixes everything in an issued certificate except its public key.
 type TLSGrant struct {
 	CommonName    string
 	Organizations []string
 	Names         []string // DNS names and IP addresses
-	Host          bool     // adds server authentication
+	URIs          []string // URI names (the keyserver's own marker)
+	Usage         Usage
 	Lifetime      time.Duration
 }
 
@@ -142,6 +155,9 @@ func IssueTLS(ca crypto.Signer, caCert *x509.Certificate, pub crypto.PublicKey, 
 	if g.Lifetime <= 0 {
 		return nil, errors.New("grant has no lifetime")
 	}
+	if g.Usage == 0 || g.Usage&^(ClientAuth|ServerAuth) != 0 {
+		return nil, errors.New("grant names no valid key usage (client, server or both)")
+	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return nil, err
@@ -152,14 +168,23 @@ func IssueTLS(ca crypto.Signer, caCert *x509.Certificate, pub crypto.PublicKey, 
 		NotBefore:             now.Add(-Backdate),
 		NotAfter:              now.Add(g.Lifetime),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
+	}
+	if g.Usage&ClientAuth != 0 {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+	}
+	if g.Usage&ServerAuth != 0 {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+	}
+	for _, u := range g.URIs {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return nil, fmt.Errorf("grant URI %q: %w", u, err)
+		}
+		tmpl.URIs = append(tmpl.URIs, parsed)
 	}
 	if _, ok := pub.(*rsa.PublicKey); ok {
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
-	}
-	if g.Host {
-		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
 	}
 	for _, n := range g.Names {
 		if ip := net.ParseIP(n); ip != nil {

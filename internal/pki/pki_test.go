@@ -36,7 +36,7 @@ func TestSignTLS(t *testing.T) {
 	key, _ := NewKey()
 	csr, _ := MakeCSR(key)
 	now := time.Now()
-	cert, err := SignTLS(caKey, caCert, csr, TLSGrant{CommonName: "n", Names: []string{"a.example", "10.0.0.1"}, Host: true, Lifetime: time.Hour}, now)
+	cert, err := SignTLS(caKey, caCert, csr, TLSGrant{CommonName: "n", Names: []string{"a.example", "10.0.0.1"}, Usage: ServerAuth | ClientAuth, Lifetime: time.Hour}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +53,16 @@ func TestSignTLS(t *testing.T) {
 		t.Errorf("does not verify: %v", err)
 	}
 
-	client, _ := SignTLS(caKey, caCert, csr, TLSGrant{CommonName: "c", Lifetime: time.Hour}, now)
+	client, _ := SignTLS(caKey, caCert, csr, TLSGrant{CommonName: "c", Usage: ClientAuth, Lifetime: time.Hour}, now)
 	if slices.Contains(client.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
 		t.Error("client grant got server auth")
+	}
+	server, _ := SignTLS(caKey, caCert, csr, TLSGrant{CommonName: "s", Usage: ServerAuth, Lifetime: time.Hour}, now)
+	if !slices.Equal(server.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) {
+		t.Errorf("server grant usages %v, want server auth only", server.ExtKeyUsage)
+	}
+	if _, err := SignTLS(caKey, caCert, csr, TLSGrant{CommonName: "u", Lifetime: time.Hour}, now); err == nil {
+		t.Error("a grant without a usage was issued")
 	}
 }
 
@@ -80,7 +87,7 @@ func TestSignTLSRejects(t *testing.T) {
 		"two blocks":    {append(append([]byte{}, good...), good...), "more than one"},
 		"certificate":   {EncodeCert(caCert), "not a PEM CERTIFICATE REQUEST"},
 	} {
-		_, err := SignTLS(caKey, caCert, tc.csr, TLSGrant{CommonName: "x", Lifetime: time.Hour}, time.Now())
+		_, err := SignTLS(caKey, caCert, tc.csr, TLSGrant{CommonName: "x", Usage: ClientAuth, Lifetime: time.Hour}, time.Now())
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", name, err, tc.want)
 		}

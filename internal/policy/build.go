@@ -18,7 +18,18 @@ const (
 	APIAdmit            = "admit"         // issue an admission token for a node
 	APIImpersonateAdmin = "auth-as-admin" // the supervisor's gateway acting for an admin
 	APIMonitorSSH       = "monitor-ssh"   // auth-monitor's SSH certificate for its login checks
+	APIDeny             = "deny"          // refuse a principal or certificate serial at once
+	APIAllow            = "allow"         // lift a deny
 )
+
+// MonitorProbe is the account auth-monitor acts as to prove the
+// impersonation path works; it holds only an SSH certificate for a user
+// that exists nowhere.
+const MonitorProbe = "homeworld-monitor-probe"
+
+// MonitorPrincipal is auth-monitor's own identity on the supervisor: it may
+// run the monitor's checks and nothing else (not act for a root admin).
+func MonitorPrincipal(supervisorFQDN string) string { return "auth-monitor@" + supervisorFQDN }
 
 // MonitorSSHLifetime bounds the supervisor's SSH certificate: one round of
 // login checks.
@@ -32,7 +43,7 @@ func Build(c *config.Config, l Lifetimes) (*Policy, error) {
 	sup := c.Supervisor()
 	p := &Policy{
 		Accounts:   map[string]*Account{},
-		Groups:     map[string]map[string]bool{GroupNodes: {}, GroupRootAdmins: {}},
+		Groups:     map[string]map[string]bool{GroupNodes: {}, GroupRootAdmins: {}, GroupMonitorProbes: {}},
 		Static:     map[string]string{"cluster.conf": config.ClusterConf(c)},
 		ServerName: c.FQDN(sup),
 		ServerIP:   netip.MustParseAddr(sup.IP),
@@ -45,14 +56,39 @@ func Build(c *config.Config, l Lifetimes) (*Policy, error) {
 		p.Accounts[acct.Principal] = acct
 		p.Groups[GroupNodes][acct.Principal] = true
 	}
+	mon := monitorAccount(c.FQDN(sup), netip.MustParseAddr(sup.IP))
+	p.Accounts[mon.Principal] = mon
+	p.Accounts[MonitorProbe] = probeAccount()
+	p.Groups[GroupMonitorProbes][MonitorProbe] = true
 	for _, admin := range c.RootAdmins {
 		if _, clash := p.Accounts[admin]; clash {
-			return nil, fmt.Errorf("policy: root admin %q has the name of a node", admin)
+			return nil, fmt.Errorf("policy: root admin %q has the name of a node or of a Homeworld account", admin)
 		}
 		p.Accounts[admin] = adminAccount(admin, l)
 		p.Groups[GroupRootAdmins][admin] = true
 	}
 	return p, nil
+}
+
+// monitorAccount is auth-monitor: an SSH certificate of minutes for its
+// login checks, and impersonation of the probe account only.
+func monitorAccount(supFQDN string, ip netip.Addr) *Account {
+	a := &Account{Principal: MonitorPrincipal(supFQDN), IP: ip, DirectAuth: true, Grants: map[string]*Grant{}}
+	a.add(&Grant{API: APIMonitorSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+		KeyID: "auth-monitor-" + supFQDN, Principals: []string{"root"}, Lifetime: MonitorSSHLifetime,
+	}})
+	a.add(&Grant{API: APIImpersonateAdmin, Privilege: Impersonate, Scope: GroupMonitorProbes})
+	return a
+}
+
+// probeAccount is reachable only by impersonation; its SSH certificate names
+// a user no node has.
+func probeAccount() *Account {
+	a := &Account{Principal: MonitorProbe, Grants: map[string]*Grant{}}
+	a.add(&Grant{API: APIAccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+		KeyID: MonitorProbe, Principals: []string{MonitorProbe}, Lifetime: MonitorSSHLifetime,
+	}})
+	return a
 }
 
 func adminAccount(principal string, l Lifetimes) *Account {
@@ -61,12 +97,14 @@ func adminAccount(principal string, l Lifetimes) *Account {
 		KeyID: "admin-ssh-" + principal, Principals: []string{"root"}, Lifetime: l.Admin,
 	}})
 	a.add(&Grant{API: APIAccessKubernetes, Privilege: SignTLS, Authority: "kubernetes", TLS: pki.TLSGrant{
-		CommonName: "root:" + principal, Organizations: []string{"system:masters"}, Lifetime: l.Admin,
+		CommonName: "root:" + principal, Organizations: []string{"system:masters"}, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
 	a.add(&Grant{API: APIAccessEtcd, Privilege: SignTLS, Authority: "etcd-client", TLS: pki.TLSGrant{
-		CommonName: "admin-etcd-" + principal, Lifetime: l.Admin,
+		CommonName: "admin-etcd-" + principal, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
 	a.add(&Grant{API: APIAdmit, Privilege: IssueToken, Scope: GroupNodes, TokenTTL: l.Token})
+	a.add(&Grant{API: APIDeny, Privilege: Deny})
+	a.add(&Grant{API: APIAllow, Privilege: Allow})
 	return a
 }
 
@@ -88,43 +126,53 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			continue // public downloads need no grant
 		}
 		g := &Grant{API: cred.Source}
-		tls := func(authority, cn string, host bool, names []string, orgs ...string) {
+		tls := func(authority, cn string, usage pki.Usage, names []string, orgs ...string) {
 			g.Privilege, g.Authority = SignTLS, authority
-			g.TLS = pki.TLSGrant{CommonName: cn, Names: names, Organizations: orgs, Host: host, Lifetime: l.NodeCert}
+			g.TLS = pki.TLSGrant{CommonName: cn, Names: names, Organizations: orgs, Usage: usage, Lifetime: l.NodeCert}
 		}
+		const client, server, both = pki.ClientAuth, pki.ServerAuth, pki.ClientAuth | pki.ServerAuth
 		switch cred.Source {
 		case credential.APIRenewKeygrant:
-			tls("keygranting", fqdn, false, nil)
+			tls("keygranting", fqdn, client, nil)
 			g.TLS.Lifetime = l.Keygrant
 		case credential.APIGetLocalConfig:
 			g.Privilege, g.Contents = Text, config.LocalConf(c, n)
 		case credential.APIGrantSSHHost:
 			g.Privilege, g.Authority = SignSSH, "ssh-host"
 			g.SSH = pki.SSHGrant{KeyID: "admitted-" + fqdn, Principals: hostNames, Host: true, Lifetime: l.SSHHost}
+		case credential.APIGrantAuthMonitor:
+			tls("keygranting", MonitorPrincipal(fqdn), client, nil)
 		case credential.APIGrantRegistryHost:
-			tls("clusterca", "homeworld-registry-"+n.Hostname, true, []string{"homeworld.private", fqdn, n.IP})
+			// Only the registry's own name: not the supervisor's name or
+			// address, which belong to the keyserver.
+			tls("clusterca", "homeworld-registry", server, []string{RegistryName})
 		case credential.APIGrantKubeSupervisor:
 			// Not system:masters: the supervisor's monitoring only reads (see
 			// internal/rbac).
-			tls("kubernetes", "supervisor:"+n.Hostname, false, nil)
+			tls("kubernetes", "supervisor:"+n.Hostname, client, nil)
 		case credential.APIGrantKubeWorker:
-			tls("kubernetes", "system:node:"+n.Hostname, true, hostNames, "system:nodes")
+			// The kubelet's client and serving certificate.
+			tls("kubernetes", "system:node:"+n.Hostname, both, hostNames, "system:nodes")
 		case credential.APIGrantKubeProxy:
-			tls("kubernetes", "system:kube-proxy", false, nil)
+			tls("kubernetes", "system:kube-proxy", client, nil)
 		case credential.APIGrantKubeMaster:
+			// The apiserver's serving certificate and its client
+			// certificate towards kubelets.
 			d := c.Cluster.InternalDomain
-			tls("kubernetes", "apiserver:"+n.Hostname, true, []string{
+			tls("kubernetes", "apiserver:"+n.Hostname, both, []string{
 				fqdn, n.Hostname, "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc." + d, n.IP, c.Addresses.ServiceAPI,
 			})
 		case credential.APIGrantKubeCtrlMgr:
-			tls("kubernetes", "system:kube-controller-manager", false, nil)
+			tls("kubernetes", "system:kube-controller-manager", client, nil)
 		case credential.APIGrantKubeScheduler:
-			tls("kubernetes", "system:kube-scheduler", false, nil)
+			tls("kubernetes", "system:kube-scheduler", client, nil)
 		case credential.APIGrantEtcdServer:
-			tls("etcd-server", "etcd-server-"+n.Hostname, true, hostNames)
+			// Serves clients and peers, and is the client side of peer
+			// connections.
+			tls("etcd-server", "etcd-server-"+n.Hostname, both, hostNames)
 		case credential.APIGrantEtcdClient:
-			tls("etcd-client", "etcd-client-"+n.Hostname, false, hostNames)
+			tls("etcd-client", "etcd-client-"+n.Hostname, client, hostNames)
 		case credential.APIFetchServiceAccountKey:
 			g.Privilege, g.Authority = FetchKey, "serviceaccount"
 		default:
@@ -134,13 +182,9 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 	}
 	if n.Kind == config.KindSupervisor {
 		// The (future) Kerberos gateway runs on the supervisor and acts for
-		// the admin it authenticated.
+		// the admin it authenticated. auth-monitor has an identity of its
+		// own (monitorAccount) and cannot do this.
 		a.add(&Grant{API: APIImpersonateAdmin, Privilege: Impersonate, Scope: GroupRootAdmins})
-		// auth-monitor proves that admins could log in everywhere by
-		// logging in itself, with a certificate of minutes.
-		a.add(&Grant{API: APIMonitorSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
-			KeyID: "auth-monitor-" + fqdn, Principals: []string{"root"}, Lifetime: MonitorSSHLifetime,
-		}})
 	}
 	return a, nil
 }

@@ -27,6 +27,8 @@ const (
 	Impersonate Privilege = "impersonate" // body: principal in Scope; later operations act as it
 	Text        Privilege = "text"        // body: empty; result: Contents
 	FetchKey    Privilege = "fetch-key"   // body: empty; result: the authority's private key
+	Deny        Privilege = "deny"        // body: principal or serial:HEX; result: the deny list
+	Allow       Privilege = "allow"       // body: principal or serial:HEX; result: the deny list
 )
 
 // Grant is one API an account may call, with every parameter fixed.
@@ -65,9 +67,14 @@ func (a *Account) APIs() []string {
 
 // Group names.
 const (
-	GroupNodes      = "nodes"
-	GroupRootAdmins = "root-admins"
+	GroupNodes         = "nodes"
+	GroupRootAdmins    = "root-admins"
+	GroupMonitorProbes = "monitor-probes"
 )
+
+// RegistryName is the name the supervisor's image registry serves under; the
+// registry's certificate carries only it.
+const RegistryName = "homeworld.private"
 
 // Policy is the compiled policy of one cluster.
 type Policy struct {

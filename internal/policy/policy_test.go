@@ -8,6 +8,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/pki"
 )
 
 func testConfig(t *testing.T) *config.Config {
@@ -37,7 +38,7 @@ func TestNodeGrantsMatchCatalogue(t *testing.T) {
 			}
 		}
 		if n.Kind == config.KindSupervisor {
-			want = append(want, APIImpersonateAdmin, APIMonitorSSH)
+			want = append(want, APIImpersonateAdmin)
 		}
 		slices.Sort(want)
 		if got := acct.APIs(); !slices.Equal(got, want) {
@@ -77,8 +78,8 @@ func TestNamesComeFromPolicy(t *testing.T) {
 			t.Errorf("apiserver names %v lack %s", g.TLS.Names, want)
 		}
 	}
-	if !g.TLS.Host {
-		t.Error("apiserver certificate is not a host certificate")
+	if g.TLS.Usage != pki.ClientAuth|pki.ServerAuth {
+		t.Error("apiserver certificate does not serve and authenticate to kubelets")
 	}
 	w := p.Accounts["worker1.cluster.example.org"].Grants[credential.APIGrantKubeWorker]
 	if w.TLS.CommonName != "system:node:worker1" || !slices.Equal(w.TLS.Organizations, []string{"system:nodes"}) {
@@ -114,5 +115,72 @@ func TestBadLifetimes(t *testing.T) {
 	l.Admin = 0
 	if _, err := Build(testConfig(t), l); err == nil || !strings.Contains(err.Error(), "admin lifetime") {
 		t.Errorf("Build = %v", err)
+	}
+}
+
+// TestOnlyHostCertificatesServe keeps server authentication to the
+// certificates that serve something, and URI names (the keyserver's mark)
+// out of every grant: no credential the policy issues can pose as the
+// keyserver.
+func TestOnlyHostCertificatesServe(t *testing.T) {
+	c := testConfig(t)
+	p, _ := Build(c, DefaultLifetimes)
+	serving := map[string]bool{
+		credential.APIGrantKubeWorker: true, credential.APIGrantKubeMaster: true,
+		credential.APIGrantEtcdServer: true, credential.APIGrantRegistryHost: true,
+	}
+	sup := c.Supervisor()
+	for _, acct := range p.Accounts {
+		for api, g := range acct.Grants {
+			if g.Privilege != SignTLS {
+				continue
+			}
+			if len(g.TLS.URIs) > 0 {
+				t.Errorf("%s: %s grants URI names %v", acct.Principal, api, g.TLS.URIs)
+			}
+			if got := g.TLS.Usage&pki.ServerAuth != 0; got != serving[api] {
+				t.Errorf("%s: %s server auth = %v, want %v", acct.Principal, api, got, serving[api])
+			}
+			if g.TLS.Usage == 0 {
+				t.Errorf("%s: %s has no usage", acct.Principal, api)
+			}
+			if api != credential.APIGrantKubeMaster && api != credential.APIGrantKubeWorker && api != credential.APIGrantEtcdServer {
+				for _, n := range g.TLS.Names {
+					if n == c.FQDN(sup) || n == sup.IP {
+						t.Errorf("%s: %s names the keyserver's %s", acct.Principal, api, n)
+					}
+				}
+			}
+		}
+	}
+	if r := p.Accounts[c.FQDN(sup)].Grants[credential.APIGrantRegistryHost]; !slices.Equal(r.TLS.Names, []string{RegistryName}) {
+		t.Errorf("registry names %v, want only %s", r.TLS.Names, RegistryName)
+	}
+}
+
+// TestMonitorCannotActForAdmins: auth-monitor's identity runs its checks
+// and nothing else.
+func TestMonitorCannotActForAdmins(t *testing.T) {
+	c := testConfig(t)
+	p, _ := Build(c, DefaultLifetimes)
+	sup := c.Supervisor()
+	mon := p.Accounts[MonitorPrincipal(c.FQDN(sup))]
+	if mon == nil || mon.IP.String() != sup.IP {
+		t.Fatalf("monitor account %+v", mon)
+	}
+	if got := mon.APIs(); !slices.Equal(got, []string{APIImpersonateAdmin, APIMonitorSSH}) {
+		t.Errorf("monitor APIs %v", got)
+	}
+	if g := mon.Grants[APIImpersonateAdmin]; g.Scope != GroupMonitorProbes {
+		t.Errorf("monitor may impersonate %s", g.Scope)
+	}
+	for _, admin := range c.RootAdmins {
+		if p.InGroup(GroupMonitorProbes, admin) {
+			t.Errorf("root admin %s is a monitor probe", admin)
+		}
+	}
+	probe := p.Accounts[MonitorProbe]
+	if probe.DirectAuth || !slices.Equal(probe.APIs(), []string{APIAccessSSH}) || slices.Contains(probe.Grants[APIAccessSSH].SSH.Principals, "root") {
+		t.Errorf("probe account %+v", probe)
 	}
 }

@@ -26,7 +26,16 @@ type entry struct {
 	Issued    time.Time  `json:"issued"`
 	Expires   time.Time  `json:"expires"`
 	Used      *time.Time `json:"used,omitempty"`
+	// Key identifies the key the token's identity was issued for, so the
+	// same node can repeat a redemption whose response it lost.
+	Key string `json:"key,omitempty"`
 }
+
+// ReplayWindow is how long after its use a token may be redeemed again for
+// the same key: long enough for a node's retry after a lost response,
+// short enough that a stolen used token is worth nothing (it would also
+// need the node's private key and address).
+const ReplayWindow = 10 * time.Minute
 
 type file struct {
 	Version int      `json:"version"`
@@ -112,7 +121,15 @@ type Claim struct {
 	s         *Store
 	hash      string
 	Principal string
+	// Replay: the token was already used; the claim is valid only for the
+	// key it was used for (see Matches) and Commit changes nothing.
+	Replay bool
+	key    string
 }
+
+// Matches reports whether a claim may be honoured for key: always for a
+// fresh token, only for the same key for a replay.
+func (c *Claim) Matches(key string) bool { return !c.Replay || (key != "" && key == c.key) }
 
 // Reserve takes a token for redemption. While reserved, any other attempt
 // fails with ErrBusy, so concurrent redemptions cannot both succeed.
@@ -124,6 +141,8 @@ func (s *Store) Reserve(tok string) (*Claim, error) {
 	switch {
 	case !ok:
 		return nil, ErrUnknown
+	case e.Used != nil && e.Key != "" && s.now().Before(e.Used.Add(ReplayWindow)):
+		return &Claim{s: s, hash: h, Principal: e.Principal, Replay: true, key: e.Key}, nil
 	case e.Used != nil:
 		return nil, ErrUsed
 	case !s.now().Before(e.Expires):
@@ -137,16 +156,23 @@ func (s *Store) Reserve(tok string) (*Claim, error) {
 
 // Commit marks the token used, durably. If that cannot be stored the token
 // stays unused and the caller must not grant anything.
-func (c *Claim) Commit() error {
+func (c *Claim) Commit() error { return c.CommitFor("") }
+
+// CommitFor is Commit that remembers the key the identity was issued for,
+// so the same key may repeat the redemption within ReplayWindow.
+func (c *Claim) CommitFor(key string) error {
+	if c.Replay {
+		return nil
+	}
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer delete(s.reserved, c.hash)
 	e := s.entries[c.hash]
 	now := s.now()
-	e.Used = &now
+	e.Used, e.Key = &now, key
 	if err := s.save(); err != nil {
-		e.Used = nil
+		e.Used, e.Key = nil, ""
 		return fmt.Errorf("recording token use: %w", err)
 	}
 	return nil
@@ -154,6 +180,9 @@ func (c *Claim) Commit() error {
 
 // Release returns an uncommitted token to the store.
 func (c *Claim) Release() {
+	if c.Replay {
+		return
+	}
 	c.s.mu.Lock()
 	delete(c.s.reserved, c.hash)
 	c.s.mu.Unlock()

@@ -178,3 +178,41 @@ func TestCorruptStoreRefused(t *testing.T) {
 		t.Errorf("Open = %v", err)
 	}
 }
+
+// A node whose first response was lost repeats the redemption with the same
+// key; anyone else gets ErrUsed-like refusals, and the window closes.
+func TestReplayForSameKeyWithinWindow(t *testing.T) {
+	s, path, c := newStore(t)
+	tok, _, _ := s.Issue("n", time.Hour)
+	first, err := s.Reserve(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.CommitFor("key-A"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Reserve(tok)
+	if err != nil || !again.Replay || !again.Matches("key-A") || again.Matches("key-B") || again.Matches("") {
+		t.Fatalf("replay claim = %+v, %v", again, err)
+	}
+	// Survives a restart.
+	s2, err := Open(path, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl, err := s2.Reserve(tok); err != nil || !cl.Matches("key-A") {
+		t.Fatalf("replay after restart = %+v, %v", cl, err)
+	}
+	c.Advance(ReplayWindow)
+	if _, err := s2.Reserve(tok); !errors.Is(err, ErrUsed) {
+		t.Fatalf("after the window = %v, want ErrUsed", err)
+	}
+	// A token committed without a key never replays.
+	tok2, _, _ := s2.Issue("m", time.Hour)
+	if _, err := redeem(s2, tok2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Reserve(tok2); !errors.Is(err, ErrUsed) {
+		t.Fatalf("keyless replay = %v, want ErrUsed", err)
+	}
+}
