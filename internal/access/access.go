@@ -134,3 +134,22 @@ func (a *Admin) TLSCert(ctx context.Context, api string, key crypto.Signer) (*x5
 	}
 	return pki.ParseCert([]byte(res))
 }
+
+// Deny cuts off a node (hostname from setup.yaml), another principal, or one
+// certificate ("serial:HEX") at the keyserver at once, and returns the deny
+// list.
+func (a *Admin) Deny(ctx context.Context, target string) (string, error) {
+	return a.client.Call1(ctx, "", policy.APIDeny, a.denyEntry(target))
+}
+
+// Allow lifts a Deny and returns the deny list.
+func (a *Admin) Allow(ctx context.Context, target string) (string, error) {
+	return a.client.Call1(ctx, "", policy.APIAllow, a.denyEntry(target))
+}
+
+func (a *Admin) denyEntry(target string) string {
+	if n, ok := a.cfg.FindNode(target); ok {
+		return a.cfg.FQDN(n)
+	}
+	return target
+}

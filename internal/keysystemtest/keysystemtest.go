@@ -10,7 +10,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -243,4 +246,37 @@ func (c *Cluster) Workspace(dir string, key *disaster.Key) {
 	if err := authority.NewStore(dir).Create(context.Background(), c.Authorities, key, false); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// Impostor serves HTTPS on the supervisor's address (another port) with a
+// certificate from clusterca that names the supervisor, as the registry's
+// certificate once did, but is not the keyserver's. It answers everything
+// with 200. Keysystem clients must refuse it.
+func (c *Cluster) Impostor() string {
+	c.t.Helper()
+	sup := c.Config.Supervisor()
+	ca, _ := c.Authorities.Get("clusterca")
+	key, err := pki.NewKey()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, key.Public(), pki.TLSGrant{
+		CommonName: "homeworld-registry-" + sup.Hostname, Names: []string{policy.RegistryName, c.Config.FQDN(sup), sup.IP},
+		Usage: pki.ServerAuth | pki.ClientAuth, Lifetime: time.Hour,
+	}, time.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(sup.IP, "0"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	srv := &http.Server{
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"results":["impostor"]}`)) }),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}}},
+		ErrorLog:  log.New(io.Discard, "", 0),
+	}
+	go srv.ServeTLS(l, "", "")
+	c.t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
 }

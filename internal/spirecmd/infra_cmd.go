@@ -65,7 +65,58 @@ with 'spire infra admit' once its keyserver runs.`,
 				return tw.Flush()
 			},
 		},
+		a.denyCommand(&f, true),
+		a.denyCommand(&f, false),
 	)
 	f.register(c)
+	return c
+}
+
+// denyCommand is `infra deny` or `infra allow`.
+func (a *app) denyCommand(f *keyserverFlags, deny bool) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "deny NODE|PRINCIPAL|serial:HEX",
+		Short: "Cut off a node, principal or single certificate at the keyserver, at once",
+		Long: `Put a node (hostname from setup.yaml), any other principal, or one certificate
+(serial:HEX, the serial as the audit log prints it) on the keyserver's deny
+list. From the next request on, the keyserver refuses that identity: it can
+renew nothing, get nothing, and cannot be admitted again until allowed.
+
+What a stolen node identity already holds stays valid until it expires (role
+certificates last 30 days): to cut it off everywhere, deny the node here, then
+remove it from setup.yaml and restart the keyserver, and for certificates
+that must die sooner, regenerate the authority that issued them. The deny
+list survives keyserver restarts; 'spire infra allow' lifts an entry.`,
+		Example: `  spire infra deny worker3
+  spire infra deny serial:5f3a09c2d1e4b7a8`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.connectAdmin(f)
+			if err != nil {
+				return err
+			}
+			defer s.admin.Close()
+			call, verb := s.admin.Deny, "denied"
+			if !deny {
+				call, verb = s.admin.Allow, "allowed"
+			}
+			list, err := call(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "%s %s. Deny list now:\n", verb, args[0])
+			if list == "" {
+				list = "(empty)"
+			}
+			fmt.Fprintln(a.Stdout, list)
+			return nil
+		},
+	}
+	if !deny {
+		c.Use = "allow NODE|PRINCIPAL|serial:HEX"
+		c.Short = "Lift a deny: the keyserver accepts the node, principal or certificate again"
+		c.Long = `Remove an entry from the keyserver's deny list (see 'spire infra deny').`
+		c.Example = `  spire infra allow worker3`
+	}
 	return c
 }

@@ -136,3 +136,26 @@ func TestUpdateKnownHosts(t *testing.T) {
 		t.Errorf("known_hosts:\n%s", content)
 	}
 }
+
+func TestInfraDenyAllow(t *testing.T) {
+	e, c := clusterEnv(t)
+	ks := []string{"--keyserver", c.Addr}
+	out := e.mustRun(append([]string{"infra", "deny", "worker1"}, ks...)...)
+	if !strings.Contains(out.stdout, "denied worker1") || !strings.Contains(out.stdout, "worker1.test.homeworld.example (by admin") {
+		t.Errorf("deny output %q", out.stdout)
+	}
+	e.fails("denied by an administrator", append([]string{"infra", "admit", "worker1"}, ks...)...)
+	out = e.mustRun(append([]string{"infra", "allow", "worker1"}, ks...)...)
+	if !strings.Contains(out.stdout, "(empty)") {
+		t.Errorf("allow output %q", out.stdout)
+	}
+	e.mustRun(append([]string{"infra", "admit", "worker1"}, ks...)...)
+	e.fails("not a certificate serial", append([]string{"infra", "deny", "serial:xyz"}, ks...)...)
+}
+
+// spire refuses a server that presents a cluster certificate other than
+// the keyserver's, even one naming the supervisor.
+func TestSpireRefusesImpostorKeyserver(t *testing.T) {
+	e, c := clusterEnv(t)
+	e.fails("not the keyserver's", "infra", "admit", "--keyserver", c.Impostor(), "worker1")
+}
