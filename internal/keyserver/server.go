@@ -102,6 +102,10 @@ func maxBatch() int {
 	return n + 8
 }
 
+// Handler is the keyserver's HTTP handler (Serve wraps it in TLS); the
+// request's TLS state and remote address authenticate the caller.
+func (s *Server) Handler() http.Handler { return s.handler }
+
 // ReopenAudit reopens the audit log after rotation (SIGHUP).
 func (s *Server) ReopenAudit() error { return s.opts.Audit.Reopen() }
 

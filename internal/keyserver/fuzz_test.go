@@ -1,0 +1,216 @@
+package keyserver_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"homeworld.dev/homeworld/internal/audit"
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/keyserver"
+	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/token"
+)
+
+// fuzzCaller is one way of calling: as an account with its identity (from
+// its own address or another), with a token, or anonymously.
+type fuzzCaller struct {
+	principal string // "" anonymous
+	remote    string
+	token     bool
+}
+
+// FuzzAPIRequest sends arbitrary batches as several principals to the real
+// handler and checks every answer against the policy: nothing is granted
+// to a caller the policy does not grant it, every certificate carries only
+// the grant's names, and anonymous or misplaced callers get nothing.
+func FuzzAPIRequest(f *testing.F) {
+	cfg, _, err := config.Parse("setup.yaml", []byte(keysystemtest.Setup))
+	if err != nil {
+		f.Fatal(err)
+	}
+	pol, err := policy.Build(cfg, policy.DefaultLifetimes)
+	if err != nil {
+		f.Fatal(err)
+	}
+	auths, err := authority.Generate("fuzz", time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	// A fresh server every few hundred tokens: the token file is rewritten
+	// whole on every change, which an admin's handful of tokens never
+	// notices but thousands of fuzz executions would.
+	var h http.Handler
+	var tokens *token.Store
+	issued := 0
+	// On tmpfs when there is one: every request fsyncs the audit log,
+	// which on a busy disk would slow the fuzzer to a crawl.
+	root, err := os.MkdirTemp("/dev/shm", "keyserver-fuzz")
+	if err != nil {
+		root = f.TempDir()
+	} else {
+		f.Cleanup(func() { os.RemoveAll(root) })
+	}
+	fresh := func(tb testing.TB) {
+		dir, err := os.MkdirTemp(root, "keyserver")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tokens, _ = token.Open(filepath.Join(dir, "tokens.json"), time.Now)
+		log, _ := audit.Open(filepath.Join(dir, "audit.log"), time.Now)
+		srv, err := keyserver.New(keyserver.Options{Policy: pol, Authorities: auths, Tokens: tokens, Audit: log, Logf: func(string, ...any) {}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		h, issued = srv.Handler(), 0
+	}
+	fresh(f)
+	granting, _ := auths.Get("keygranting")
+	identity := map[string]*x509.Certificate{}
+	sup := cfg.FQDN(cfg.Supervisor())
+	callers := []fuzzCaller{
+		{"", "127.0.0.200", false},
+		{"", "127.0.0.31", true},
+		{"worker1.test.homeworld.example", "127.0.0.31", false},
+		{"worker1.test.homeworld.example", "127.0.0.32", false},
+		{"master1.test.homeworld.example", "127.0.0.21", false},
+		{sup, "127.0.0.10", false},
+		{policy.MonitorPrincipal(sup), "127.0.0.10", false},
+		{"admin", "127.0.0.200", false},
+		{policy.MonitorProbe, "127.0.0.10", false},
+	}
+	for _, c := range callers {
+		if c.principal == "" || identity[c.principal] != nil {
+			continue
+		}
+		key, _ := pki.NewKey()
+		identity[c.principal], _ = pki.IssueTLS(granting.Signer, granting.Cert, key.Public(), pki.TLSGrant{CommonName: c.principal, Usage: pki.ClientAuth, Lifetime: time.Hour}, time.Now())
+	}
+	key, _ := pki.NewKey()
+	csrPEM, _ := pki.MakeCSR(key)
+	sshKey, _ := pki.NewSSHKey()
+	sshPub, _ := ssh.NewPublicKey(sshKey.Public())
+	pubLine := string(ssh.MarshalAuthorizedKey(sshPub))
+	seed := func(caller uint8, reqs ...keyapi.Request) {
+		body, _ := json.Marshal(keyapi.Batch{Requests: reqs})
+		f.Add(caller, body)
+	}
+	for i := range callers {
+		seed(uint8(i), keyapi.Request{API: credential.APIRenewKeygrant, Body: string(csrPEM)})
+		seed(uint8(i), keyapi.Request{API: credential.APIGrantEtcdServer, Body: string(csrPEM)})
+		seed(uint8(i), keyapi.Request{API: credential.APIGrantSSHHost, Body: pubLine})
+		seed(uint8(i), keyapi.Request{API: policy.APIImpersonateAdmin, Body: "admin"}, keyapi.Request{API: policy.APIAccessKubernetes, Body: string(csrPEM)})
+		seed(uint8(i), keyapi.Request{API: policy.APIImpersonateAdmin, Body: policy.MonitorProbe}, keyapi.Request{API: policy.APIAccessSSH, Body: pubLine})
+		seed(uint8(i), keyapi.Request{API: policy.APIAdmit, Body: "worker2.test.homeworld.example"})
+		seed(uint8(i), keyapi.Request{API: credential.APIFetchServiceAccountKey})
+		seed(uint8(i), keyapi.Request{API: policy.APIDeny, Body: "serial:abc"})
+	}
+	f.Add(uint8(0), []byte(`{"requests":[{"api":"x"}],"y":1}`))
+
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		c := callers[int(which)%len(callers)]
+		req := httptest.NewRequest(http.MethodPost, keyapi.PathAPI, bytes.NewReader(body))
+		req.RemoteAddr = c.remote + ":40000"
+		req.TLS = &tls.ConnectionState{}
+		if id := identity[c.principal]; id != nil {
+			req.TLS.VerifiedChains = [][]*x509.Certificate{{id, granting.Cert}}
+		}
+		if c.token {
+			if issued++; issued > 200 {
+				fresh(t)
+			}
+			tok, _, err := tokens.Issue("worker1.test.homeworld.example", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set(keyapi.TokenHeader, tok)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			return
+		}
+		acct := pol.Accounts[c.principal]
+		switch {
+		case c.principal == "" && !c.token:
+			t.Fatalf("anonymous caller granted: %s", body)
+		case acct != nil && acct.IP.IsValid() && acct.IP.String() != c.remote:
+			t.Fatalf("%s granted from %s", c.principal, c.remote)
+		case acct != nil && !acct.DirectAuth:
+			t.Fatalf("%s authenticated directly", c.principal)
+		}
+		if c.token {
+			acct = pol.Accounts["worker1.test.homeworld.example"]
+		}
+		var batch keyapi.Batch
+		var res keyapi.Results
+		if json.Unmarshal(body, &batch) != nil || json.Unmarshal(rec.Body.Bytes(), &res) != nil || len(res.Results) != len(batch.Requests) {
+			t.Fatalf("200 for %q: %s", body, rec.Body)
+		}
+		if c.token && (len(batch.Requests) != 1 || batch.Requests[0].API != credential.APIRenewKeygrant) {
+			t.Fatalf("a token bought %s", body)
+		}
+		for i, r := range batch.Requests {
+			g := acct.Grants[r.API]
+			if g == nil {
+				t.Fatalf("%s granted %s outside policy", acct.Principal, r.API)
+			}
+			checkResult(t, g, res.Results[i])
+			if g.Privilege == policy.Impersonate {
+				acct = pol.Accounts[r.Body]
+				if !pol.InGroup(g.Scope, r.Body) {
+					t.Fatalf("impersonated %s outside %s", r.Body, g.Scope)
+				}
+			}
+		}
+	})
+}
+
+// checkResult verifies an issued certificate carries exactly the grant's
+// names and usage.
+func checkResult(t *testing.T, g *policy.Grant, result string) {
+	switch g.Privilege {
+	case policy.SignTLS:
+		cert, err := pki.ParseCert([]byte(result))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		names = append(names, cert.DNSNames...)
+		for _, ip := range cert.IPAddresses {
+			names = append(names, ip.String())
+		}
+		if cert.Subject.CommonName != g.TLS.CommonName || !slices.Equal(cert.Subject.Organization, g.TLS.Organizations) || !slices.Equal(names, g.TLS.Names) || len(cert.URIs) != 0 {
+			t.Fatalf("%s issued %v %v, want the grant's %+v", g.API, cert.Subject, names, g.TLS)
+		}
+	case policy.SignSSH:
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(result))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := k.(*ssh.Certificate)
+		if !slices.Equal(sc.ValidPrincipals, g.SSH.Principals) || sc.KeyId != g.SSH.KeyID || (sc.CertType == ssh.HostCert) != g.SSH.Host {
+			t.Fatalf("%s issued %v, want the grant's %+v", g.API, sc.ValidPrincipals, g.SSH)
+		}
+	case policy.FetchKey:
+		if !strings.Contains(result, "PRIVATE KEY") {
+			t.Fatalf("%s returned %q", g.API, result)
+		}
+	}
+}
