@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ type cluster struct {
 	*env
 	supervisor layout.Node
 	addr       string
+	keyserver  *exec.Cmd
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -33,7 +36,7 @@ func startCluster(t *testing.T) *cluster {
 	c := &cluster{env: e, supervisor: layout.Node{Root: filepath.Join(t.TempDir(), "supervisor")}}
 	e.spire("setup", "keyserver", "--root", c.supervisor.Root)
 	c.addr = freePort(t, "127.0.0.10")
-	daemon(t, filepath.Join(bin, "keyserver"), "--root", c.supervisor.Root, "--listen", c.addr)
+	c.keyserver = daemon(t, filepath.Join(bin, "keyserver"), "--root", c.supervisor.Root, "--listen", c.addr)
 	healthy(t, c.addr)
 	return c
 }
@@ -66,5 +69,32 @@ func TestAdmissionWithRealBinaries(t *testing.T) {
 	audit, err := os.ReadFile(c.supervisor.KeyserverAuditLog())
 	if err != nil || !strings.Contains(string(audit), `"action":"token-redeem","principal":"master2.test.homeworld.example","remote":"127.0.0.22","result":"ok"`) {
 		t.Errorf("redemption not audited: %v\n%s", err, audit)
+	}
+}
+
+// Log rotation as logrotate does it: rename, SIGHUP, and the keyserver
+// writes to a new file; no line is lost or lands in the wrong file.
+func TestAuditLogRotationOnSIGHUP(t *testing.T) {
+	c := startCluster(t)
+	log := c.supervisor.KeyserverAuditLog()
+	c.spire("infra", "admit", "--keyserver", c.addr, "worker1")
+	if err := os.Rename(log, log+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.keyserver.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "keyserver reopening its audit log", 10*time.Second, func() error {
+		_, err := os.Stat(log)
+		return err
+	})
+	c.spire("infra", "admit", "--keyserver", c.addr, "worker2")
+	old, _ := os.ReadFile(log + ".1")
+	cur, _ := os.ReadFile(log)
+	if !strings.Contains(string(old), `"target":"worker1.test.homeworld.example"`) || !strings.Contains(string(cur), `"target":"worker2.test.homeworld.example"`) || strings.Contains(string(cur), "worker1") {
+		t.Errorf("rotated log:\n%s\ncurrent log:\n%s", old, cur)
+	}
+	if st, err := os.Stat(log); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("new audit log: %v %v", st.Mode(), err)
 	}
 }
