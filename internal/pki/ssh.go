@@ -20,10 +20,14 @@ type SSHGrant struct {
 	Lifetime   time.Duration
 }
 
-// SignSSH certifies the public key given as one authorized_keys line.
+// SignSSH certifies the public key given as one authorized_keys line, if its
+// type and size meet the keysystem's floor.
 func SignSSH(ca ssh.Signer, pubLine []byte, g SSHGrant, now time.Time) (*ssh.Certificate, error) {
 	pub, _, _, rest, err := ssh.ParseAuthorizedKey(pubLine)
 	if err != nil {
+		if t := declaredSSHKeyType(pubLine); t != "" && !sshKeyTypes[t] {
+			return nil, errSSHKeyType(t)
+		}
 		return nil, fmt.Errorf("body is not an SSH public key: %w", err)
 	}
 	if len(strings.TrimSpace(string(rest))) > 0 {
@@ -31,6 +35,9 @@ func SignSSH(ca ssh.Signer, pubLine []byte, g SSHGrant, now time.Time) (*ssh.Cer
 	}
 	if _, isCert := pub.(*ssh.Certificate); isCert {
 		return nil, errors.New("body is already a certificate; send the plain public key")
+	}
+	if err := acceptableSSHKey(pub); err != nil {
+		return nil, err
 	}
 	return IssueSSH(ca, pub, g, now)
 }
