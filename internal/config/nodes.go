@@ -24,12 +24,13 @@ func (c *Config) Supervisor() Node { return c.NodesOf(KindSupervisor)[0] }
 
 // FindNode resolves a short hostname or a name under either cluster domain.
 func (c *Config) FindNode(name string) (Node, bool) {
-	for _, suffix := range []string{"." + c.Cluster.ExternalDomain, "." + c.Cluster.InternalDomain} {
-		name = strings.TrimSuffix(name, suffix)
-	}
-	for _, n := range c.Nodes {
-		if n.Hostname == name {
-			return n, true
+	// Each suffix is tried on the name as given: one domain may sit under
+	// the other (k8s.cluster.example.org under cluster.example.org).
+	for _, candidate := range []string{name, strings.TrimSuffix(name, "."+c.Cluster.ExternalDomain), strings.TrimSuffix(name, "."+c.Cluster.InternalDomain)} {
+		for _, n := range c.Nodes {
+			if n.Hostname == candidate {
+				return n, true
+			}
 		}
 	}
 	return Node{}, false

@@ -7,8 +7,6 @@ import (
 	"testing"
 )
 
-const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
 // FuzzCheck feeds arbitrary text to Check: it must never panic, and what it
 // accepts must be a token as New writes them, which Check accepts again.
 func FuzzCheck(f *testing.F) {

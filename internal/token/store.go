@@ -71,7 +71,10 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	if f.Version != 1 {
 		return nil, fmt.Errorf("token store %s has unknown version %d", path, f.Version)
 	}
-	for _, e := range f.Tokens {
+	for i, e := range f.Tokens {
+		if e == nil || e.Hash == "" {
+			return nil, fmt.Errorf("token store %s is corrupt: entry %d is empty", path, i)
+		}
 		s.entries[e.Hash] = e
 	}
 	return s, nil
@@ -120,6 +123,7 @@ func (s *Store) Issue(principal string, ttl time.Duration) (string, time.Time, e
 type Claim struct {
 	s         *Store
 	hash      string
+	done      bool // committed or released (guarded by s.mu)
 	Principal string
 	// Replay: the token was already used; the claim is valid only for the
 	// key it was used for (see Matches) and Commit changes nothing.
@@ -167,8 +171,15 @@ func (c *Claim) CommitFor(key string) error {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c.done {
+		return errors.New("the token's claim has already ended")
+	}
+	c.done = true
 	defer delete(s.reserved, c.hash)
 	e := s.entries[c.hash]
+	if e == nil {
+		return ErrUnknown
+	}
 	now := s.now()
 	e.Used, e.Key = &now, key
 	if err := s.save(); err != nil {
@@ -184,8 +195,11 @@ func (c *Claim) Release() {
 		return
 	}
 	c.s.mu.Lock()
-	delete(c.s.reserved, c.hash)
-	c.s.mu.Unlock()
+	defer c.s.mu.Unlock()
+	if !c.done {
+		c.done = true
+		delete(c.s.reserved, c.hash)
+	}
 }
 
 // Outstanding counts tokens that are neither used nor expired.
