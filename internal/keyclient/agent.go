@@ -4,8 +4,12 @@
 // requests certificates, CA certificates and configuration from the
 // keyserver, writes them atomically into the node's layout, renews each at
 // about two thirds of its lifetime, and retries with backoff while the
-// keyserver is unreachable. It reports readiness and Prometheus metrics.
-// cmd/keyclient runs it.
+// keyserver is unreachable. It heals what it can alone: it refuses
+// certificates its own clock already sees as expired and reports the clock
+// skew, uses a new admission token when its identity has expired, replaces
+// corrupt keys and keeps key files 0600; what it cannot (a clock to fix, a
+// node to admit again) it says in its log and metrics. It reports readiness
+// and Prometheus metrics. cmd/keyclient runs it.
 package keyclient
 
 import (
@@ -79,12 +83,16 @@ type Agent struct {
 	client  *keyapi.Client
 	metrics *metrics
 
-	mu       sync.Mutex
-	identity *tls.Certificate
-	kind     config.Kind
-	states   map[string]*credState
-	readyCh  chan struct{}
-	ready    bool
+	mu          sync.Mutex
+	identity    *tls.Certificate // possibly expired: see currentIdentity
+	identityErr error            // why granting.pem/granting.key are no identity
+	admission   string           // what the admin must do, last logged
+	needsToken  bool
+	skew        time.Duration // this node's clock minus the keyserver's, last seen
+	kind        config.Kind
+	states      map[string]*credState
+	readyCh     chan struct{}
+	ready       bool
 }
 
 // credState is what the agent knows about one credential.
@@ -134,12 +142,6 @@ func New(opts Options) (*Agent, error) {
 	return a, nil
 }
 
-func (a *Agent) currentIdentity() *tls.Certificate {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.identity
-}
-
 // Run converges until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.client.Close()
@@ -168,6 +170,7 @@ func (a *Agent) step(ctx context.Context) time.Duration {
 	kind := a.readKind()
 	for _, c := range a.wanted() {
 		st := a.state(c.Name)
+		a.clockSetBack(st, now)
 		a.inspect(c, st, now)
 		due := a.dueAt(c, st)
 		if !due.After(now) {
@@ -240,6 +243,21 @@ func (a *Agent) state(name string) *credState {
 	return st
 }
 
+// clockSetBack repairs times the agent recorded by a clock that has since
+// been set back (say, by NTP after running ahead): they lie further ahead
+// than the agent ever schedules, and would postpone retries and refreshes
+// by as much as the clock was wrong.
+func (a *Agent) clockSetBack(st *credState, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st.nextAttempt.After(now.Add(a.opts.RetryMax)) {
+		st.nextAttempt = now
+	}
+	if st.fetchedAt.After(now) {
+		st.fetchedAt = now
+	}
+}
+
 // dueAt is when the credential next needs an attempt.
 func (a *Agent) dueAt(c credential.Credential, st *credState) time.Time {
 	var due time.Time
@@ -258,19 +276,26 @@ func (a *Agent) dueAt(c credential.Credential, st *credState) time.Time {
 }
 
 func (a *Agent) failed(c credential.Credential, st *credState, err error) {
+	err = a.explainClock(err)
+	blocked := errors.Is(err, errBlocked)
 	a.mu.Lock()
-	st.failures++
 	st.lastErr = err
-	backoff := a.opts.RetryMin << min(st.failures-1, 20)
-	if backoff > a.opts.RetryMax || backoff <= 0 {
-		backoff = a.opts.RetryMax
+	backoff := a.opts.RetryMin
+	if !blocked {
+		// Blocked attempts ask nobody, so they need no backoff: a token
+		// that appears is used at once.
+		st.failures++
+		backoff = a.opts.RetryMin << min(st.failures-1, 20)
+		if backoff > a.opts.RetryMax || backoff <= 0 {
+			backoff = a.opts.RetryMax
+		}
+		// Jitter spreads the retries of many nodes after a keyserver outage.
+		backoff = backoff/2 + rand.N(backoff/2+1)
 	}
-	// Jitter spreads the retries of many nodes after a keyserver outage.
-	backoff = backoff/2 + rand.N(backoff/2+1)
 	st.nextAttempt = a.opts.Now().Add(backoff)
 	a.mu.Unlock()
 	a.metrics.attempt(c.Name, err)
-	if !errors.Is(err, errBlocked) {
+	if !blocked {
 		a.opts.Logf("keyclient: %s: %v (retrying in %s)", c.Name, err, backoff.Round(time.Millisecond))
 	}
 }

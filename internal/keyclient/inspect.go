@@ -14,17 +14,21 @@ import (
 )
 
 // inspect reads the installed credential from disk: whether it is there and,
-// for certificates, when it expires and when to renew it.
+// for certificates, when it expires and when to renew it. A certificate
+// counts only with its own key beside it: a key that was lost, emptied or
+// replaced makes the certificate due again.
 func (a *Agent) inspect(c credential.Credential, st *credState, now time.Time) {
-	data, err := os.ReadFile(a.opts.Node.Path(c.Path))
+	path := a.opts.Node.Path(c.Path)
+	a.tighten(path, c.Mode)
+	data, err := os.ReadFile(path)
 	present := err == nil && len(data) > 0
 	var notBefore, notAfter time.Time
 	if present && c.Expires() {
-		notBefore, notAfter, err = validity(c, data)
+		var pub crypto.PublicKey
+		notBefore, notAfter, pub, err = certificate(c, data)
 		if err != nil || !now.Before(notAfter) {
 			present = false
-		}
-		if _, kerr := os.Stat(a.opts.Node.Path(c.KeyPath)); kerr != nil {
+		} else if key, err := a.readKey(a.opts.Node.Path(c.KeyPath)); err != nil || !publicKeysEqual(key.Public(), pub) {
 			present = false
 		}
 	}
@@ -40,31 +44,31 @@ func (a *Agent) inspect(c credential.Credential, st *credState, now time.Time) {
 		return
 	}
 	if !notAfter.Equal(st.expires) {
-		// Certificates are backdated by pki.Backdate for clock skew; the
-		// lifetime that matters starts when they were issued.
-		issued := notBefore.Add(pki.Backdate)
-		if issued.After(notAfter) {
-			issued = notBefore
-		}
+		// The lifetime that matters starts when the certificate was issued.
+		issued := issuedAt(notBefore, notAfter)
 		st.expires = notAfter
 		st.renewAt = issued.Add(time.Duration(float64(notAfter.Sub(issued)) * renewFraction()))
 	}
 	a.metrics.setExpiry(c.Name, notAfter)
 }
 
-func validity(c credential.Credential, data []byte) (time.Time, time.Time, error) {
+// certificate reads an installed certificate's validity and public key.
+func certificate(c credential.Credential, data []byte) (notBefore, notAfter time.Time, pub crypto.PublicKey, err error) {
 	if c.Type == credential.SSHCert {
 		cert, err := parseSSHCert(data)
 		if err != nil {
-			return time.Time{}, time.Time{}, err
+			return time.Time{}, time.Time{}, nil, err
 		}
-		return time.Unix(int64(cert.ValidAfter), 0), pki.SSHExpiry(cert), nil
+		if k, ok := cert.Key.(ssh.CryptoPublicKey); ok {
+			pub = k.CryptoPublicKey()
+		}
+		return time.Unix(int64(cert.ValidAfter), 0), pki.SSHExpiry(cert), pub, nil
 	}
 	cert, err := pki.ParseCert(data)
 	if err != nil {
-		return time.Time{}, time.Time{}, err
+		return time.Time{}, time.Time{}, nil, err
 	}
-	return cert.NotBefore, cert.NotAfter, nil
+	return cert.NotBefore, cert.NotAfter, cert.PublicKey, nil
 }
 
 func parseSSHCert(data []byte) (*ssh.Certificate, error) {

@@ -74,7 +74,10 @@ func install(t *testing.T, c *keysystemtest.Cluster, hostname string, withToken 
 func start(t *testing.T, c *keysystemtest.Cluster, hostname string, l layout.Node, opts keyclient.Options) *node {
 	t.Helper()
 	cfgNode, _ := c.Config.FindNode(hostname)
-	opts.Node, opts.Keyserver, opts.LocalAddr = l, c.Addr, cfgNode.IP
+	opts.Node, opts.LocalAddr = l, cfgNode.IP
+	if opts.Keyserver == "" {
+		opts.Keyserver = c.Addr
+	}
 	logs := &logBuffer{}
 	opts.Logf = logs.logf
 	if opts.RetryMin == 0 {

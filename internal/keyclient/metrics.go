@@ -45,13 +45,23 @@ func newMetrics(a *Agent) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "homeworld_keyclient_ready",
 			Help: "1 when every credential of the node's kind is present and valid.",
-		}, func() float64 {
-			if a.IsReady() {
-				return 1
-			}
-			return 0
-		}))
+		}, func() float64 { return boolGauge(a.IsReady()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "homeworld_keyclient_clock_skew_seconds",
+			Help: "How far this node's clock is ahead of the keyserver's (negative: behind), estimated from the last certificate received; 0 until one is.",
+		}, func() float64 { return a.clockSkew().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "homeworld_keyclient_needs_admission_token",
+			Help: "1 when the node has no usable identity and no admission token: an admin must run spire infra admit for it.",
+		}, func() float64 { return boolGauge(a.NeedsAdmissionToken()) }))
 	return m
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (m *metrics) setExpiry(name string, t time.Time) {
