@@ -65,15 +65,43 @@ type Service struct {
 	Kinds       []config.Kind
 	// After lists services (on the same node) that must be ready before
 	// this one starts; entries absent on the node's kind are ignored.
-	After      []string
-	Command    func(h Host) []string // full argv
+	After []string
+	// Launch is the kube-launch component that starts the service; empty
+	// for Homeworld's own daemons, which Command runs directly.
+	Launch     string
+	Command    func(h Host) []string // full argv, when Launch is empty
 	Ready      func(h Host) Check
 	RestartSec time.Duration
 	Sandbox    Sandbox
-	// OSProvided services come with the operating system on real hosts
-	// (Debian's ssh.service): no unit is rendered; the virtual cluster,
-	// having no OS services, runs them itself.
-	OSProvided bool
+	// Notify: the program tells systemd when it is ready (sd_notify
+	// READY=1), so its unit is Type=notify; other units are Type=exec and
+	// systemd judges them started once the program runs.
+	Notify bool
+	// OSUnit names the unit of a service the operating system provides on
+	// real hosts (Debian's "ssh.service"): no unit is rendered for it, the
+	// virtual cluster (having no OS services) runs it itself, and its
+	// state is reported under this name everywhere.
+	OSUnit string
+}
+
+// OSProvided reports whether real hosts get s from the operating system.
+func (s Service) OSProvided() bool { return s.OSUnit != "" }
+
+// UnitType is the systemd Type= of s's unit.
+func (s Service) UnitType() string {
+	if s.Notify {
+		return "notify"
+	}
+	return "exec"
+}
+
+// Unit is the systemd unit name of s on a real host, which is also the
+// name its state is reported under in the virtual cluster.
+func (s Service) Unit() string {
+	if s.OSUnit != "" {
+		return s.OSUnit
+	}
+	return s.Name + ".service"
 }
 
 var (
@@ -81,9 +109,12 @@ var (
 	masters   = []config.Kind{config.KindMaster}
 )
 
-// launched is a component started by kube-launch.
-func launched(component string) func(h Host) []string {
-	return func(h Host) []string { return []string{h.Bin("kube-launch"), component} }
+// Argv is the command line that starts s on h.
+func (s Service) Argv(h Host) []string {
+	if s.Launch != "" {
+		return []string{h.Bin("kube-launch"), s.Launch}
+	}
+	return s.Command(h)
 }
 
 func url(u string) func(Host) Check { return func(Host) Check { return Check{URL: u} } }
@@ -102,6 +133,7 @@ var Map = []Service{
 		},
 		RestartSec: 5 * time.Second,
 		Sandbox:    Sandbox{ReadWritePaths: []string{"/var/lib/homeworld/keyserver", "/var/log/homeworld"}},
+		Notify:     true,
 	},
 	{
 		Name:        "keyclient",
@@ -116,13 +148,14 @@ var Map = []Service{
 		},
 		RestartSec: 10 * time.Second,
 		Sandbox:    Sandbox{ReadWritePaths: []string{"/etc/homeworld", "/etc/ssh", "/var/lib/homeworld"}},
+		Notify:     true,
 	},
 	{
 		Name:        "node-exporter",
 		Description: "Prometheus node exporter (machine metrics; service states on real hosts)",
 		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
 		After:       []string{"keyclient"}, // its launch reads local.conf
-		Command:     launched("node-exporter"),
+		Launch:      "node-exporter",
 		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9100) + "/metrics"} },
 		RestartSec:  5 * time.Second,
 	},
@@ -131,10 +164,11 @@ var Map = []Service{
 		Description: "OpenSSH server (host certificate and admin CA from the keysystem)",
 		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
 		After:       []string{"keyclient"},
-		Command:     launched("sshd"),
+		Launch:      "sshd",
 		Ready:       func(h Host) Check { return Check{TCP: h.addr(22)} },
 		RestartSec:  5 * time.Second,
-		OSProvided:  true,
+		OSUnit:      "ssh.service",
+		Notify:      true, // Debian's ssh.service is Type=notify
 	},
 	{
 		Name:        "auth-monitor",
@@ -152,7 +186,7 @@ var Map = []Service{
 		Description: "Kubernetes object state (nodes, namespaces) as kube-state-metrics names it",
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyclient"},
-		Command:     launched("kube-state"),
+		Launch:      "kube-state",
 		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9104) + "/metrics"} },
 		RestartSec:  5 * time.Second,
 	},
@@ -161,7 +195,7 @@ var Map = []Service{
 		Description: "Prometheus (the cluster's monitoring, queried by spire verify)",
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyclient"},
-		Command:     launched("prometheus"),
+		Launch:      "prometheus",
 		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9090) + "/-/ready"} },
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config", "/var/lib/homeworld/prometheus"}},
@@ -171,9 +205,10 @@ var Map = []Service{
 		Description: "etcd member (TLS peers and clients, keysystem certificates)",
 		Kinds:       masters,
 		After:       []string{"keyclient"},
-		Command:     launched("etcd"),
+		Launch:      "etcd",
 		Ready:       url("http://127.0.0.1:2381/health"),
 		RestartSec:  5 * time.Second,
+		Notify:      true, // etcdmain notifies systemd once it serves
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/var/lib/homeworld/etcd"}},
 	},
 	{
@@ -181,7 +216,7 @@ var Map = []Service{
 		Description: "etcd metrics for Prometheus, without etcd credentials",
 		Kinds:       masters,
 		After:       []string{"etcd"},
-		Command:     launched("etcd-exporter"),
+		Launch:      "etcd-exporter",
 		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9101) + "/metrics"} },
 		RestartSec:  5 * time.Second,
 	},
@@ -190,7 +225,7 @@ var Map = []Service{
 		Description: "Kubernetes API server",
 		Kinds:       masters,
 		After:       []string{"etcd"},
-		Command:     launched("apiserver"),
+		Launch:      "apiserver",
 		Ready:       func(h Host) Check { return Check{URL: "https://" + h.addr(443) + "/readyz"} },
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
@@ -200,7 +235,7 @@ var Map = []Service{
 		Description: "Kubernetes controller manager",
 		Kinds:       masters,
 		After:       []string{"kube-apiserver"},
-		Command:     launched("controller-manager"),
+		Launch:      "controller-manager",
 		Ready:       url("https://127.0.0.1:10257/healthz"),
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
@@ -210,7 +245,7 @@ var Map = []Service{
 		Description: "Kubernetes scheduler",
 		Kinds:       masters,
 		After:       []string{"kube-apiserver"},
-		Command:     launched("scheduler"),
+		Launch:      "scheduler",
 		Ready:       url("https://127.0.0.1:10259/healthz"),
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
@@ -220,9 +255,10 @@ var Map = []Service{
 		Description: "containerd container runtime (CRI, runc)",
 		Kinds:       kubeNodes,
 		After:       []string{"keyclient"},
-		Command:     launched("containerd"),
+		Launch:      "containerd",
 		Ready:       func(Host) Check { return Check{Socket: "/run/containerd/containerd.sock"} },
 		RestartSec:  5 * time.Second,
+		Notify:      true, // containerd notifies systemd once it serves
 		Sandbox:     Sandbox{Unconfined: true},
 	},
 	{
@@ -230,9 +266,10 @@ var Map = []Service{
 		Description: "Kubernetes node agent",
 		Kinds:       kubeNodes,
 		After:       []string{"containerd", "kube-apiserver"},
-		Command:     launched("kubelet"),
+		Launch:      "kubelet",
 		Ready:       url("http://127.0.0.1:10248/healthz"),
 		RestartSec:  5 * time.Second,
+		Notify:      true, // the kubelet notifies systemd once it runs
 		Sandbox:     Sandbox{Unconfined: true},
 	},
 	{
@@ -240,7 +277,7 @@ var Map = []Service{
 		Description: "Kubernetes service proxy (iptables)",
 		Kinds:       kubeNodes,
 		After:       []string{"keyclient"},
-		Command:     launched("proxy"),
+		Launch:      "proxy",
 		Ready:       url("http://127.0.0.1:10256/healthz"),
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{Unconfined: true},
@@ -279,8 +316,8 @@ func Validate() error {
 		if seen[s.Name] {
 			return fmt.Errorf("service %s listed twice", s.Name)
 		}
-		if len(s.Kinds) == 0 || s.Command == nil || s.Ready == nil {
-			return fmt.Errorf("service %s needs kinds, a command and a readiness check", s.Name)
+		if len(s.Kinds) == 0 || (s.Command == nil) == (s.Launch == "") || s.Ready == nil {
+			return fmt.Errorf("service %s needs kinds, a command or a launch component (one of them), and a readiness check", s.Name)
 		}
 		for _, d := range s.After {
 			if !seen[d] {

@@ -56,7 +56,7 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 	c := testCluster(t)
 	n, _ := c.FindNode("master1")
 	h := Host{Cluster: c, Node: n, BinDir: "/usr/bin"}
-	argv := For(config.KindMaster)[0].Command(h) // keyclient
+	argv := For(config.KindMaster)[0].Argv(h) // keyclient
 	if argv[0] != "/usr/bin/keyclient" || !strings.Contains(strings.Join(argv, " "), "--metrics-listen 192.0.2.21:9108") {
 		t.Errorf("keyclient argv %v", argv)
 	}
@@ -79,10 +79,10 @@ func TestUnitsPassSystemdVerify(t *testing.T) {
 		dir := t.TempDir()
 		var paths []string
 		for _, s := range For(k) {
-			if s.OSProvided {
+			if s.OSProvided() {
 				continue
 			}
-			p := filepath.Join(dir, UnitName(s.Name))
+			p := filepath.Join(dir, s.Unit())
 			if err := os.WriteFile(p, []byte(Unit(s, h)), 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -5,9 +5,6 @@ import (
 	"strings"
 )
 
-// UnitName is the systemd unit of a service.
-func UnitName(name string) string { return name + ".service" }
-
 // Unit renders the systemd unit of s for a host: restart policy, ordering
 // on its dependencies, and a sandbox that denies everything the service does
 // not need.
@@ -20,16 +17,23 @@ func Unit(s Service, h Host) string {
 	w("Wants=network-online.target")
 	after := []string{"network-online.target"}
 	for _, d := range Deps(s, h.Node.Kind) {
-		after = append(after, UnitName(d))
-		w("Requires=%s", UnitName(d))
+		u := byName(d).Unit()
+		after = append(after, u)
+		w("Requires=%s", u)
 	}
 	w("After=%s", strings.Join(after, " "))
 	w("StartLimitIntervalSec=0")
 	w("")
 	w("[Service]")
-	w("Type=notify")
-	w("NotifyAccess=main")
-	w("ExecStart=%s", quoteArgs(s.Command(h)))
+	if s.Notify {
+		// kube-launch execs the component, so the notifying process is
+		// the unit's main process.
+		w("Type=notify")
+		w("NotifyAccess=main")
+	} else {
+		w("Type=exec")
+	}
+	w("ExecStart=%s", quoteArgs(s.Argv(h)))
 	w("Restart=always")
 	w("RestartSec=%s", s.RestartSec)
 	w("TimeoutStartSec=1h")
@@ -86,6 +90,15 @@ func Unit(s Service, h Host) string {
 	w("[Install]")
 	w("WantedBy=multi-user.target")
 	return b.String()
+}
+
+func byName(name string) Service {
+	for _, s := range Map {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("services: no service " + name) // Validate rules this out
 }
 
 // quoteArgs renders argv for ExecStart, quoting what needs it.

@@ -62,10 +62,10 @@ confines it with systemd's sandboxing options.`,
 			}
 			h := services.Host{Cluster: cfg, Node: n, BinDir: binDir}
 			for _, s := range services.For(n.Kind) {
-				if s.OSProvided {
+				if s.OSProvided() {
 					continue // the operating system's own unit runs it
 				}
-				path := filepath.Join(out, services.UnitName(s.Name))
+				path := filepath.Join(out, s.Unit())
 				if err := renameio.WriteFile(path, []byte(services.Unit(s, h)), 0o644); err != nil {
 					return err
 				}

@@ -13,8 +13,6 @@ type metrics struct {
 	restarts *prometheus.CounterVec
 }
 
-func unitName(name string) string { return name + ".service" }
-
 // stateCollector exports node_systemd_unit_state exactly as the node
 // exporter's systemd collector does: one series per state, 1 for the
 // current one.
@@ -32,7 +30,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			if st.State == state {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, unitName(st.Name), state, "notify")
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, st.Unit, state, st.Type)
 		}
 	}
 }
@@ -48,7 +46,7 @@ func newMetrics(s *Supervisor) *metrics {
 	m.reg.MustRegister(m.restarts, stateCollector{s: s, desc: prometheus.NewDesc(
 		"node_systemd_unit_state", "Systemd unit", []string{"name", "state", "type"}, nil)})
 	for _, u := range s.units {
-		m.restarts.WithLabelValues(unitName(u.spec.Name))
+		m.restarts.WithLabelValues(u.spec.Unit)
 	}
 	return m
 }

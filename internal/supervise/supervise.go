@@ -30,6 +30,11 @@ var allStates = []string{Active, Activating, Deactivating, Inactive, Failed}
 // Spec is one service to supervise.
 type Spec struct {
 	Name string
+	// Unit is the systemd unit name the metrics report (the name a real
+	// host's node exporter would show); default Name + ".service".
+	Unit string
+	// Type is the unit's systemd type the metrics report; default "simple".
+	Type string
 	Argv []string
 	Env  []string // added to the supervisor's environment
 	Deps []string // services that must be active first
@@ -74,6 +79,12 @@ func New(specs []Spec, opts Options) (*Supervisor, error) {
 		if len(spec.Argv) == 0 {
 			return nil, fmt.Errorf("service %s has no command", spec.Name)
 		}
+		if spec.Unit == "" {
+			spec.Unit = spec.Name + ".service"
+		}
+		if spec.Type == "" {
+			spec.Type = "simple"
+		}
 		for _, d := range spec.Deps {
 			if s.byName[d] == nil {
 				return nil, fmt.Errorf("service %s depends on %s, which is not listed before it", spec.Name, d)
@@ -115,6 +126,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // Status is one service's state.
 type Status struct {
 	Name     string `json:"name"`
+	Unit     string `json:"unit"`
+	Type     string `json:"type"`
 	State    string `json:"state"`
 	PID      int    `json:"pid,omitempty"`
 	Restarts int    `json:"restarts"`
@@ -126,7 +139,7 @@ func (s *Supervisor) Status() []Status {
 	out := make([]Status, len(s.units))
 	for i, u := range s.units {
 		u.mu.Lock()
-		out[i] = Status{Name: u.spec.Name, State: u.state, PID: u.pid, Restarts: u.restarts, Since: u.since.UTC().Format(time.RFC3339)}
+		out[i] = Status{Name: u.spec.Name, Unit: u.spec.Unit, Type: u.spec.Type, State: u.state, PID: u.pid, Restarts: u.restarts, Since: u.since.UTC().Format(time.RFC3339)}
 		u.mu.Unlock()
 	}
 	return out

@@ -101,8 +101,8 @@ func TestRestartAfterKillShowsInMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`node_systemd_unit_state{name="svc.service",state="active",type="notify"} 1`,
-		`node_systemd_unit_state{name="svc.service",state="failed",type="notify"} 0`,
+		`node_systemd_unit_state{name="svc.service",state="active",type="simple"} 1`,
+		`node_systemd_unit_state{name="svc.service",state="failed",type="simple"} 0`,
 		`node_systemd_service_restart_total{name="svc.service"} 1`,
 	} {
 		if !strings.Contains(string(body), want) {

@@ -76,7 +76,7 @@ func (u *unit) run(ctx context.Context) {
 		u.mu.Lock()
 		u.restarts++
 		u.mu.Unlock()
-		u.sup.metrics.restarts.WithLabelValues(unitName(u.spec.Name)).Inc()
+		u.sup.metrics.restarts.WithLabelValues(u.spec.Unit).Inc()
 		if time.Since(started) > u.sup.opts.MaxRestartDelay {
 			delay = u.spec.RestartSec // it ran a good while: start the backoff over
 		}

@@ -135,7 +135,7 @@ func servicesCheck(ctx context.Context, p *Prometheus, c *config.Config) error {
 	var ps Problems
 	for _, n := range c.Nodes {
 		for _, svc := range services.For(n.Kind) {
-			unit := services.UnitName(svc.Name)
+			unit := svc.Unit()
 			switch st := state[n.Hostname+"/"+unit]; st {
 			case "active":
 			case "":

@@ -115,7 +115,9 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 		defer f.Close()
 		specs = append(specs, supervise.Spec{
 			Name:       s.Name,
-			Argv:       s.Command(host),
+			Unit:       s.Unit(),
+			Type:       s.UnitType(),
+			Argv:       s.Argv(host),
 			Deps:       services.Deps(s, node.Kind),
 			Ready:      readiness(s.Ready(host)),
 			RestartSec: min(s.RestartSec, time.Second), // a virtual cluster favours quick recovery
