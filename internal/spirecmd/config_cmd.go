@@ -1,7 +1,6 @@
 package spirecmd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -102,8 +101,7 @@ order, comments removed, empty optional fields left out.`,
 			}
 			var out []byte
 			if asJSON {
-				out, err = json.MarshalIndent(cfg, "", "  ")
-				out = append(out, '\n')
+				out, err = config.MarshalJSON(cfg)
 			} else {
 				out, err = config.Marshal(cfg)
 			}
