@@ -154,6 +154,11 @@ func TestVirtualCluster(t *testing.T) {
 		if strings.TrimSpace(out) != want {
 			t.Errorf("nodes:\n%s\nwant:\n%s", out, want)
 		}
+		// kubectl shows the masters' role.
+		roles := v.kubectl(t, "get", "nodes", "-l", "node-role.kubernetes.io/control-plane", "-o", "name")
+		if strings.TrimSpace(roles) != "node/master1\nnode/master2\nnode/master3" {
+			t.Errorf("nodes labelled control-plane:\n%s", roles)
+		}
 	})
 
 	t.Run("a pod from our image runs on the worker and its logs are readable", func(t *testing.T) {

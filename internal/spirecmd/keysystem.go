@@ -6,6 +6,7 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/virt"
 	"homeworld.dev/homeworld/internal/workspace"
 )
 
@@ -34,6 +35,11 @@ func (a *app) connectAdmin(f *keyserverFlags) (*adminSession, error) {
 	ws, cfg, err := a.workspaceConfig()
 	if err != nil {
 		return nil, err
+	}
+	if f.keyserver == "" {
+		if err := virt.CheckReachable(ws.Dir, cfg); err != nil {
+			return nil, err
+		}
 	}
 	principal, err := access.ChoosePrincipal(cfg, f.as, a.getenv("USER"))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/virt"
 )
 
 // clusterEnv is a spire workspace for a running test keyserver.
@@ -158,4 +159,23 @@ func TestInfraDenyAllow(t *testing.T) {
 func TestSpireRefusesImpostorKeyserver(t *testing.T) {
 	e, c := clusterEnv(t)
 	e.fails("not the keyserver's", "infra", "admit", "--keyserver", c.Impostor(), "worker1")
+}
+
+// A command aimed at a virtual cluster that is down says so instead of
+// dialing addresses that, without the cluster's bridge, leave the machine.
+func TestVirtualClusterDownIsNotDialed(t *testing.T) {
+	e, _ := clusterEnv(t)
+	if err := virt.MarkVirtual(e.dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"infra", "admit", "worker1"},
+		{"access", "kubeconfig"},
+		{"verify", "all"},
+		{"seq", "cluster"},
+	} {
+		e.fails("virtual cluster is not running: spire virt up", args...)
+	}
+	// Naming an address explicitly is the operator's decision.
+	e.fails("keyserver unreachable", "infra", "admit", "--keyserver", "127.0.0.1:1", "worker1")
 }

@@ -16,6 +16,7 @@ import (
 	"homeworld.dev/homeworld/internal/monitoring"
 	"homeworld.dev/homeworld/internal/seq"
 	"homeworld.dev/homeworld/internal/verify"
+	"homeworld.dev/homeworld/internal/virt"
 )
 
 // prometheusFor is the Prometheus of the cluster (or the one asked for).
@@ -42,9 +43,14 @@ every node and component that fails it. Checks:
   spire verify services etcd`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, cfg, err := a.workspaceConfig()
+			ws, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
+			}
+			if promURL == "" {
+				if err := virt.CheckReachable(ws.Dir, cfg); err != nil {
+					return err
+				}
 			}
 			var checks []verify.Check
 			if len(args) == 1 && args[0] == "all" {
@@ -108,7 +114,7 @@ func (a *app) seqCommand() *cobra.Command {
 	var dryRun bool
 	var deadline time.Duration
 	run := func(cmd *cobra.Command, build func(*config.Config, *verify.Prometheus) []seq.Step) error {
-		_, cfg, err := a.workspaceConfig()
+		ws, cfg, err := a.workspaceConfig()
 		if err != nil {
 			return err
 		}
@@ -116,6 +122,11 @@ func (a *app) seqCommand() *cobra.Command {
 		if dryRun {
 			seq.DryRun(a.Stdout, steps)
 			return nil
+		}
+		if promURL == "" {
+			if err := virt.CheckReachable(ws.Dir, cfg); err != nil {
+				return err
+			}
 		}
 		return seq.Run(cmd.Context(), steps, a.seqOptions(deadline))
 	}

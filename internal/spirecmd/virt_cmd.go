@@ -39,6 +39,9 @@ virtual nodes), the disaster key file, and the cluster's authorities.`,
 			if err != nil {
 				return err
 			}
+			if err := virt.MarkVirtual(ws.Dir); err != nil {
+				return err
+			}
 			if _, err := os.Stat(ws.SetupPath()); errors.Is(err, os.ErrNotExist) {
 				if err := renameio.WriteFile(ws.SetupPath(), []byte(virt.Setup(masters, workers)), 0o644); err != nil {
 					return err

@@ -67,6 +67,9 @@ func kubectl(ctx context.Context, t *Topology, binDir string, stdin io.Reader, a
 	return out, err
 }
 
+// ControlPlaneLabel marks master nodes, as kubectl's ROLES column reads it.
+const ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
+
 // startKubernetes waits for every apiserver, applies Homeworld's RBAC, and
 // waits until every Kubernetes node is Ready.
 func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, progress func(string, ...any)) error {
@@ -102,6 +105,18 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pro
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	// kubelets may not label their own role (NodeRestriction), so the
+	// admin marks the masters; kubectl then shows their role.
+	var masters []string
+	for _, n := range o.Config.NodesOf(config.KindMaster) {
+		masters = append(masters, n.Hostname)
+	}
+	if err := retry(ctx, func() error {
+		_, err := kubectl(ctx, t, o.BinDir, nil, append(append([]string{"label", "--overwrite", "node"}, masters...), ControlPlaneLabel+"=")...)
+		return err
+	}); err != nil {
 		return err
 	}
 	// Workloads can be created once the default service account exists.

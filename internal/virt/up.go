@@ -78,6 +78,9 @@ func Up(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := MarkVirtual(o.Workspace); err != nil {
+		return err
+	}
 	st, err := loadState(t)
 	if err != nil {
 		return err
