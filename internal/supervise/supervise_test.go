@@ -2,11 +2,14 @@ package supervise
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -144,14 +147,51 @@ func TestStopIsOrderedAndForceful(t *testing.T) {
 	}
 }
 
+// TestFailingServiceBacksOff checks the delays the supervisor chooses (from
+// its log, not from timing): they start at RestartSec, never shrink while
+// the service keeps failing at once, and grow to MaxRestartDelay.
 func TestFailingServiceBacksOff(t *testing.T) {
-	s, _, _ := start(t, []Spec{{Name: "bad", Argv: sh("exit 1"), RestartSec: 20 * time.Millisecond}}, Options{MaxRestartDelay: 200 * time.Millisecond})
-	deadline := time.Now().Add(10 * time.Second)
-	for statusOf(s, "bad").Restarts < 4 {
+	var mu sync.Mutex
+	var delays []time.Duration
+	logf := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		if _, d, ok := strings.Cut(line, "restarting in "); ok {
+			if v, err := time.ParseDuration(d); err == nil {
+				mu.Lock()
+				delays = append(delays, v)
+				mu.Unlock()
+			}
+		}
+	}
+	const first, most = 20 * time.Millisecond, 200 * time.Millisecond
+	s, err := New([]Spec{{Name: "bad", Argv: sh("exit 1"), RestartSec: first}}, Options{MaxRestartDelay: most, Logf: logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for statusOf(s, "bad").Restarts < 6 {
 		if time.Now().After(deadline) {
 			t.Fatalf("restarts %d", statusOf(s, "bad").Restarts)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	got := slices.Clone(delays)
+	mu.Unlock()
+	if len(got) < 5 || got[0] != first || got[len(got)-1] != most {
+		t.Fatalf("restart delays %v: want from %v growing to %v", got, first, most)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] < got[i-1] {
+			t.Fatalf("restart delays %v shrink", got)
+		}
+	}
+	if got[2] <= got[0] {
+		t.Fatalf("restart delays %v do not grow", got)
 	}
 }
 
