@@ -37,7 +37,7 @@ const MinCredentialLife = 24 * time.Hour
 // Checks lists the checks in the order a cluster comes up.
 var Checks = []Check{
 	{"online", "every node's exporter answers and accepts an SSH login with a keysystem certificate", online},
-	{"keysystem", "every node holds all its credentials, none close to expiry; the admin path grants", keysystem},
+	{"keysystem", "every node holds all its credentials, none close to expiry; the impersonation (gateway) path grants", keysystem},
 	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
 	{"etcd", "every etcd member answers and sees a leader", etcd},
 	{"kubernetes", "every kube-apiserver answers; every node is registered and Ready, masters unschedulable; system namespaces active", kubernetes},
@@ -118,7 +118,7 @@ func keysystem(ctx context.Context, p *Prometheus, c *config.Config) error {
 		return err
 	}
 	if len(adminPath) != 1 || adminPath[0].Value != 1 {
-		return fmt.Errorf("node %s: auth-monitor could not obtain an admin credential on an admin's behalf (keyserver impersonation path)", c.Supervisor().Hostname)
+		return fmt.Errorf("node %s: auth-monitor could not obtain a credential through the keyserver's impersonation path (the one the Kerberos gateway uses for admins)", c.Supervisor().Hostname)
 	}
 	return nil
 }
