@@ -1,5 +1,5 @@
 // Command virtnode is the service manager of one virtual node. See
-// internal/virt.
+// internal/virtnode.
 package main
 
 import (
@@ -9,12 +9,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"homeworld.dev/homeworld/internal/virt"
+	"homeworld.dev/homeworld/internal/virtnode"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := virt.NodeCommand().ExecuteContext(ctx)
+	err := virtnode.Command().ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "virtnode: %v\n", err)

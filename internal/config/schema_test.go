@@ -13,20 +13,6 @@ import (
 
 const shippedSchema = "../../schema/setup.schema.json"
 
-func TestShippedSchemaIsCurrent(t *testing.T) {
-	want, err := Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(shippedSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is stale; run `go generate ./internal/config`", shippedSchema)
-	}
-}
-
 // compileSchema loads the shipped schema with an independent validator, as an
 // editor would.
 func compileSchema(t *testing.T) *jsonschema.Schema {

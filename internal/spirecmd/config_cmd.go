@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/configschema"
 	"homeworld.dev/homeworld/internal/workspace"
 )
 
@@ -126,7 +127,7 @@ validates with. Editors with YAML language support can use it; the repository
 ships a copy at schema/setup.schema.json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			schema, err := config.Schema()
+			schema, err := configschema.Generate()
 			if err != nil {
 				return err
 			}

@@ -2,9 +2,10 @@
 // namespaces on one machine — its own network namespace on a shared bridge
 // with its setup.yaml address, its own hostname, and a mount namespace in
 // which the node's own folders appear at the production paths — with its
-// services run by the node supervisor from the service map. Nodes are
-// admitted exactly as real ones: the keyserver issues a token and the
-// node's keyclient redeems it. spire virt and cmd/virtnode import it.
+// services run by the node supervisor (internal/virtnode) from the service
+// map. Nodes are admitted exactly as real ones: the keyserver issues a token
+// and the node's keyclient redeems it. This is the host side; spire imports
+// it.
 package virt
 
 import (

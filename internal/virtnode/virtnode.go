@@ -1,4 +1,9 @@
-package virt
+// Package virtnode is the first process of a virtual node (cmd/virtnode):
+// inside the namespaces spire virt up made, it sets the hostname, binds the
+// node's own folders over the production paths and supervises the node's
+// services from the service map. It runs on the node side: it must not
+// link spire's host-side code (the disaster key, the authorities).
+package virtnode
 
 import (
 	"context"
@@ -23,11 +28,11 @@ import (
 	"homeworld.dev/homeworld/internal/version"
 )
 
-// NodeCommand is virtnode: the first process of a virtual node. spire
+// Command is virtnode: the first process of a virtual node. spire
 // starts it in fresh UTS and mount namespaces inside the node's network
 // namespace; it sets the hostname, binds the node's folders over the
 // production paths, then supervises the node's services until SIGTERM.
-func NodeCommand() *cobra.Command {
+func Command() *cobra.Command {
 	var setupPath, hostname, binDir, logDir, hostsFile, control string
 	var binds []string
 	c := &cobra.Command{
