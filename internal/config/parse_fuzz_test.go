@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -47,7 +46,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range setupSeeds() {
 		f.Add([]byte(s))
 	}
-	schema := loadSchema(f)
+	schema := compileSchema(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, _, err := Parse("setup.yaml", data)
 		if err != nil {
@@ -159,30 +158,6 @@ func normalized(c Config) Config {
 		c.RootAdmins = nil
 	}
 	return c
-}
-
-// loadSchema compiles the shipped JSON Schema as an editor would.
-func loadSchema(t testing.TB) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(shippedSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(SchemaID, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(SchemaID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // asSchemaValue converts YAML to what a JSON validator takes; false if the

@@ -15,7 +15,7 @@ const shippedSchema = "../../schema/setup.schema.json"
 
 // compileSchema loads the shipped schema with an independent validator, as an
 // editor would.
-func compileSchema(t *testing.T) *jsonschema.Schema {
+func compileSchema(t testing.TB) *jsonschema.Schema {
 	t.Helper()
 	f, err := os.Open(shippedSchema)
 	if err != nil {
