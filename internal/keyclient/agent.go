@@ -216,16 +216,22 @@ func bootstrapCredentials() []credential.Credential {
 	return out
 }
 
-func (a *Agent) readKind() config.Kind {
+// localConf is the node's local.conf, or nil before the keyclient fetched
+// a readable one.
+func (a *Agent) localConf() map[string]string {
 	data, err := os.ReadFile(a.opts.Node.LocalConf())
 	if err != nil {
-		return ""
+		return nil
 	}
 	kv, err := config.ParseConf(string(data))
 	if err != nil {
-		return ""
+		return nil
 	}
-	k := config.Kind(kv["KIND"])
+	return kv
+}
+
+func (a *Agent) readKind() config.Kind {
+	k := config.Kind(a.localConf()["KIND"])
 	a.mu.Lock()
 	a.kind = k
 	a.mu.Unlock()

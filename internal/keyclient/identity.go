@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/token"
 )
@@ -129,10 +128,8 @@ func (a *Agent) NeedsAdmissionToken() bool {
 // hostname names the node for `spire infra admit`: from local.conf, else
 // from its (unusable) identity.
 func (a *Agent) hostname() string {
-	if data, err := os.ReadFile(a.opts.Node.LocalConf()); err == nil {
-		if kv, err := config.ParseConf(string(data)); err == nil && kv["HOST_NODE"] != "" {
-			return kv["HOST_NODE"]
-		}
+	if host := a.localConf()["HOST_NODE"]; host != "" {
+		return host
 	}
 	if data, err := os.ReadFile(a.opts.Node.GrantingCert()); err == nil {
 		if cert, err := pki.ParseCert(data); err == nil && cert.Subject.CommonName != "" {

@@ -44,10 +44,8 @@ func (a *Agent) inspect(c credential.Credential, st *credState, now time.Time) {
 		return
 	}
 	if !notAfter.Equal(st.expires) {
-		// The lifetime that matters starts when the certificate was issued.
-		issued := issuedAt(notBefore, notAfter)
 		st.expires = notAfter
-		st.renewAt = issued.Add(time.Duration(float64(notAfter.Sub(issued)) * renewFraction()))
+		st.renewAt = renewPoint(notBefore, notAfter, renewFraction())
 	}
 	a.metrics.setExpiry(c.Name, notAfter)
 }

@@ -31,6 +31,13 @@ func issuedAt(notBefore, notAfter time.Time) time.Time {
 	return issued
 }
 
+// renewPoint is the moment a fraction of a certificate's lifetime, counted
+// from its issue, has passed.
+func renewPoint(notBefore, notAfter time.Time, fraction float64) time.Time {
+	issued := issuedAt(notBefore, notAfter)
+	return issued.Add(time.Duration(float64(notAfter.Sub(issued)) * fraction))
+}
+
 // skewError refuses a certificate that this node's clock considers expired,
 // or due for renewal, the moment it arrives.
 type skewError struct {
@@ -70,8 +77,7 @@ func (a *Agent) checkFresh(notBefore, notAfter time.Time) error {
 	a.mu.Lock()
 	a.skew = skew
 	a.mu.Unlock()
-	earliest := issued.Add(time.Duration(float64(notAfter.Sub(issued)) * renewEarliest))
-	if now.Before(earliest) {
+	if now.Before(renewPoint(notBefore, notAfter, renewEarliest)) {
 		return nil
 	}
 	return &skewError{notAfter: notAfter, expired: !now.Before(notAfter), skew: skew}

@@ -14,6 +14,7 @@ import (
 	"homeworld.dev/homeworld/internal/audit"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/token"
 )
 
 const maxBody = 1 << 20
@@ -55,7 +56,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	for i, req := range batch.Requests {
 		res, next, err := s.runOp(c, acct, req)
 		if err == nil && c.claim != nil && !c.claim.Matches(res.keyID) {
-			err = unauthenticated("admission token refused: %v", errTokenUsed)
+			err = unauthenticated("admission token refused: %v", token.ErrUsed)
 		}
 		if err != nil {
 			err.API, err.Index = req.API, i

@@ -80,8 +80,6 @@ func (s *Server) claimToken(tok string) (string, *token.Claim, error) {
 // identity. Everything else needs that identity.
 const tokenAPI = credential.APIRenewKeygrant
 
-var errTokenUsed = token.ErrUsed
-
 func tokenAllows(api string) bool { return api == tokenAPI }
 
 func remoteAddr(r *http.Request) (netip.Addr, error) {

@@ -36,10 +36,8 @@ func (a *app) connectAdmin(f *keyserverFlags) (*adminSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.keyserver == "" {
-		if err := virt.CheckReachable(ws.Dir, cfg); err != nil {
-			return nil, err
-		}
+	if err := virt.CheckReachable(ws.Dir, cfg, f.keyserver); err != nil {
+		return nil, err
 	}
 	principal, err := access.ChoosePrincipal(cfg, f.as, a.getenv("USER"))
 	if err != nil {

@@ -47,10 +47,8 @@ every node and component that fails it. Checks:
 			if err != nil {
 				return err
 			}
-			if promURL == "" {
-				if err := virt.CheckReachable(ws.Dir, cfg); err != nil {
-					return err
-				}
+			if err := virt.CheckReachable(ws.Dir, cfg, promURL); err != nil {
+				return err
 			}
 			var checks []verify.Check
 			if len(args) == 1 && args[0] == "all" {
@@ -123,10 +121,8 @@ func (a *app) seqCommand() *cobra.Command {
 			seq.DryRun(a.Stdout, steps)
 			return nil
 		}
-		if promURL == "" {
-			if err := virt.CheckReachable(ws.Dir, cfg); err != nil {
-				return err
-			}
+		if err := virt.CheckReachable(ws.Dir, cfg, promURL); err != nil {
+			return err
 		}
 		return seq.Run(cmd.Context(), steps, a.seqOptions(deadline))
 	}

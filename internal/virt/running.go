@@ -29,9 +29,10 @@ func IsVirtual(workspace string) bool {
 
 // CheckReachable says whether spire may dial the cluster's addresses: for a
 // virtual cluster only while its bridge exists, since without it those
-// addresses would be routed off this machine.
-func CheckReachable(workspace string, cfg *config.Config) error {
-	if !IsVirtual(workspace) {
+// addresses would be routed off this machine. An address the operator named
+// (explicit, non-empty) is theirs to dial.
+func CheckReachable(workspace string, cfg *config.Config, explicit string) error {
+	if explicit != "" || !IsVirtual(workspace) {
 		return nil
 	}
 	t, err := NewTopology(workspace, cfg)
