@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/virt"
 )
 
@@ -122,13 +124,13 @@ func TestVirtualCluster(t *testing.T) {
 	t.Run("keyserver only at its setup.yaml address", func(t *testing.T) {
 		sup := v.cfg.Supervisor()
 		worker := v.topo.Nodes[len(v.topo.Nodes)-1]
-		if !reachable(worker.Netns, sup.IP+":20557") {
+		if !reachable(worker.Netns, services.KeyserverAPI.Addr(sup.IP)) {
 			t.Error("a worker cannot reach the keyserver at the supervisor's address")
 		}
-		if reachable(worker.Netns, v.topo.Gateway.Addr().String()+":20557") {
+		if reachable(worker.Netns, services.KeyserverAPI.Addr(v.topo.Gateway.Addr().String())) {
 			t.Error("the keyserver answers at the host's bridge address")
 		}
-		if reachable(v.topo.Nodes[0].Netns, "127.0.0.1:20557") {
+		if reachable(v.topo.Nodes[0].Netns, net.JoinHostPort("127.0.0.1", services.KeyserverAPI.PortString())) {
 			t.Error("the keyserver listens on the supervisor's loopback too")
 		}
 	})
@@ -144,7 +146,7 @@ func TestVirtualCluster(t *testing.T) {
 
 	t.Run("kube-apiserver ready on every master", func(t *testing.T) {
 		for _, m := range v.cfg.NodesOf(config.KindMaster) {
-			if body, err := getInsecure("https://" + m.IP + ":443/readyz"); err != nil || body != "ok" {
+			if body, err := getInsecure(services.APIServer.URL(m.IP, "/readyz")); err != nil || body != "ok" {
 				t.Errorf("%s /readyz: %q %v", m.Hostname, body, err)
 			}
 		}
@@ -249,12 +251,12 @@ spec:
 	t.Run("our exporters pass promtool check metrics", func(t *testing.T) {
 		sup, m1, w1 := v.cfg.Supervisor().IP, v.cfg.NodesOf(config.KindMaster)[0].IP, v.cfg.NodesOf(config.KindWorker)[0].IP
 		for _, u := range []string{
-			"https://" + sup + ":20557/metrics", // keyserver
-			"http://" + w1 + ":9108/metrics",    // keyclient
-			"http://" + w1 + ":9107/metrics",    // node supervisor
-			"http://" + m1 + ":9101/metrics",    // etcd exporter
-			"http://" + sup + ":9102/metrics",   // auth-monitor
-			"http://" + sup + ":9104/metrics",   // kube-state
+			services.KeyserverAPI.URL(sup, "/metrics"),
+			services.KeyclientStatus.URL(w1, "/metrics"),
+			services.NodeSupervisor.URL(w1, "/metrics"),
+			services.EtcdExporter.URL(m1, "/metrics"),
+			services.AuthMonitor.URL(sup, "/metrics"),
+			services.KubeState.URL(sup, "/metrics"),
 		} {
 			body, err := getInsecure(u)
 			if err != nil {
@@ -274,7 +276,7 @@ spec:
 		victim := worker.Services[0]
 		syscall.Kill(victim.PID, syscall.SIGKILL)
 		waitFor(t, victim.Name+" restarted on "+worker.Hostname, 30*time.Second, func() error {
-			body, err := get("http://" + worker.IP + ":9107/metrics")
+			body, err := get(services.NodeSupervisor.URL(worker.IP, "/metrics"))
 			if err != nil {
 				return err
 			}
@@ -292,7 +294,7 @@ spec:
 
 	t.Run("the API survives a master going down; etcd heals when it returns", func(t *testing.T) {
 		v.spire("virt", "stop", "master1")
-		m2 := "https://" + v.cfg.NodesOf(config.KindMaster)[1].IP + ":443"
+		m2 := services.APIServer.URL(v.cfg.NodesOf(config.KindMaster)[1].IP, "")
 		waitFor(t, "the API through master2", 30*time.Second, func() error {
 			_, err := v.tryKubectl("--server", m2, "get", "nodes")
 			return err
@@ -325,7 +327,7 @@ spec:
 func (v *virtCluster) masterEndpoints() []string {
 	var eps []string
 	for _, m := range v.cfg.NodesOf(config.KindMaster) {
-		eps = append(eps, "https://"+m.IP+":2379")
+		eps = append(eps, services.EtcdClient.URL(m.IP, ""))
 	}
 	return eps
 }

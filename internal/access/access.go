@@ -13,9 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"time"
 
 	"homeworld.dev/homeworld/internal/authority"
@@ -23,6 +21,7 @@ import (
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // IdentityLifetime is how long the admin's minted identity lasts: one
@@ -38,7 +37,7 @@ type Admin struct {
 
 // Options say how to reach the keyserver.
 type Options struct {
-	// Keyserver is the address to dial; default <supervisor IP>:20557.
+	// Keyserver is the address to dial; default: the supervisor's keyserver endpoint.
 	Keyserver string
 	// LocalAddr, if set, is the source address to call from.
 	LocalAddr string
@@ -92,7 +91,7 @@ func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, o
 	pool.AddCert(clusterCA.Cert)
 	addr := opts.Keyserver
 	if addr == "" {
-		addr = net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(keyapi.Port))
+		addr = services.KeyserverAPI.Addr(cfg.Supervisor().IP)
 	}
 	client, err := keyapi.NewClient(keyapi.ClientConfig{
 		Address: addr, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool,

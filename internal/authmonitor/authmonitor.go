@@ -26,6 +26,7 @@ import (
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Monitor runs the checks of one supervisor.
@@ -209,13 +210,13 @@ func (m *Monitor) login(ctx context.Context, n config.Node, signer ssh.Signer, h
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := d.DialContext(dctx, "tcp", net.JoinHostPort(n.IP, "22"))
+	conn, err := d.DialContext(dctx, "tcp", services.SSH.Addr(n.IP))
 	if err != nil {
 		return err
 	}
 	// The host certificate names the node by FQDN, short name and address;
 	// check it against the FQDN.
-	c, chans, reqs, err := ssh.NewClientConn(conn, net.JoinHostPort(m.cfg.FQDN(n), "22"), conf)
+	c, chans, reqs, err := ssh.NewClientConn(conn, services.SSH.Addr(m.cfg.FQDN(n)), conf)
 	if err != nil {
 		conn.Close()
 		return err

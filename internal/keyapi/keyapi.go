@@ -11,9 +11,6 @@ import (
 	"net/http"
 )
 
-// Port is the keyserver's default TCP port.
-const Port = 20557
-
 // URL paths (version 1 of the protocol).
 const (
 	PathAPI     = "/v1/apirequest"

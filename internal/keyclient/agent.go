@@ -22,7 +22,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,13 +30,14 @@ import (
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Options configure an agent.
 type Options struct {
 	Node layout.Node
 	// Keyserver overrides the address dialled (host:port); by default it is
-	// the name in keyserver.domain, port 20557.
+	// the name in keyserver.domain, at the keyserver's port.
 	Keyserver string
 	// LocalAddr, if set, is the source address of requests.
 	LocalAddr string
@@ -114,7 +114,7 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyclient: %w (the installer writes the keyserver's name there)", err)
 	}
-	serverName, port := strings.TrimSpace(string(domain)), strconv.Itoa(keyapi.Port)
+	serverName, port := strings.TrimSpace(string(domain)), services.KeyserverAPI.PortString()
 	if h, p, err := net.SplitHostPort(serverName); err == nil {
 		serverName, port = h, p
 	}

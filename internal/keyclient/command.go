@@ -14,6 +14,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/sdnotify"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -85,9 +86,9 @@ Readiness is served at /readyz and Prometheus metrics at /metrics.`,
 	}
 	f := c.Flags()
 	f.StringVar(&root, "root", "/", "folder the node's files are below (a virtual node's own root)")
-	f.StringVar(&opts.Keyserver, "keyserver", "", "keyserver address host:port (default: the name in keyserver.domain, port 20557)")
+	f.StringVar(&opts.Keyserver, "keyserver", "", "keyserver address host:port (default: the name in keyserver.domain, port "+services.KeyserverAPI.PortString()+")")
 	f.StringVar(&opts.LocalAddr, "source-ip", "", "source address for requests (default: chosen by the kernel)")
-	f.StringVar(&metricsAddr, "metrics-listen", "127.0.0.1:9108", "address serving /metrics and /readyz (empty: none)")
+	f.StringVar(&metricsAddr, "metrics-listen", net.JoinHostPort("127.0.0.1", services.KeyclientStatus.PortString()), "address serving /metrics and /readyz (empty: none)")
 	f.BoolVar(&untilReady, "until-ready", false, "exit once every credential is present (for installers and scripts)")
 	return c
 }

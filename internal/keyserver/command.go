@@ -6,15 +6,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/sdnotify"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -47,7 +46,7 @@ after rotation. 'spire setup keyserver' installs the first two.`,
 			}
 			addr := listen
 			if addr == "" {
-				addr = net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(keyapi.Port))
+				addr = services.KeyserverAPI.Addr(cfg.Supervisor().IP)
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -74,7 +73,7 @@ after rotation. 'spire setup keyserver' installs the first two.`,
 	}
 	f := c.Flags()
 	f.StringVar(&root, "root", "/", "folder the node's files are below (a virtual node's own root)")
-	f.StringVar(&listen, "listen", "", "address to serve on (default: the supervisor's address from setup.yaml, port 20557)")
+	f.StringVar(&listen, "listen", "", "address to serve on (default: the supervisor's address from setup.yaml, port "+services.KeyserverAPI.PortString()+")")
 	f.DurationVar(&l.Keygrant, "keygrant-lifetime", l.Keygrant, "lifetime of node identity certificates")
 	f.DurationVar(&l.NodeCert, "node-cert-lifetime", l.NodeCert, "lifetime of node role certificates")
 	f.DurationVar(&l.SSHHost, "ssh-host-lifetime", l.SSHHost, "lifetime of SSH host certificates")

@@ -29,6 +29,7 @@ import (
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 var ctx = context.Background()
@@ -373,7 +374,7 @@ func TestPublicDownloads(t *testing.T) {
 		t.Errorf("pub ssh-user = %q, %v", sshPub, err)
 	}
 	conf, err := cl.Static(ctx, "cluster.conf")
-	if err != nil || !strings.Contains(string(conf), "ETCD_ENDPOINTS=https://127.0.0.21:2379,https://127.0.0.22:2379,https://127.0.0.23:2379\n") {
+	if err != nil || !strings.Contains(string(conf), "ETCD_ENDPOINTS="+services.EtcdClient.URL("127.0.0.21", "")+","+services.EtcdClient.URL("127.0.0.22", "")+","+services.EtcdClient.URL("127.0.0.23", "")+"\n") {
 		t.Errorf("cluster.conf = %q, %v", conf, err)
 	}
 	_, err = cl.Pub(ctx, "nonexistent")

@@ -2,8 +2,8 @@ package launch
 
 import (
 	"homeworld.dev/homeworld/internal/kubeconfig"
-
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Paths of the keysystem's files, as the components see them.
@@ -13,7 +13,6 @@ const (
 	etcdClientCA = layout.AuthoritiesDir + "/etcd-client.pem"
 	saKey        = layout.KeysDir + "/serviceaccount.key"
 	saPub        = layout.KeysDir + "/serviceaccount.pem"
-	apiPort      = "443"
 )
 
 func key(name string) string  { return layout.KeysDir + "/" + name + ".key" }
@@ -24,7 +23,7 @@ func cert(name string) string { return layout.KeysDir + "/" + name + ".pem" }
 // first master.
 func (n *Node) apiServerURL() string {
 	if n.isMaster() {
-		return "https://" + n.local("HOST_IP") + ":" + apiPort
+		return services.APIServer.URL(n.local("HOST_IP"), "")
 	}
 	return n.cluster("APISERVER")
 }
@@ -46,11 +45,11 @@ func etcd(n *Node) (*Launch, error) {
 	return &Launch{Argv: []string{n.bin("etcd"),
 		"--name", n.local("HOST_NODE"),
 		"--data-dir", layout.StateDir + "/etcd",
-		"--listen-client-urls", "https://" + ip + ":2379",
-		"--advertise-client-urls", "https://" + ip + ":2379",
-		"--listen-peer-urls", "https://" + ip + ":2380",
-		"--initial-advertise-peer-urls", "https://" + ip + ":2380",
-		"--listen-metrics-urls", "http://127.0.0.1:2381",
+		"--listen-client-urls", services.EtcdClient.URL(ip, ""),
+		"--advertise-client-urls", services.EtcdClient.URL(ip, ""),
+		"--listen-peer-urls", services.EtcdPeer.URL(ip, ""),
+		"--initial-advertise-peer-urls", services.EtcdPeer.URL(ip, ""),
+		"--listen-metrics-urls", services.EtcdHealth.URL(ip, ""),
 		"--initial-cluster", n.cluster("ETCD_CLUSTER"),
 		"--initial-cluster-token", n.cluster("ETCD_TOKEN"),
 		"--initial-cluster-state", "new",
@@ -79,7 +78,7 @@ func apiserver(n *Node) (*Launch, error) {
 	return &Launch{Files: map[string]string{authn: apiserverAuthn}, Argv: []string{n.bin("kube-apiserver"),
 		"--advertise-address", n.local("HOST_IP"),
 		"--bind-address", n.local("HOST_IP"),
-		"--secure-port", apiPort,
+		"--secure-port", services.APIServer.PortString(),
 		"--etcd-servers", n.cluster("ETCD_ENDPOINTS"),
 		"--etcd-cafile", etcdServerCA, "--etcd-certfile", cert("etcd-client"), "--etcd-keyfile", key("etcd-client"),
 		"--service-cluster-ip-range", n.cluster("SERVICE_CIDR"),
@@ -109,7 +108,8 @@ func controllerManager(n *Node) (*Launch, error) {
 		Files: map[string]string{kc: kcText},
 		Argv: []string{n.bin("kube-controller-manager"),
 			"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-			"--bind-address", "127.0.0.1",
+			"--bind-address", services.ControllerManager.Host(""),
+			"--secure-port", services.ControllerManager.PortString(),
 			"--cluster-name", "homeworld",
 			"--cluster-cidr", n.cluster("CLUSTER_CIDR"),
 			"--service-cluster-ip-range", n.cluster("SERVICE_CIDR"),
@@ -131,7 +131,8 @@ func scheduler(n *Node) (*Launch, error) {
 		Files: map[string]string{kc: kcText},
 		Argv: []string{n.bin("kube-scheduler"),
 			"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-			"--bind-address", "127.0.0.1",
+			"--bind-address", services.Scheduler.Host(""),
+			"--secure-port", services.Scheduler.PortString(),
 			"--leader-elect",
 			"--profiling=false",
 		}}, nil
@@ -151,8 +152,8 @@ func proxy(n *Node) (*Launch, error) {
 			"--cluster-cidr", n.cluster("CLUSTER_CIDR"),
 			"--proxy-mode", "iptables",
 			"--conntrack-max-per-core", "0",
-			"--metrics-bind-address", "127.0.0.1:10249",
-			"--healthz-bind-address", "127.0.0.1:10256",
+			"--metrics-bind-address", services.ProxyMetrics.Addr(""),
+			"--healthz-bind-address", services.ProxyHealth.Addr(""),
 			"--config-sync-period", "1m",
 		}}, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // testNode is master1 of the example cluster, with its conf files written
@@ -43,8 +44,8 @@ func TestEtcdUsesTLSEverywhere(t *testing.T) {
 	_, a := argv(t, testNode(t, "master1"), "etcd")
 	for _, want := range []string{
 		"/opt/hw/etcd --name master1",
-		"--listen-client-urls https://192.0.2.21:2379",
-		"--initial-cluster master1=https://192.0.2.21:2380,master2=https://192.0.2.22:2380,master3=https://192.0.2.23:2380",
+		"--listen-client-urls " + services.EtcdClient.URL("192.0.2.21", ""),
+		"--initial-cluster master1=" + services.EtcdPeer.URL("192.0.2.21", "") + ",master2=" + services.EtcdPeer.URL("192.0.2.22", "") + ",master3=" + services.EtcdPeer.URL("192.0.2.23", ""),
 		"--client-cert-auth --trusted-ca-file /etc/homeworld/authorities/etcd-client.pem",
 		"--peer-client-cert-auth --peer-trusted-ca-file /etc/homeworld/authorities/etcd-server.pem",
 	} {
@@ -60,7 +61,7 @@ func TestEtcdUsesTLSEverywhere(t *testing.T) {
 func TestAPIServer(t *testing.T) {
 	l, a := argv(t, testNode(t, "master2"), "apiserver")
 	for _, want := range []string{
-		"--etcd-servers https://192.0.2.21:2379,https://192.0.2.22:2379,https://192.0.2.23:2379",
+		"--etcd-servers " + services.EtcdClient.URL("192.0.2.21", "") + "," + services.EtcdClient.URL("192.0.2.22", "") + "," + services.EtcdClient.URL("192.0.2.23", ""),
 		"--authorization-mode Node,RBAC",
 		"--service-cluster-ip-range 172.28.0.0/16",
 		"--service-account-signing-key-file /etc/homeworld/keys/serviceaccount.key",
@@ -78,11 +79,11 @@ func TestAPIServer(t *testing.T) {
 
 func TestKubeconfigsPointAtTheRightAPIServer(t *testing.T) {
 	l, _ := argv(t, testNode(t, "master3"), "scheduler")
-	if kc := l.Files["/etc/homeworld/config/kubeconfig-scheduler"]; !strings.Contains(kc, "server: https://192.0.2.23:443") || !strings.Contains(kc, "kubernetes-scheduler.pem") {
+	if kc := l.Files["/etc/homeworld/config/kubeconfig-scheduler"]; !strings.Contains(kc, "server: "+services.APIServer.URL("192.0.2.23", "")) || !strings.Contains(kc, "kubernetes-scheduler.pem") {
 		t.Errorf("master's scheduler kubeconfig:\n%s", kc)
 	}
 	l, _ = argv(t, testNode(t, "worker2"), "kubelet")
-	if kc := l.Files["/etc/homeworld/config/kubeconfig-kubelet"]; !strings.Contains(kc, "server: https://192.0.2.21:443") || !strings.Contains(kc, "name: system:node:worker2") {
+	if kc := l.Files["/etc/homeworld/config/kubeconfig-kubelet"]; !strings.Contains(kc, "server: "+services.APIServer.URL("192.0.2.21", "")) || !strings.Contains(kc, "name: system:node:worker2") {
 		t.Errorf("worker's kubelet kubeconfig:\n%s", kc)
 	}
 }

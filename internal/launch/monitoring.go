@@ -21,7 +21,7 @@ func (n *Node) virtual() bool {
 }
 
 func nodeExporter(n *Node) (*Launch, error) {
-	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", n.local("HOST_IP") + ":9100"}
+	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", services.NodeExporter.Addr(n.local("HOST_IP"))}
 	if !n.virtual() {
 		argv = append(argv, "--collector.systemd") // service states, as node_systemd_unit_state
 	}
@@ -30,7 +30,7 @@ func nodeExporter(n *Node) (*Launch, error) {
 
 func etcdExporter(n *Node) (*Launch, error) {
 	ip := n.local("HOST_IP")
-	return &Launch{Argv: []string{n.bin("etcd-metrics-exporter"), ip + ":9101", "https://" + ip + ":2379",
+	return &Launch{Argv: []string{n.bin("etcd-metrics-exporter"), services.EtcdExporter.Addr(ip), services.EtcdClient.URL(ip, ""),
 		etcdServerCA, cert("etcd-client"), key("etcd-client")}}, nil
 }
 
@@ -40,16 +40,15 @@ func prometheus(n *Node) (*Launch, error) {
 		return nil, err
 	}
 	o := monitoring.Options{
-		ServiceStatesPort: monitoring.NodeExporterPort,
-		ScrapeInterval:    15 * time.Second,
-		RulesFile:         layout.ConfigDir + "/prometheus-rules.yaml",
-		ClusterCA:         layout.AuthoritiesDir + "/clusterca.pem",
-		KubeCA:            kubeCA,
-		SupervisorCert:    cert("kubernetes-supervisor"),
-		SupervisorKey:     key("kubernetes-supervisor"),
+		ScrapeInterval: 15 * time.Second,
+		RulesFile:      layout.ConfigDir + "/prometheus-rules.yaml",
+		ClusterCA:      layout.AuthoritiesDir + "/clusterca.pem",
+		KubeCA:         kubeCA,
+		SupervisorCert: cert("kubernetes-supervisor"),
+		SupervisorKey:  key("kubernetes-supervisor"),
 	}
 	if n.virtual() {
-		o.ServiceStatesPort = services.NodeSupervisorPort
+		o.Virtual = true
 		o.ScrapeInterval = 5 * time.Second // quick feedback for checks on a test cluster
 	}
 	conf, err := monitoring.PrometheusConfig(setup, o)
@@ -62,7 +61,7 @@ func prometheus(n *Node) (*Launch, error) {
 		Argv: []string{"/usr/bin/prometheus", "--config.file", path,
 			"--storage.tsdb.path", layout.StateDir + "/prometheus",
 			"--storage.tsdb.retention.time", "15d",
-			"--web.listen-address", n.local("HOST_IP") + ":9090"},
+			"--web.listen-address", services.Prometheus.Addr(n.local("HOST_IP"))},
 	}, nil
 }
 
@@ -72,12 +71,12 @@ func sshd(n *Node) (*Launch, error) {
 	return &Launch{
 		Prepare: func() error { return os.MkdirAll("/run/sshd", 0o755) }, // privilege separation
 		Argv: []string{"/usr/sbin/sshd", "-D", "-e", "-f", layout.SSHDir + "/sshd_config.d/homeworld.conf",
-			"-o", "ListenAddress=" + n.local("HOST_IP"), "-o", "PidFile=/run/sshd.pid"},
+			"-o", "ListenAddress=" + services.SSH.Addr(n.local("HOST_IP")), "-o", "PidFile=/run/sshd.pid"},
 	}, nil
 }
 
 func kubeState(n *Node) (*Launch, error) {
-	argv := []string{n.bin("kube-state-exporter"), n.local("HOST_IP") + ":9104",
+	argv := []string{n.bin("kube-state-exporter"), services.KubeState.Addr(n.local("HOST_IP")),
 		kubeCA, cert("kubernetes-supervisor"), key("kubernetes-supervisor")}
 	return &Launch{Argv: append(argv, strings.Split(n.cluster("APISERVERS"), ",")...)}, nil
 }

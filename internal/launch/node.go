@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Containerd's per-node paths.
@@ -76,10 +77,10 @@ func kubelet(n *Node) (*Launch, error) {
 	conf := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: %s
-port: 10250
+port: %d
 readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
-healthzPort: 10248
+healthzBindAddress: %s
+healthzPort: %d
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
@@ -104,7 +105,7 @@ podLogsDir: /var/log/homeworld/pods
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 imageGCHighThresholdPercent: 100
 serializeImagePulls: false
-`, n.local("HOST_IP"), kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
+`, n.local("HOST_IP"), services.KubeletAPI.Port, services.KubeletHealth.Host(""), services.KubeletHealth.Port, kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
 		n.cluster("SERVICE_DNS"), n.cluster("CLUSTER_DOMAIN"), ContainerdSocket, CgroupRoot(host), taints)
 	confPath := layout.ConfigDir + "/kubelet.yaml"
 	kcText, err := n.kubeconfig("system:node:"+host, "kubernetes-worker")

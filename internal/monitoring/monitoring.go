@@ -7,39 +7,28 @@ package monitoring
 
 import (
 	"fmt"
-	"net"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/services"
-)
-
-// Ports of the monitoring endpoints.
-const (
-	PrometheusPort   = 9090
-	NodeExporterPort = 9100
-	EtcdExporterPort = 9101
-	AuthMonitorPort  = 9102
-	KubeStatePort    = 9104
 )
 
 // Options vary between real hosts and the virtual cluster.
 type Options struct {
-	// ServiceStatesPort is where node_systemd_unit_state comes from: the
-	// node exporter (systemd collector) on real hosts, the node supervisor
-	// in the virtual cluster.
-	ServiceStatesPort int
-	ScrapeInterval    time.Duration
-	RulesFile         string // production path of the rules
-	ClusterCA         string // production path of clusterca.pem (keyserver TLS)
-	KubeCA            string
-	SupervisorCert    string
-	SupervisorKey     string
+	// Virtual: service states (node_systemd_unit_state) come from the
+	// virtual cluster's node supervisors; on real hosts the node
+	// exporter's systemd collector reports them in its own job.
+	Virtual        bool
+	ScrapeInterval time.Duration
+	RulesFile      string // production path of the rules
+	ClusterCA      string // production path of clusterca.pem (keyserver TLS)
+	KubeCA         string
+	SupervisorCert string
+	SupervisorKey  string
 }
 
 type target struct {
@@ -48,59 +37,68 @@ type target struct {
 }
 
 type job struct {
-	Name      string         `yaml:"job_name"`
-	Scheme    string         `yaml:"scheme,omitempty"`
-	Path      string         `yaml:"metrics_path,omitempty"`
-	TLS       map[string]any `yaml:"tls_config,omitempty"`
-	Static    []target       `yaml:"static_configs"`
-	Honor     bool           `yaml:"honor_labels,omitempty"`
-	SampleCap int            `yaml:"sample_limit,omitempty"`
+	Name   string         `yaml:"job_name"`
+	Scheme string         `yaml:"scheme,omitempty"`
+	Path   string         `yaml:"metrics_path,omitempty"`
+	TLS    map[string]any `yaml:"tls_config,omitempty"`
+	Static []target       `yaml:"static_configs"`
+	Honor  bool           `yaml:"honor_labels,omitempty"`
 }
 
-// nodeTargets lists one target per node of the given kinds (all if none).
-func nodeTargets(c *config.Config, port int, kinds ...config.Kind) []target {
+// nodeTargets lists endpoint e on every node of the given kinds.
+func nodeTargets(c *config.Config, e services.Endpoint, kinds []config.Kind) []target {
 	var out []target
 	for _, n := range c.Nodes {
-		if len(kinds) > 0 && !contains(kinds, n.Kind) {
+		if !slices.Contains(kinds, n.Kind) {
 			continue
 		}
 		out = append(out, target{
-			Targets: []string{net.JoinHostPort(n.IP, strconv.Itoa(port))},
+			Targets: []string{e.Addr(n.IP)},
 			Labels:  map[string]string{"node": n.Hostname, "kind": string(n.Kind)},
 		})
 	}
 	return out
 }
 
-func contains(ks []config.Kind, k config.Kind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
+// Scraped is one scrape job: an endpoint and the node kinds it runs on.
+type Scraped struct {
+	Endpoint services.Endpoint
+	Kinds    []config.Kind
+}
+
+// Jobs lists what Prometheus scrapes, from the service map: every
+// endpoint with a job, on the kinds of its service, in map order.
+func Jobs(o Options) []Scraped {
+	var out []Scraped
+	for _, s := range services.Map {
+		for _, e := range s.Endpoints {
+			if e.Job != "" {
+				out = append(out, Scraped{e, s.Kinds})
+			}
 		}
 	}
-	return false
+	if o.Virtual {
+		out = append(out, Scraped{services.NodeSupervisor, config.Kinds})
+	}
+	return out
 }
 
 // PrometheusConfig renders prometheus.yaml.
 func PrometheusConfig(c *config.Config, o Options) (string, error) {
-	sup := c.Supervisor()
-	apiTLS := map[string]any{"ca_file": o.KubeCA, "cert_file": o.SupervisorCert, "key_file": o.SupervisorKey}
-	jobs := []job{
-		{Name: "prometheus", Static: nodeTargets(c, PrometheusPort, config.KindSupervisor)},
-		{Name: "node-resources", Static: nodeTargets(c, NodeExporterPort)},
-		{Name: "node-services", Static: nodeTargets(c, o.ServiceStatesPort)},
-		{Name: "keyclient", Static: nodeTargets(c, services.KeyclientPort)},
-		{Name: "keyserver", Scheme: "https", Static: nodeTargets(c, keyapi.Port, config.KindSupervisor),
-			TLS: map[string]any{"ca_file": o.ClusterCA, "server_name": c.FQDN(sup)}},
-		{Name: "etcd", Static: nodeTargets(c, EtcdExporterPort, config.KindMaster)},
-		// auth-monitor reports about every node: its node label names the
-		// node checked, not the supervisor it runs on.
-		{Name: "auth-monitor", Honor: true, Static: nodeTargets(c, AuthMonitorPort, config.KindSupervisor)},
-		{Name: "kube-state-metrics", Honor: true, Static: nodeTargets(c, KubeStatePort, config.KindSupervisor)},
-		{Name: "kubernetes-apiservers", Scheme: "https", Static: nodeTargets(c, 443, config.KindMaster), TLS: apiTLS},
-	}
-	if o.ServiceStatesPort == NodeExporterPort {
-		jobs = append(jobs[:2], jobs[3:]...) // the node exporter serves both
+	var jobs []job
+	for _, s := range Jobs(o) {
+		e := s.Endpoint
+		j := job{Name: e.Job, Path: e.MetricsPath, Honor: e.HonorLabels, Static: nodeTargets(c, e, s.Kinds)}
+		if e.Scheme == services.HTTPS {
+			j.Scheme = string(services.HTTPS)
+		}
+		switch e.Trust {
+		case services.TrustClusterCA:
+			j.TLS = map[string]any{"ca_file": o.ClusterCA, "server_name": c.FQDN(c.Supervisor())}
+		case services.TrustKubernetes:
+			j.TLS = map[string]any{"ca_file": o.KubeCA, "cert_file": o.SupervisorCert, "key_file": o.SupervisorKey}
+		}
+		jobs = append(jobs, j)
 	}
 	doc := map[string]any{
 		"global": map[string]any{

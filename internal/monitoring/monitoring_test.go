@@ -4,11 +4,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // TestPromtoolAcceptsConfigAndRules has Prometheus's own checker read what
@@ -18,7 +22,7 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, port := range []int{NodeExporterPort, 9107} {
+	for _, virtual := range []bool{false, true} {
 		dir := t.TempDir()
 		files := map[string]string{"ca.pem": "", "kube.pem": "", "sup.pem": "", "sup.key": ""}
 		for f := range files {
@@ -27,7 +31,7 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 		rules := filepath.Join(dir, "rules.yaml")
 		os.WriteFile(rules, []byte(Rules()), 0o644)
 		conf, err := PrometheusConfig(c, Options{
-			ServiceStatesPort: port, ScrapeInterval: 15 * time.Second, RulesFile: rules,
+			Virtual: virtual, ScrapeInterval: 15 * time.Second, RulesFile: rules,
 			ClusterCA: filepath.Join(dir, "ca.pem"), KubeCA: filepath.Join(dir, "kube.pem"),
 			SupervisorCert: filepath.Join(dir, "sup.pem"), SupervisorKey: filepath.Join(dir, "sup.key"),
 		})
@@ -40,11 +44,11 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 		if err != nil {
 			t.Errorf("promtool check config: %v\n%s\n%s", err, out, conf)
 		}
-		if !strings.Contains(conf, "node: worker2") || !strings.Contains(conf, "192.0.2.21:9101") {
+		if !strings.Contains(conf, "node: worker2") || !strings.Contains(conf, services.EtcdExporter.Addr("192.0.2.21")) {
 			t.Errorf("config lacks node targets:\n%s", conf)
 		}
-		if port == NodeExporterPort && strings.Contains(conf, "job_name: node-services") {
-			t.Error("a separate service-state job on real hosts")
+		if got := strings.Contains(conf, "job_name: "+services.NodeSupervisor.Job); got != virtual {
+			t.Errorf("virtual %v: service-state job present %v; real hosts get service states from the node exporter", virtual, got)
 		}
 	}
 	dir := t.TempDir()
@@ -52,5 +56,71 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 	os.WriteFile(rules, []byte(Rules()), 0o644)
 	if out, err := exec.Command("promtool", "check", "rules", rules).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+// TestEveryMetricsEndpointIsScraped: an endpoint that serves metrics has a
+// job, the job is in the generated configuration with the endpoint's path
+// and port on every node of the service's kinds, and no job name is used
+// twice.
+func TestEveryMetricsEndpointIsScraped(t *testing.T) {
+	c, _, err := config.Parse("setup.yaml", config.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := map[string]Scraped{}
+	for _, s := range Jobs(Options{Virtual: true}) {
+		if _, dup := jobs[s.Endpoint.Job]; dup {
+			t.Errorf("job %s scrapes two endpoints", s.Endpoint.Job)
+		}
+		jobs[s.Endpoint.Job] = s
+	}
+	for _, e := range services.Endpoints() {
+		if (e.MetricsPath == "") != (e.Job == "") {
+			t.Errorf("endpoint :%d has metrics path %q but job %q: both or neither", e.Port, e.MetricsPath, e.Job)
+		}
+		if e.Job != "" && jobs[e.Job].Endpoint != e {
+			t.Errorf("endpoint :%d (job %s) is not scraped", e.Port, e.Job)
+		}
+	}
+	conf, err := PrometheusConfig(c, Options{Virtual: true, ScrapeInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Scrape []struct {
+			Job    string `yaml:"job_name"`
+			Path   string `yaml:"metrics_path"`
+			Static []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal([]byte(conf), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range doc.Scrape {
+		s, ok := jobs[j.Job]
+		if !ok {
+			t.Errorf("job %s is in the configuration but not derived from the map", j.Job)
+			continue
+		}
+		var want []string
+		for _, n := range c.Nodes {
+			if slices.Contains(s.Kinds, n.Kind) {
+				want = append(want, s.Endpoint.Addr(n.IP))
+			}
+		}
+		var got []string
+		for _, st := range j.Static {
+			got = append(got, st.Targets...)
+		}
+		if !slices.Equal(got, want) || j.Path != s.Endpoint.MetricsPath {
+			t.Errorf("job %s scrapes %v at %q, want %v at %q", j.Job, got, j.Path, want, s.Endpoint.MetricsPath)
+		}
+		delete(jobs, j.Job)
+	}
+	for name := range jobs {
+		t.Errorf("job %s is missing from the configuration", name)
 	}
 }

@@ -8,20 +8,12 @@ package services
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyapi"
-)
-
-// Ports of node services.
-const (
-	KeyclientPort      = 9108 // keyclient /readyz and /metrics
-	NodeSupervisorPort = 9107 // virtual node supervisor /status and /metrics
 )
 
 // Host is one node as its services see it.
@@ -34,19 +26,8 @@ type Host struct {
 // Bin is the path of a Homeworld binary.
 func (h Host) Bin(name string) string { return filepath.Join(h.BinDir, name) }
 
-// addr joins the node's address with a port.
-func (h Host) addr(port int) string { return net.JoinHostPort(h.Node.IP, strconv.Itoa(port)) }
-
-// Check is how a service's readiness is observed.
-type Check struct {
-	// URL answers 200 when the service is ready. https URLs are checked
-	// without verifying the certificate: this probes liveness, not trust.
-	URL string
-	// Socket, instead, is a unix socket that accepts connections when ready.
-	Socket string
-	// TCP, instead, is an address that accepts connections when ready.
-	TCP string
-}
+// Addr is where endpoint e of a service listens on this node.
+func (h Host) Addr(e Endpoint) string { return e.Addr(h.Node.IP) }
 
 // Sandbox lists what systemd allows a service beyond a locked-down default.
 type Sandbox struct {
@@ -68,9 +49,12 @@ type Service struct {
 	After []string
 	// Launch is the kube-launch component that starts the service; empty
 	// for Homeworld's own daemons, which Command runs directly.
-	Launch     string
-	Command    func(h Host) []string // full argv, when Launch is empty
-	Ready      func(h Host) Check
+	Launch  string
+	Command func(h Host) []string // full argv, when Launch is empty
+	// Endpoints are the ports the service listens on; those with a Job
+	// are scraped by Prometheus on every node the service runs on.
+	Endpoints  []Endpoint
+	Ready      Probe
 	RestartSec time.Duration
 	Sandbox    Sandbox
 	// Notify: the program tells systemd when it is ready (sd_notify
@@ -117,8 +101,6 @@ func (s Service) Argv(h Host) []string {
 	return s.Command(h)
 }
 
-func url(u string) func(Host) Check { return func(Host) Check { return Check{URL: u} } }
-
 // Map is the service map, in start order.
 var Map = []Service{
 	{
@@ -126,11 +108,10 @@ var Map = []Service{
 		Description: "Homeworld keyserver (issues the cluster's credentials)",
 		Kinds:       []config.Kind{config.KindSupervisor},
 		Command: func(h Host) []string {
-			return []string{h.Bin("keyserver"), "--root", "/", "--listen", h.addr(keyapi.Port)}
+			return []string{h.Bin("keyserver"), "--root", "/", "--listen", h.Addr(KeyserverAPI)}
 		},
-		Ready: func(h Host) Check {
-			return Check{URL: "https://" + h.addr(keyapi.Port) + keyapi.PathHealthz}
-		},
+		Endpoints:  []Endpoint{KeyserverAPI},
+		Ready:      Probe{Endpoint: KeyserverAPI, Path: keyapi.PathHealthz},
 		RestartSec: 5 * time.Second,
 		Sandbox:    Sandbox{ReadWritePaths: []string{"/var/lib/homeworld/keyserver", "/var/log/homeworld"}},
 		Notify:     true,
@@ -141,11 +122,10 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
 		After:       []string{"keyserver"},
 		Command: func(h Host) []string {
-			return []string{h.Bin("keyclient"), "--root", "/", "--metrics-listen", h.addr(KeyclientPort)}
+			return []string{h.Bin("keyclient"), "--root", "/", "--metrics-listen", h.Addr(KeyclientStatus)}
 		},
-		Ready: func(h Host) Check {
-			return Check{URL: "http://" + h.addr(KeyclientPort) + "/readyz"}
-		},
+		Endpoints:  []Endpoint{KeyclientStatus},
+		Ready:      Probe{Endpoint: KeyclientStatus, Path: "/readyz"},
 		RestartSec: 10 * time.Second,
 		Sandbox:    Sandbox{ReadWritePaths: []string{"/etc/homeworld", "/etc/ssh", "/var/lib/homeworld"}},
 		Notify:     true,
@@ -156,7 +136,8 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
 		After:       []string{"keyclient"}, // its launch reads local.conf
 		Launch:      "node-exporter",
-		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9100) + "/metrics"} },
+		Endpoints:   []Endpoint{NodeExporter},
+		Ready:       Probe{Endpoint: NodeExporter, Path: "/metrics"},
 		RestartSec:  5 * time.Second,
 	},
 	{
@@ -165,7 +146,8 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
 		After:       []string{"keyclient"},
 		Launch:      "sshd",
-		Ready:       func(h Host) Check { return Check{TCP: h.addr(22)} },
+		Endpoints:   []Endpoint{SSH},
+		Ready:       Probe{Endpoint: SSH},
 		RestartSec:  5 * time.Second,
 		OSUnit:      "ssh.service",
 		Notify:      true, // Debian's ssh.service is Type=notify
@@ -176,9 +158,10 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyserver", "keyclient"},
 		Command: func(h Host) []string {
-			return []string{h.Bin("auth-monitor"), h.addr(9102), h.addr(keyapi.Port)}
+			return []string{h.Bin("auth-monitor"), h.Addr(AuthMonitor), h.Addr(KeyserverAPI)}
 		},
-		Ready:      func(h Host) Check { return Check{URL: "http://" + h.addr(9102) + "/metrics"} },
+		Endpoints:  []Endpoint{AuthMonitor},
+		Ready:      Probe{Endpoint: AuthMonitor, Path: "/metrics"},
 		RestartSec: 5 * time.Second,
 	},
 	{
@@ -187,7 +170,8 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyclient"},
 		Launch:      "kube-state",
-		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9104) + "/metrics"} },
+		Endpoints:   []Endpoint{KubeState},
+		Ready:       Probe{Endpoint: KubeState, Path: "/metrics"},
 		RestartSec:  5 * time.Second,
 	},
 	{
@@ -196,7 +180,8 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyclient"},
 		Launch:      "prometheus",
-		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9090) + "/-/ready"} },
+		Endpoints:   []Endpoint{Prometheus},
+		Ready:       Probe{Endpoint: Prometheus, Path: "/-/ready"},
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config", "/var/lib/homeworld/prometheus"}},
 	},
@@ -206,7 +191,8 @@ var Map = []Service{
 		Kinds:       masters,
 		After:       []string{"keyclient"},
 		Launch:      "etcd",
-		Ready:       url("http://127.0.0.1:2381/health"),
+		Endpoints:   []Endpoint{EtcdClient, EtcdPeer, EtcdHealth},
+		Ready:       Probe{Endpoint: EtcdHealth, Path: "/health"},
 		RestartSec:  5 * time.Second,
 		Notify:      true, // etcdmain notifies systemd once it serves
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/var/lib/homeworld/etcd"}},
@@ -217,7 +203,8 @@ var Map = []Service{
 		Kinds:       masters,
 		After:       []string{"etcd"},
 		Launch:      "etcd-exporter",
-		Ready:       func(h Host) Check { return Check{URL: "http://" + h.addr(9101) + "/metrics"} },
+		Endpoints:   []Endpoint{EtcdExporter},
+		Ready:       Probe{Endpoint: EtcdExporter, Path: "/metrics"},
 		RestartSec:  5 * time.Second,
 	},
 	{
@@ -226,7 +213,8 @@ var Map = []Service{
 		Kinds:       masters,
 		After:       []string{"etcd"},
 		Launch:      "apiserver",
-		Ready:       func(h Host) Check { return Check{URL: "https://" + h.addr(443) + "/readyz"} },
+		Endpoints:   []Endpoint{APIServer},
+		Ready:       Probe{Endpoint: APIServer, Path: "/readyz"},
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
 	},
@@ -236,7 +224,8 @@ var Map = []Service{
 		Kinds:       masters,
 		After:       []string{"kube-apiserver"},
 		Launch:      "controller-manager",
-		Ready:       url("https://127.0.0.1:10257/healthz"),
+		Endpoints:   []Endpoint{ControllerManager},
+		Ready:       Probe{Endpoint: ControllerManager, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
 	},
@@ -246,7 +235,8 @@ var Map = []Service{
 		Kinds:       masters,
 		After:       []string{"kube-apiserver"},
 		Launch:      "scheduler",
-		Ready:       url("https://127.0.0.1:10259/healthz"),
+		Endpoints:   []Endpoint{Scheduler},
+		Ready:       Probe{Endpoint: Scheduler, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
 	},
@@ -256,7 +246,7 @@ var Map = []Service{
 		Kinds:       kubeNodes,
 		After:       []string{"keyclient"},
 		Launch:      "containerd",
-		Ready:       func(Host) Check { return Check{Socket: "/run/containerd/containerd.sock"} },
+		Ready:       Probe{Socket: "/run/containerd/containerd.sock"},
 		RestartSec:  5 * time.Second,
 		Notify:      true, // containerd notifies systemd once it serves
 		Sandbox:     Sandbox{Unconfined: true},
@@ -267,7 +257,8 @@ var Map = []Service{
 		Kinds:       kubeNodes,
 		After:       []string{"containerd", "kube-apiserver"},
 		Launch:      "kubelet",
-		Ready:       url("http://127.0.0.1:10248/healthz"),
+		Endpoints:   []Endpoint{KubeletAPI, KubeletHealth},
+		Ready:       Probe{Endpoint: KubeletHealth, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
 		Notify:      true, // the kubelet notifies systemd once it runs
 		Sandbox:     Sandbox{Unconfined: true},
@@ -278,7 +269,8 @@ var Map = []Service{
 		Kinds:       kubeNodes,
 		After:       []string{"keyclient"},
 		Launch:      "proxy",
-		Ready:       url("http://127.0.0.1:10256/healthz"),
+		Endpoints:   []Endpoint{ProxyMetrics, ProxyHealth},
+		Ready:       Probe{Endpoint: ProxyHealth, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{Unconfined: true},
 	},
@@ -293,6 +285,17 @@ func For(k config.Kind) []Service {
 		}
 	}
 	return out
+}
+
+// MustGet returns the named service of the map; asking for one that is not
+// there is a programming error.
+func MustGet(name string) Service {
+	for _, s := range Map {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("services: no service " + name)
 }
 
 // Deps returns the dependencies of s that run on nodes of kind k.
@@ -316,7 +319,7 @@ func Validate() error {
 		if seen[s.Name] {
 			return fmt.Errorf("service %s listed twice", s.Name)
 		}
-		if len(s.Kinds) == 0 || (s.Command == nil) == (s.Launch == "") || s.Ready == nil {
+		if len(s.Kinds) == 0 || (s.Command == nil) == (s.Launch == "") || s.Ready == (Probe{}) {
 			return fmt.Errorf("service %s needs kinds, a command or a launch component (one of them), and a readiness check", s.Name)
 		}
 		for _, d := range s.After {

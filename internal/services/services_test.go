@@ -57,10 +57,10 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 	n, _ := c.FindNode("master1")
 	h := Host{Cluster: c, Node: n, BinDir: "/usr/bin"}
 	argv := For(config.KindMaster)[0].Argv(h) // keyclient
-	if argv[0] != "/usr/bin/keyclient" || !strings.Contains(strings.Join(argv, " "), "--metrics-listen 192.0.2.21:9108") {
+	if argv[0] != "/usr/bin/keyclient" || !strings.Contains(strings.Join(argv, " "), "--metrics-listen "+KeyclientStatus.Addr("192.0.2.21")) {
 		t.Errorf("keyclient argv %v", argv)
 	}
-	if u := For(config.KindMaster)[0].Ready(h).URL; u != "http://192.0.2.21:9108/readyz" {
+	if u := For(config.KindMaster)[0].Ready.On(h).URL; u != KeyclientStatus.URL("192.0.2.21", "/readyz") {
 		t.Errorf("ready URL %s", u)
 	}
 }

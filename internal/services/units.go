@@ -17,7 +17,7 @@ func Unit(s Service, h Host) string {
 	w("Wants=network-online.target")
 	after := []string{"network-online.target"}
 	for _, d := range Deps(s, h.Node.Kind) {
-		u := byName(d).Unit()
+		u := MustGet(d).Unit()
 		after = append(after, u)
 		w("Requires=%s", u)
 	}
@@ -90,15 +90,6 @@ func Unit(s Service, h Host) string {
 	w("[Install]")
 	w("WantedBy=multi-user.target")
 	return b.String()
-}
-
-func byName(name string) Service {
-	for _, s := range Map {
-		if s.Name == name {
-			return s
-		}
-	}
-	panic("services: no service " + name) // Validate rules this out
 }
 
 // quoteArgs renders argv for ExecStart, quoting what needs it.

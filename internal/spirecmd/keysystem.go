@@ -6,6 +6,7 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/virt"
 	"homeworld.dev/homeworld/internal/workspace"
 )
@@ -17,7 +18,7 @@ type keyserverFlags struct {
 }
 
 func (f *keyserverFlags) register(c *cobra.Command) {
-	c.PersistentFlags().StringVar(&f.keyserver, "keyserver", "", "keyserver address host:port (default: the supervisor's address from setup.yaml, port 20557)")
+	c.PersistentFlags().StringVar(&f.keyserver, "keyserver", "", "keyserver address host:port (default: the supervisor's address from setup.yaml, port "+services.KeyserverAPI.PortString()+")")
 	c.PersistentFlags().StringVar(&f.as, "as", "", "root admin to act as (default: the only one in root-admins, or $USER)")
 }
 

@@ -16,6 +16,7 @@ import (
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/virt"
 )
 
@@ -86,7 +87,7 @@ func TestAccessCommands(t *testing.T) {
 		t.Errorf("kubeconfig output %q", out.stdout)
 	}
 	kc := readFile(t, filepath.Join(e.dir, "kubeconfig"))
-	for _, want := range []string{"server: https://127.0.0.21:443", "client-key: " + filepath.Join(e.dir, "kube-access.key")} {
+	for _, want := range []string{"server: " + services.APIServer.URL("127.0.0.21", ""), "client-key: " + filepath.Join(e.dir, "kube-access.key")} {
 		if !strings.Contains(kc, want) {
 			t.Errorf("kubeconfig lacks %q:\n%s", want, kc)
 		}

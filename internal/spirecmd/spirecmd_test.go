@@ -14,6 +14,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/disaster"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // env is a test's view of the environment and workspace.
@@ -360,7 +361,7 @@ func TestServicesUnits(t *testing.T) {
 			t.Errorf("%s:\n%s", name, unit)
 		}
 	}
-	if !strings.Contains(readFile(t, filepath.Join(out, "keyserver.service")), "--listen 192.0.2.10:20557") {
+	if !strings.Contains(readFile(t, filepath.Join(out, "keyserver.service")), "--listen "+services.KeyserverAPI.Addr("192.0.2.10")) {
 		t.Error("keyserver unit does not listen on the supervisor's address")
 	}
 	e.fails(`no node named "nope"`, "services", "units", "nope", "--out", out)

@@ -3,9 +3,7 @@ package spirecmd
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,16 +11,18 @@ import (
 	"golang.org/x/term"
 
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/monitoring"
 	"homeworld.dev/homeworld/internal/seq"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/verify"
 	"homeworld.dev/homeworld/internal/virt"
 )
 
+var promFlagHelp = "Prometheus to ask (default: the supervisor's, port " + services.Prometheus.PortString() + ")"
+
 // prometheusFor is the Prometheus of the cluster (or the one asked for).
 func prometheusFor(cfg *config.Config, flag string) *verify.Prometheus {
 	if flag == "" {
-		flag = "http://" + net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(monitoring.PrometheusPort))
+		flag = services.Prometheus.URL(cfg.Supervisor().IP, "")
 	}
 	return verify.NewPrometheus(strings.TrimSuffix(flag, "/"))
 }
@@ -81,7 +81,7 @@ every node and component that fails it. Checks:
 			return nil
 		},
 	}
-	c.Flags().StringVar(&promURL, "prometheus", "", "Prometheus to ask (default: the supervisor's, port 9090)")
+	c.Flags().StringVar(&promURL, "prometheus", "", promFlagHelp)
 	return c
 }
 
@@ -148,7 +148,7 @@ online, credentials and services, retrying each until it passes.`,
 		},
 	}
 	c := group("seq", "Run ordered sequences that bring a cluster to proven-working", clusterCmd, supervisorCmd)
-	c.PersistentFlags().StringVar(&promURL, "prometheus", "", "Prometheus to ask (default: the supervisor's, port 9090)")
+	c.PersistentFlags().StringVar(&promURL, "prometheus", "", promFlagHelp)
 	c.PersistentFlags().BoolVar(&dryRun, "dry-run", false, "list the steps without running them")
 	c.PersistentFlags().DurationVar(&deadline, "deadline", 3*time.Minute, "how long each step may take to pass")
 	return c

@@ -88,7 +88,7 @@ func perNode(ctx context.Context, p *Prometheus, c *config.Config, query, missin
 }
 
 func online(ctx context.Context, p *Prometheus, c *config.Config) error {
-	if err := perNode(ctx, p, c, `up{job="node-resources"}`,
+	if err := perNode(ctx, p, c, `up{job="`+services.NodeExporter.Job+`"}`,
 		"not known to Prometheus", "offline: its node exporter does not answer"); err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func etcd(ctx context.Context, p *Prometheus, c *config.Config) error {
 }
 
 func kubernetes(ctx context.Context, p *Prometheus, c *config.Config) error {
-	if err := perNode(ctx, p, c, `up{job="kubernetes-apiservers"}`,
+	if err := perNode(ctx, p, c, `up{job="`+services.APIServer.Job+`"}`,
 		"kube-apiserver is not scraped", "kube-apiserver does not answer", config.KindMaster); err != nil {
 		return err
 	}

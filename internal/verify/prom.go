@@ -17,7 +17,7 @@ import (
 
 // Prometheus queries one Prometheus server.
 type Prometheus struct {
-	Base   string // http://host:9090
+	Base   string // http://host:port
 	client *http.Client
 }
 

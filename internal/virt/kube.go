@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/rbac"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Kubeconfig is the admin kubeconfig up writes for itself (and tests).
@@ -41,7 +41,7 @@ func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options)
 	keyPEM, _ := pki.EncodeKey(key)
 	ca, _ := o.Authorities.Get("kubernetes")
 	files := kubeconfig.Files{
-		Server: "https://" + net.JoinHostPort(o.Config.NodesOf(config.KindMaster)[0].IP, "443"),
+		Server: services.APIServer.URL(o.Config.NodesOf(config.KindMaster)[0].IP, ""),
 		CA:     filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "admin.pem"), Key: filepath.Join(dir, "admin.key"),
 	}
 	for path, data := range map[string][]byte{files.Key: keyPEM, files.Cert: pki.EncodeCert(cert), files.CA: pki.EncodeCert(ca.Cert)} {
@@ -75,7 +75,7 @@ const ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
 func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, progress func(string, ...any)) error {
 	for _, n := range t.Nodes {
 		if n.Kind == config.KindMaster {
-			if err := waitHTTP(ctx, t, st, n, "https://"+net.JoinHostPort(n.IP, "443")+"/readyz"); err != nil {
+			if err := waitReady(ctx, st, n, "kube-apiserver"); err != nil {
 				return fmt.Errorf("kube-apiserver on %s: %w", n.Hostname, err)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -40,7 +39,7 @@ func Status(t *Topology) ([]NodeStatus, error) {
 		ns := NodeStatus{Hostname: n.Hostname, Kind: string(n.Kind), IP: n.IP, PID: st.Nodes[n.Hostname]}
 		ns.Running = ns.PID != 0 && processAlive(ns.PID)
 		if ns.Running {
-			url := "http://" + net.JoinHostPort(n.IP, strconv.Itoa(services.NodeSupervisorPort)) + "/status"
+			url := services.NodeSupervisor.URL(n.IP, "/status")
 			resp, err := client.Get(url)
 			if err == nil {
 				err = json.NewDecoder(resp.Body).Decode(&ns.Services)

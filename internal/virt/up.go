@@ -2,24 +2,18 @@ package virt
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
@@ -130,8 +124,8 @@ func Up(ctx context.Context, o Options) (err error) {
 	if err := startNode(t, st, sup, o); err != nil {
 		return err
 	}
-	ksAddr := net.JoinHostPort(sup.IP, strconv.Itoa(keyapi.Port))
-	if err := waitHTTP(ctx, t, st, sup, "https://"+ksAddr+keyapi.PathHealthz); err != nil {
+	ksAddr := services.KeyserverAPI.Addr(sup.IP)
+	if err := waitReady(ctx, st, sup, "keyserver"); err != nil {
 		return fmt.Errorf("keyserver did not come up: %w", err)
 	}
 	step("keyserver answering at %s; admitting %d nodes with tokens", ksAddr, len(t.Nodes))
@@ -155,8 +149,7 @@ func Up(ctx context.Context, o Options) (err error) {
 	step("all node supervisors started; waiting for every keyclient to be ready")
 	ready := 0
 	for _, n := range t.Nodes {
-		url := "http://" + net.JoinHostPort(n.IP, strconv.Itoa(services.KeyclientPort)) + "/readyz"
-		if err := waitHTTP(ctx, t, st, n, url); err != nil {
+		if err := waitReady(ctx, st, n, "keyclient"); err != nil {
 			return fmt.Errorf("%s did not get its credentials: %w", n.Hostname, err)
 		}
 		ready++
@@ -315,32 +308,24 @@ func startNode(t *Topology, st *State, n NodeTopo, o Options) error {
 	return st.save()
 }
 
-// waitHTTP polls url until it answers 200, failing early if the node's
-// process has died.
-func waitHTTP(ctx context.Context, t *Topology, st *State, n NodeTopo, url string) error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // liveness only
-		DisableKeepAlives: true,
-	}}
+// waitReady polls the readiness probe the service map gives service on
+// node n until it passes, failing early if the node's process exits.
+func waitReady(ctx context.Context, st *State, n NodeTopo, service string) error {
+	check := services.MustGet(service).Ready.On(services.Host{Node: n.Node})
 	var last error
 	for {
 		if pid, ok := st.Nodes[n.Hostname]; ok && !processAlive(pid) {
 			return fmt.Errorf("%s's node process exited; see %s", n.Hostname, n.LogDir())
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		last = check.Probe(pctx)
+		cancel()
+		if last == nil {
+			return nil
 		}
-		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last answer: %v)", ctx.Err(), last)
+			return fmt.Errorf("%s: %w (last answer: %v)", check, ctx.Err(), last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -7,15 +7,12 @@ package virtnode
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +40,7 @@ the node's own network, UTS and mount namespaces. It sets the node's hostname,
 bind-mounts the node's own folders over /etc/homeworld, /etc/ssh,
 /var/lib/homeworld and /var/log/homeworld (and its own /etc/hosts), then starts
 the node's services from the service map in dependency order and restarts any
-that fail. It serves /status and /metrics on the node's address, port 9107.
+that fail. It serves /status and /metrics on the node's address, port ` + services.NodeSupervisor.PortString() + `.
 Not meant to be run by hand.`,
 		Version:       version.String(),
 		Args:          cobra.NoArgs,
@@ -124,7 +121,7 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 			Type:       s.UnitType(),
 			Argv:       s.Argv(host),
 			Deps:       services.Deps(s, node.Kind),
-			Ready:      readiness(s.Ready(host)),
+			Ready:      s.Ready.On(host).Probe,
 			RestartSec: min(s.RestartSec, time.Second), // a virtual cluster favours quick recovery
 			Log:        f,
 		})
@@ -133,7 +130,7 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(node.IP, strconv.Itoa(services.NodeSupervisorPort)))
+	ln, err := net.Listen("tcp", services.NodeSupervisor.Addr(node.IP))
 	if err != nil {
 		return err
 	}
@@ -153,47 +150,4 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 	}
 	logger.Printf("running %d services", len(specs))
 	return sup.Run(ctx)
-}
-
-// readiness turns a service map check into a probe.
-func readiness(c services.Check) func(context.Context) error {
-	if c.Socket != "" || c.TCP != "" {
-		network, addr := "unix", c.Socket
-		if c.TCP != "" {
-			network, addr = "tcp", c.TCP
-		}
-		return func(ctx context.Context) error {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, network, addr)
-			if err == nil {
-				conn.Close()
-			}
-			return err
-		}
-	}
-	return httpReady(c.URL)
-}
-
-// httpReady checks that url answers 200. TLS is not verified: this tells
-// whether the service is up, not whom to trust.
-func httpReady(url string) func(context.Context) error {
-	client := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
-		DisableKeepAlives: true,
-	}}
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(resp.Status)
-		}
-		return nil
-	}
 }

@@ -1,0 +1,104 @@
+package services
+
+import (
+	"net"
+	"strconv"
+
+	"homeworld.dev/homeworld/internal/keyapi"
+)
+
+// Scheme is how an endpoint is spoken to.
+type Scheme string
+
+const (
+	HTTP  Scheme = "http"
+	HTTPS Scheme = "https"
+	TCP   Scheme = "tcp" // a plain stream (SSH, etcd peers)
+)
+
+// Trust says how Prometheus authenticates an HTTPS endpoint it scrapes.
+type Trust int
+
+const (
+	TrustNone       Trust = iota // plain HTTP
+	TrustClusterCA               // server certificate from clusterca, named after the supervisor
+	TrustKubernetes              // kubernetes CA, and the supervisor's client certificate
+)
+
+// Endpoint is one port a service listens on. Every port number of the
+// cluster is written here and nowhere else; a repository test
+// (internal/tree) holds the rest of the tree to that.
+type Endpoint struct {
+	Port   int
+	Scheme Scheme
+	// Loopback endpoints listen on 127.0.0.1 only: the node itself is
+	// their only client.
+	Loopback bool
+	// Job is the Prometheus job that scrapes MetricsPath here; empty
+	// when Prometheus does not scrape the endpoint.
+	Job         string
+	MetricsPath string
+	Trust       Trust
+	// HonorLabels keeps the node label the target sets itself: services
+	// that report about other nodes (auth-monitor) or objects
+	// (kube-state) put the subject there, not the scraped node.
+	HonorLabels bool
+}
+
+// The cluster's endpoints.
+var (
+	KeyserverAPI = Endpoint{Port: 20557, Scheme: HTTPS, Job: "keyserver", MetricsPath: keyapi.PathMetrics, Trust: TrustClusterCA}
+	// KeyclientStatus serves the keyclient's /readyz and /metrics.
+	KeyclientStatus = Endpoint{Port: 9108, Scheme: HTTP, Job: "keyclient", MetricsPath: "/metrics"}
+	NodeExporter    = Endpoint{Port: 9100, Scheme: HTTP, Job: "node-resources", MetricsPath: "/metrics"}
+	SSH             = Endpoint{Port: 22, Scheme: TCP}
+	AuthMonitor     = Endpoint{Port: 9102, Scheme: HTTP, Job: "auth-monitor", MetricsPath: "/metrics", HonorLabels: true}
+	KubeState       = Endpoint{Port: 9104, Scheme: HTTP, Job: "kube-state-metrics", MetricsPath: "/metrics", HonorLabels: true}
+	Prometheus      = Endpoint{Port: 9090, Scheme: HTTP, Job: "prometheus", MetricsPath: "/metrics"}
+	EtcdClient      = Endpoint{Port: 2379, Scheme: HTTPS}
+	EtcdPeer        = Endpoint{Port: 2380, Scheme: HTTPS}
+	// EtcdHealth is etcd's plain-HTTP /health and /metrics, for the node
+	// alone; Prometheus reads etcd through EtcdExporter instead.
+	EtcdHealth        = Endpoint{Port: 2381, Scheme: HTTP, Loopback: true}
+	EtcdExporter      = Endpoint{Port: 9101, Scheme: HTTP, Job: "etcd", MetricsPath: "/metrics"}
+	APIServer         = Endpoint{Port: 443, Scheme: HTTPS, Job: "kubernetes-apiservers", MetricsPath: "/metrics", Trust: TrustKubernetes}
+	ControllerManager = Endpoint{Port: 10257, Scheme: HTTPS, Loopback: true}
+	Scheduler         = Endpoint{Port: 10259, Scheme: HTTPS, Loopback: true}
+	KubeletAPI        = Endpoint{Port: 10250, Scheme: HTTPS}
+	KubeletHealth     = Endpoint{Port: 10248, Scheme: HTTP, Loopback: true}
+	ProxyMetrics      = Endpoint{Port: 10249, Scheme: HTTP, Loopback: true}
+	ProxyHealth       = Endpoint{Port: 10256, Scheme: HTTP, Loopback: true}
+	// NodeSupervisor is the virtual cluster's node supervisor (/status,
+	// and service states in node_systemd_unit_state, which the node
+	// exporter's systemd collector reports on real hosts).
+	NodeSupervisor = Endpoint{Port: 9107, Scheme: HTTP, Job: "node-services", MetricsPath: "/metrics"}
+)
+
+// Endpoints lists every endpoint above, for the tests that hold the tree to
+// the table.
+func Endpoints() []Endpoint {
+	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, Prometheus,
+		EtcdClient, EtcdPeer, EtcdHealth, EtcdExporter, APIServer, ControllerManager, Scheduler,
+		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, NodeSupervisor}
+}
+
+// Host is the address the endpoint listens on for a node with address ip.
+func (e Endpoint) Host(ip string) string {
+	if e.Loopback {
+		return "127.0.0.1"
+	}
+	return ip
+}
+
+// Addr is host:port of the endpoint on the node with address ip.
+func (e Endpoint) Addr(ip string) string {
+	return net.JoinHostPort(e.Host(ip), strconv.Itoa(e.Port))
+}
+
+// URL is the endpoint's URL for path on the node with address ip.
+func (e Endpoint) URL(ip, path string) string {
+	return string(e.Scheme) + "://" + e.Addr(ip) + path
+}
+
+// PortString is the port as flags and configuration files write it.
+func (e Endpoint) PortString() string { return strconv.Itoa(e.Port) }
