@@ -1,6 +1,9 @@
 package services
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +107,49 @@ func TestUnitContent(t *testing.T) {
 	for _, want := range []string{"Requires=keyserver.service", "After=network-online.target keyserver.service", "Restart=always", "ProtectSystem=strict", "ConfigurationDirectory=homeworld", "StateDirectory=homeworld", "ReadWritePaths=/etc/ssh", "NoNewPrivileges=yes"} {
 		if !strings.Contains(u, want+"\n") {
 			t.Errorf("keyclient unit lacks %q:\n%s", want, u)
+		}
+	}
+}
+
+// TestEndpointsAreOneTable: Endpoints lists every endpoint variable of
+// endpoints.go, no two share a port (all may run on one master), every
+// service's endpoints come from the table, and each readiness probe looks
+// at an endpoint of its own service.
+func TestEndpointsAreOneTable(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "endpoints.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := 0
+	ast.Inspect(f, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Values) == 1 {
+			if cl, ok := vs.Values[0].(*ast.CompositeLit); ok {
+				if id, ok := cl.Type.(*ast.Ident); ok && id.Name == "Endpoint" {
+					declared++
+				}
+			}
+		}
+		return true
+	})
+	all := Endpoints()
+	if declared != len(all) {
+		t.Errorf("endpoints.go declares %d endpoints, Endpoints() lists %d", declared, len(all))
+	}
+	ports := map[int]bool{}
+	for _, e := range all {
+		if ports[e.Port] {
+			t.Errorf("port %d is used twice", e.Port)
+		}
+		ports[e.Port] = true
+	}
+	for _, s := range Map {
+		for _, e := range s.Endpoints {
+			if !slices.Contains(all, e) {
+				t.Errorf("service %s: endpoint :%d is not in Endpoints()", s.Name, e.Port)
+			}
+		}
+		if s.Ready.Socket == "" && !slices.Contains(s.Endpoints, s.Ready.Endpoint) {
+			t.Errorf("service %s: readiness probe looks at :%d, not one of its endpoints", s.Name, s.Ready.Endpoint.Port)
 		}
 	}
 }

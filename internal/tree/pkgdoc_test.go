@@ -3,9 +3,7 @@ package tree
 import (
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -14,29 +12,16 @@ import (
 func TestEveryPackageHasOneDoc(t *testing.T) {
 	docs := map[string][]string{} // package dir -> files with a doc comment
 	seen := map[string]bool{}
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != "../.." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
+	for _, path := range goFiles(t, false) {
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.PackageClauseOnly|parser.ParseComments)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		dir := filepath.Dir(path)
 		seen[dir] = true
 		if f.Doc != nil {
 			docs[dir] = append(docs[dir], filepath.Base(path))
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	for dir := range seen {
 		switch n := len(docs[dir]); {
