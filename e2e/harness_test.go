@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 // bin holds the binaries built once for the whole package.
@@ -99,20 +101,13 @@ func daemon(t *testing.T, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor waits up to d for cond to return nil; its error says why not yet.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testutil.WaitFor(t, d, what, func() (bool, error) {
 		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v: %v", what, d, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+		return err == nil, err
+	})
 }
 
 func freePort(t *testing.T, ip string) string {

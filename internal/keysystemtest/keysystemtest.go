@@ -28,6 +28,7 @@ import (
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 // Setup is the test cluster: 1 supervisor, 3 masters, 2 workers, one admin.
@@ -59,6 +60,7 @@ type Cluster struct {
 	Supervisor  layout.Node // the supervisor's files
 	Lifetimes   policy.Lifetimes
 	Addr        string // host:port the keyserver listens on
+	now         func() time.Time
 	server      *keyserver.Server
 	cancel      context.CancelFunc
 	done        chan error
@@ -66,6 +68,15 @@ type Cluster struct {
 
 // Start brings up a keyserver with the given lifetimes (zero: defaults).
 func Start(t testing.TB, l policy.Lifetimes) *Cluster {
+	t.Helper()
+	return StartAt(t, l, time.Now)
+}
+
+// StartAt is Start with the keyserver's clock: its tokens, certificates and
+// audit log go by now (a clock.Fake's Now, to test expiry without
+// sleeping). TLS handshakes still check certificates by the system clock,
+// which certificates tolerate up to pki.Backdate ahead of it.
+func StartAt(t testing.TB, l policy.Lifetimes, now func() time.Time) *Cluster {
 	t.Helper()
 	if l == (policy.Lifetimes{}) {
 		l = policy.DefaultLifetimes
@@ -88,7 +99,7 @@ func Start(t testing.TB, l policy.Lifetimes) *Cluster {
 	if err := os.WriteFile(sup.SetupYAML(), []byte(Setup), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l}
+	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now}
 	c.Addr = net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(freePort(t, cfg.Supervisor().IP)))
 	c.StartServer()
 	t.Cleanup(c.StopServer)
@@ -108,22 +119,16 @@ func freePort(t testing.TB, ip string) int {
 // same address, and waits until it answers.
 func (c *Cluster) StartServer() {
 	c.t.Helper()
-	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, c.t.Logf)
+	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, keyserver.Options{Logf: c.t.Logf, Now: c.now})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	var l net.Listener
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	// After a restart the previous server may still be releasing the port.
+	testutil.WaitFor(c.t, 10*time.Second, "the keyserver's address "+c.Addr+" to be free", func() (bool, error) {
 		l, err = net.Listen("tcp", c.Addr)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // the previous server is still releasing the port
-	}
-	if err != nil {
-		c.t.Fatal(err)
-	}
+		return err == nil, err
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	c.server, c.cancel, c.done = srv, cancel, make(chan error, 1)
 	go func() { c.done <- srv.Serve(ctx, l) }()
