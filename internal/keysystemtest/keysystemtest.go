@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -100,35 +99,40 @@ func StartAt(t testing.TB, l policy.Lifetimes, now func() time.Time) *Cluster {
 		t.Fatal(err)
 	}
 	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now}
-	c.Addr = net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(freePort(t, cfg.Supervisor().IP)))
-	c.StartServer()
+	// The first listener takes port 0 and the server keeps it: a port
+	// chosen beforehand could be taken before the server binds it.
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Supervisor().IP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Addr = ln.Addr().String()
+	c.serve(ln)
 	t.Cleanup(c.StopServer)
 	return c
 }
 
-func freePort(t testing.TB, ip string) int {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// StartServer (re)starts the keyserver from the supervisor's files, on the
-// same address, and waits until it answers.
+// StartServer restarts the keyserver from the supervisor's files, on the
+// same address.
 func (c *Cluster) StartServer() {
 	c.t.Helper()
-	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, keyserver.Options{Logf: c.t.Logf, Now: c.now})
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	var l net.Listener
-	// After a restart the previous server may still be releasing the port.
+	var err error
+	// The previous server may still be releasing the port.
 	testutil.WaitFor(c.t, 10*time.Second, "the keyserver's address "+c.Addr+" to be free", func() (bool, error) {
 		l, err = net.Listen("tcp", c.Addr)
 		return err == nil, err
 	})
+	c.serve(l)
+}
+
+// serve runs a keyserver loaded from the supervisor's files on l.
+func (c *Cluster) serve(l net.Listener) {
+	c.t.Helper()
+	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, keyserver.Options{Logf: c.t.Logf, Now: c.now})
+	if err != nil {
+		l.Close()
+		c.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.server, c.cancel, c.done = srv, cancel, make(chan error, 1)
 	go func() { c.done <- srv.Serve(ctx, l) }()
