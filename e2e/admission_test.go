@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,8 +39,19 @@ func startCluster(t *testing.T) *cluster {
 	e.spire("authority", "gen")
 	c := &cluster{env: e, supervisor: layout.Node{Root: filepath.Join(t.TempDir(), "supervisor")}}
 	e.spire("setup", "keyserver", "--root", c.supervisor.Root)
-	c.addr = freePort(t, "127.0.0.10")
-	c.keyserver = daemon(t, filepath.Join(bin, "keyserver"), "--root", c.supervisor.Root, "--listen", c.addr)
+	// Port 0: the kernel picks a free port as the keyserver binds, and the
+	// keyserver logs it; a port chosen beforehand could be taken meanwhile.
+	var out *output
+	c.keyserver, out = daemon(t, filepath.Join(bin, "keyserver"), "--root", c.supervisor.Root, "--listen", "127.0.0.10:0")
+	serving := regexp.MustCompile(`serving \S+ on (\S+)`)
+	waitFor(t, "the keyserver to log the address it serves on", 15*time.Second, func() error {
+		m := serving.FindStringSubmatch(out.String())
+		if m == nil {
+			return errors.New("no \"serving NAME on ADDRESS\" line yet")
+		}
+		c.addr = m[1]
+		return nil
+	})
 	healthy(t, c.addr)
 	return c
 }

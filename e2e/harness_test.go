@@ -7,14 +7,16 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 // bin holds the binaries built once for the whole package.
@@ -72,13 +74,31 @@ func (e *env) trySpire(args ...string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
+// output collects a process's output while the test reads it.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
 // daemon starts a long-running binary, stopping it when the test ends; its
 // output is shown if the test fails.
-func daemon(t *testing.T, name string, args ...string) *exec.Cmd {
+func daemon(t *testing.T, name string, args ...string) (*exec.Cmd, *output) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &output{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -96,32 +116,16 @@ func daemon(t *testing.T, name string, args ...string) *exec.Cmd {
 			t.Logf("%s output:\n%s", filepath.Base(name), out.String())
 		}
 	})
-	return cmd
+	return cmd, out
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor waits up to d for cond to return nil; its error says why not yet.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
+	testutil.WaitFor(t, d, what, func() (bool, error) {
 		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v: %v", what, d, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T, ip string) string {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return net.JoinHostPort(ip, fmt.Sprint(l.Addr().(*net.TCPAddr).Port))
+		return err == nil, err
+	})
 }
 
 // healthy waits for the keyserver at addr to answer /healthz.

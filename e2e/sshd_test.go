@@ -3,12 +3,15 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,9 +30,8 @@ import (
 func TestSSHWithCertificates(t *testing.T) {
 	c := startCluster(t)
 	node := c.admitNode(t, "worker1", "127.0.0.31")
-	addr := freePort(t, "127.0.0.31")
+	addr := startSSHD(t, node, "127.0.0.31")
 	host, port, _ := net.SplitHostPort(addr)
-	startSSHD(t, node, addr)
 
 	c.spire("access", "ssh", "--no-agent", "--keyserver", c.addr)
 	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
@@ -89,17 +91,18 @@ func TestSSHWithCertificates(t *testing.T) {
 	}
 }
 
-// startSSHD runs sshd on addr with Homeworld's settings pointed at the
-// node's files.
-func startSSHD(t *testing.T, node layout.Node, addr string) {
+// startSSHD serves SSH on ip with Homeworld's settings pointed at the
+// node's files, and returns the address. The test holds the listening
+// socket (port 0, so nothing can take the port between choosing and
+// binding it) and runs sshd in inetd mode (-i) for each connection, as
+// socket-activated ssh does; the configuration is the same.
+func startSSHD(t *testing.T, node layout.Node, ip string) string {
 	t.Helper()
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege separation directory
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	host, port, _ := net.SplitHostPort(addr)
-	conf := fmt.Sprintf("ListenAddress %s\nPort %s\nPidFile %s\nAuthorizedKeysFile none\n", host, port, filepath.Join(dir, "sshd.pid")) +
-		sshconfig.SSHDConfig(sshconfig.SSHDPaths{HostKey: node.SSHHostKey(), UserCA: node.SSHUserCA()})
+	conf := "AuthorizedKeysFile none\n" + sshconfig.SSHDConfig(sshconfig.SSHDPaths{HostKey: node.SSHHostKey(), UserCA: node.SSHUserCA()})
 	confPath := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -107,12 +110,48 @@ func startSSHD(t *testing.T, node layout.Node, addr string) {
 	if out, err := runWithTimeout(t, 10*time.Second, "/usr/sbin/sshd", "-t", "-f", confPath); err != nil {
 		t.Fatalf("sshd rejects Homeworld's configuration: %v\n%s", err, out)
 	}
-	daemon(t, "/usr/sbin/sshd", "-D", "-e", "-f", confPath)
-	waitFor(t, "sshd listening on "+addr, 10*time.Second, func() error {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &output{}
+	var wg sync.WaitGroup
+	wg.Add(1) // the accept loop; it adds each connection while it runs
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // closed at cleanup
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				// sshd -i talks SSH on its standard input and output: the
+				// connection's own socket, so it sees the client's address.
+				f, err := conn.(*net.TCPConn).File()
+				if err != nil {
+					fmt.Fprintf(logs, "connection from %s: %v\n", conn.RemoteAddr(), err)
+					return
+				}
+				defer f.Close()
+				cmd := exec.CommandContext(ctx, "/usr/sbin/sshd", "-i", "-e", "-f", confPath)
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = f, f, logs
+				if err := cmd.Run(); err != nil {
+					fmt.Fprintf(logs, "sshd -i for %s: %v\n", conn.RemoteAddr(), err)
+				}
+			}()
 		}
-		return err
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		cancel() // ends sessions a failed test left open
+		wg.Wait()
+		if t.Failed() {
+			t.Logf("sshd output:\n%s", logs.String())
+		}
 	})
+	return ln.Addr().String()
 }

@@ -16,20 +16,21 @@ import (
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
-// waitFor polls cond until it holds; after d it fails with what and the
-// agent's log as it is then.
+// waitFor polls cond until it holds; after d it fails naming what was
+// awaited, with the agent's log as it is then.
 func (n *node) waitFor(d time.Duration, what string, cond func() bool) {
 	n.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			n.t.Fatalf("after %v: %s\nlog:\n%s", d, what, n.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(n.t, d, what, func() (bool, error) { return cond(), agentLog{n.logs} })
 }
+
+// agentLog puts an agent's log in WaitFor's failure message; it is read
+// only when the wait fails.
+type agentLog struct{ logs *logBuffer }
+
+func (l agentLog) Error() string { return "agent log:\n" + l.logs.String() }
 
 // metric returns the value of an unlabelled metric the agent exports.
 func metric(t *testing.T, a *keyclient.Agent, name string) (float64, bool) {

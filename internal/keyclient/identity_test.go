@@ -58,7 +58,7 @@ func TestUnusableIdentityIsReplacedWithNewToken(t *testing.T) {
 			}
 
 			n := start(t, c, "worker1", l, keyclient.Options{MaxSleep: 50 * time.Millisecond})
-			n.waitFor(10*time.Second, "no request to admit the node again", func() bool {
+			n.waitFor(10*time.Second, "a request to admit the node again", func() bool {
 				s := n.logs.String()
 				return strings.Contains(s, tc.says) && strings.Contains(s, "admit the node again: spire infra admit worker1")
 			})

@@ -5,21 +5,25 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"homeworld.dev/homeworld/internal/clock"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 // node is a keyclient under test with its own root folder.
@@ -173,13 +177,10 @@ func TestWithoutTokenBlocksWithClearReason(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	l := install(t, c, "worker2", false)
 	n := start(t, c, "worker2", l, keyclient.Options{MaxSleep: 50 * time.Millisecond})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(strings.Join(n.agent.Missing(), ";"), "no admission token") {
-		if time.Now().After(deadline) {
-			t.Fatalf("missing = %v", n.agent.Missing())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the agent to report that it has no admission token", func() (bool, error) {
+		missing := n.agent.Missing()
+		return strings.Contains(strings.Join(missing, ";"), "no admission token"), fmt.Errorf("missing: %v", missing)
+	})
 	// The token arriving later is picked up.
 	if err := os.WriteFile(l.BootstrapToken(), []byte(c.Admit("worker2")), 0o600); err != nil {
 		t.Fatal(err)
@@ -201,26 +202,27 @@ func TestMistypedTokenIsNotSent(t *testing.T) {
 	}
 	os.WriteFile(l.BootstrapToken(), typo, 0o600)
 	n := start(t, c, "worker1", l, keyclient.Options{})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(n.logs.String(), "mistyped") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no typo message; log:\n%s", n.logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	n.waitFor(10*time.Second, "a message that the token is mistyped", func() bool {
+		return strings.Contains(n.logs.String(), "mistyped")
+	})
 	if strings.Contains(c.AuditLog(), "token-redeem") {
 		t.Error("a mistyped token reached the keyserver")
 	}
 }
 
-// TestRenewalSurvivesOutage runs a node with lifetimes of seconds, stops the
-// keyserver across its first renewal attempts, and checks that every
-// credential is renewed before it expires and the node never stops being
-// ready.
+// TestRenewalSurvivesOutage stops the keyserver just as a node's
+// credentials fall due for renewal, and checks that the node keeps trying,
+// stays ready meanwhile, and renews every credential once the keyserver is
+// back, before any expires. Keyserver and node share a fake clock, moved
+// past the renewal point at once instead of waited for. It stays within
+// pki.Backdate of the system clock, by which TLS checks certificates.
 func TestRenewalSurvivesOutage(t *testing.T) {
-	l := policy.Lifetimes{Keygrant: 14 * time.Second, NodeCert: 12 * time.Second, SSHHost: 12 * time.Second, Admin: time.Hour, Token: time.Hour}
-	c := keysystemtest.Start(t, l)
-	n := start(t, c, "master1", install(t, c, "master1", true), keyclient.Options{})
+	clk := clock.NewFake(time.Now())
+	l := policy.Lifetimes{Keygrant: 50 * time.Second, NodeCert: 45 * time.Second, SSHHost: 45 * time.Second, Admin: time.Hour, Token: time.Hour}
+	c := keysystemtest.StartAt(t, l, clk.Now)
+	// A short MaxSleep: the agent sleeps by the system clock, so it must
+	// look often to notice the fake clock moving.
+	n := start(t, c, "master1", install(t, c, "master1", true), keyclient.Options{Now: clk.Now, MaxSleep: 20 * time.Millisecond})
 	n.waitReady(20 * time.Second)
 
 	expiring := map[string]string{} // credential -> first certificate
@@ -230,8 +232,14 @@ func TestRenewalSurvivesOutage(t *testing.T) {
 			expiring[cred.Name] = string(data)
 		}
 	}
+	if len(expiring) == 0 {
+		t.Fatal("a master has no expiring credentials: nothing to renew")
+	}
 
 	c.StopServer()
+	// Past 70% of the longest lifetime, the latest renewal point, and short
+	// of the shortest lifetime: every credential is due, none expired.
+	clk.Advance(36 * time.Second)
 	metrics := httptest.NewServer(n.agent.Handler())
 	defer metrics.Close()
 	scrape := func() string {
@@ -243,23 +251,17 @@ func TestRenewalSurvivesOutage(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(scrape(), `result="error"`) {
-		if time.Now().After(deadline) {
-			t.Fatal("no failed renewal attempt during the outage")
-		}
+	testutil.WaitFor(t, 15*time.Second, "a failed renewal attempt during the outage", func() (bool, error) {
 		if !n.agent.IsReady() {
 			t.Fatalf("not ready during outage: %v", n.agent.Missing())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return strings.Contains(scrape(), `result="error"`), agentLog{n.logs}
+	})
 	c.StartServer()
+	// Past every retry's backoff (at most RetryMax, see start).
+	clk.Advance(time.Second)
 
-	deadline = time.Now().Add(30 * time.Second)
-	for len(expiring) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not renewed: %v\nlog:\n%s", expiring, n.logs)
-		}
+	testutil.WaitFor(t, 30*time.Second, "every expiring credential renewed", func() (bool, error) {
 		if !n.agent.IsReady() {
 			t.Fatalf("a credential lapsed: %v\nlog:\n%s", n.agent.Missing(), n.logs)
 		}
@@ -270,8 +272,8 @@ func TestRenewalSurvivesOutage(t *testing.T) {
 				}
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(expiring) == 0, fmt.Errorf("not renewed: %v; %w", slices.Sorted(maps.Keys(expiring)), agentLog{n.logs})
+	})
 	m := scrape()
 	for _, want := range []string{
 		`homeworld_keyclient_ready 1`,

@@ -56,7 +56,7 @@ func TestCorruptKeysAreReplaced(t *testing.T) {
 		p, _, _, _, err := ssh.ParseAuthorizedKey(pd)
 		return err == nil && string(p.Marshal()) == string(pub.Marshal())
 	}
-	n.waitFor(20*time.Second, "corrupt keys not replaced and certified", func() bool {
+	n.waitFor(20*time.Second, "corrupt keys replaced and certified", func() bool {
 		return tlsOK() && sshOK()
 	})
 	for _, p := range []string{l.Path(worker.KeyPath), l.SSHHostKey()} {
@@ -67,7 +67,7 @@ func TestCorruptKeysAreReplaced(t *testing.T) {
 			t.Errorf("no log of replacing %s\nlog:\n%s", p, n.logs)
 		}
 	}
-	n.waitFor(20*time.Second, "not ready again", n.agent.IsReady)
+	n.waitFor(20*time.Second, "ready again", n.agent.IsReady)
 }
 
 // TestLoosenedKeyModesAreTightened makes a ready master's key files
@@ -83,7 +83,7 @@ func TestLoosenedKeyModesAreTightened(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n.waitFor(20*time.Second, "loosened key modes not restored", func() bool {
+	n.waitFor(20*time.Second, "loosened key modes restored", func() bool {
 		for _, p := range paths {
 			if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
 				return false

@@ -40,7 +40,7 @@ after rotation. 'spire setup keyserver' installs the first two.`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := log.New(os.Stderr, "keyserver: ", log.LstdFlags)
-			srv, cfg, err := Load(layout.Node{Root: root}, l, logger.Printf)
+			srv, cfg, err := Load(layout.Node{Root: root}, l, Options{Logf: logger.Printf})
 			if err != nil {
 				return err
 			}

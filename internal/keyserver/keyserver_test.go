@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"homeworld.dev/homeworld/internal/clock"
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keysystemtest"
@@ -120,16 +121,18 @@ func TestConcurrentRedemptionOverTLS(t *testing.T) {
 	}
 }
 
+// TestExpiredTokenRefused: by the keyserver's clock, a token is honoured
+// until its lifetime has passed and refused from then on.
 func TestExpiredTokenRefused(t *testing.T) {
-	l := policy.DefaultLifetimes
-	l.Token = 200 * time.Millisecond
-	c := keysystemtest.Start(t, l)
-	issued := time.Now()
-	tok := c.Admit("worker2")
-	for time.Since(issued) <= l.Token+50*time.Millisecond { // until surely past expiry
-		time.Sleep(10 * time.Millisecond)
+	clk := clock.NewFake(time.Now())
+	c := keysystemtest.StartAt(t, policy.Lifetimes{}, clk.Now)
+	early, late := c.Admit("worker1"), c.Admit("worker2")
+	clk.Advance(c.Lifetimes.Token - time.Second)
+	if _, err := bootstrap(t, c, "worker1", early); err != nil {
+		t.Fatalf("token a second before it expires: %v", err)
 	}
-	_, err := bootstrap(t, c, "worker2", tok)
+	clk.Advance(time.Second)
+	_, err := bootstrap(t, c, "worker2", late)
 	wantStatus(t, err, http.StatusUnauthorized, "expired")
 }
 

@@ -2,6 +2,7 @@ package keyserver
 
 import (
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,7 +17,16 @@ import (
 
 // Load assembles a keyserver from a supervisor's files: setup.yaml, the
 // unsealed authorities, the token store, the deny list and the audit log.
-func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any)) (*Server, *config.Config, error) {
+// They fill in opts; the caller sets the rest (Logf, Now), and Now is the
+// clock of the token store and the audit log too.
+func Load(node layout.Node, lifetimes policy.Lifetimes, opts Options) (*Server, *config.Config, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = log.Printf
+	}
 	cfg, warnings, err := config.Load(node.SetupYAML())
 	if err != nil {
 		return nil, nil, err
@@ -37,7 +47,7 @@ func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any
 			return nil, nil, err
 		}
 	}
-	tokens, err := token.Open(filepath.Join(node.KeyserverState(), "tokens.json"), time.Now)
+	tokens, err := token.Open(filepath.Join(node.KeyserverState(), "tokens.json"), opts.Now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -45,13 +55,14 @@ func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any
 	if err != nil {
 		return nil, nil, err
 	}
-	log, err := audit.Open(node.KeyserverAuditLog(), time.Now)
+	auditLog, err := audit.Open(node.KeyserverAuditLog(), opts.Now)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := New(Options{Policy: pol, Authorities: auths, Tokens: tokens, Audit: log, Deny: deny, Logf: logf})
+	opts.Policy, opts.Authorities, opts.Tokens, opts.Audit, opts.Deny = pol, auths, tokens, auditLog, deny
+	s, err := New(opts)
 	if err != nil {
-		log.Close()
+		auditLog.Close()
 		return nil, nil, err
 	}
 	return s, cfg, nil

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 // Setup is the test cluster: 1 supervisor, 3 masters, 2 workers, one admin.
@@ -59,6 +59,7 @@ type Cluster struct {
 	Supervisor  layout.Node // the supervisor's files
 	Lifetimes   policy.Lifetimes
 	Addr        string // host:port the keyserver listens on
+	now         func() time.Time
 	server      *keyserver.Server
 	cancel      context.CancelFunc
 	done        chan error
@@ -66,6 +67,15 @@ type Cluster struct {
 
 // Start brings up a keyserver with the given lifetimes (zero: defaults).
 func Start(t testing.TB, l policy.Lifetimes) *Cluster {
+	t.Helper()
+	return StartAt(t, l, time.Now)
+}
+
+// StartAt is Start with the keyserver's clock: its tokens, certificates and
+// audit log go by now (a clock.Fake's Now, to test expiry without
+// sleeping). TLS handshakes still check certificates by the system clock,
+// which certificates tolerate up to pki.Backdate ahead of it.
+func StartAt(t testing.TB, l policy.Lifetimes, now func() time.Time) *Cluster {
 	t.Helper()
 	if l == (policy.Lifetimes{}) {
 		l = policy.DefaultLifetimes
@@ -88,40 +98,39 @@ func Start(t testing.TB, l policy.Lifetimes) *Cluster {
 	if err := os.WriteFile(sup.SetupYAML(), []byte(Setup), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l}
-	c.Addr = net.JoinHostPort(cfg.Supervisor().IP, strconv.Itoa(freePort(t, cfg.Supervisor().IP)))
-	c.StartServer()
+	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now}
+	// The first listener takes port 0 and the server keeps it: a port
+	// chosen beforehand could be taken before the server binds it.
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Supervisor().IP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Addr = ln.Addr().String()
+	c.serve(ln)
 	t.Cleanup(c.StopServer)
 	return c
 }
 
-func freePort(t testing.TB, ip string) int {
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// StartServer (re)starts the keyserver from the supervisor's files, on the
-// same address, and waits until it answers.
+// StartServer restarts the keyserver from the supervisor's files, on the
+// same address.
 func (c *Cluster) StartServer() {
 	c.t.Helper()
-	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, c.t.Logf)
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	var l net.Listener
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var err error
+	// The previous server may still be releasing the port.
+	testutil.WaitFor(c.t, 10*time.Second, "the keyserver's address "+c.Addr+" to be free", func() (bool, error) {
 		l, err = net.Listen("tcp", c.Addr)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // the previous server is still releasing the port
-	}
+		return err == nil, err
+	})
+	c.serve(l)
+}
+
+// serve runs a keyserver loaded from the supervisor's files on l.
+func (c *Cluster) serve(l net.Listener) {
+	c.t.Helper()
+	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, keyserver.Options{Logf: c.t.Logf, Now: c.now})
 	if err != nil {
+		l.Close()
 		c.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
@@ -81,19 +83,12 @@ func TestRestartAfterKillShowsInMetrics(t *testing.T) {
 	waitState(t, s, "svc", Active)
 	first := statusOf(s, "svc").PID
 	syscall.Kill(first, syscall.SIGKILL)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "svc active again under a new PID", func() (bool, error) {
 		st := statusOf(s, "svc")
-		if st.State == Active && st.PID != 0 && st.PID != first {
-			if st.Restarts != 1 {
-				t.Errorf("restarts = %d, want 1", st.Restarts)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not restarted: %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return st.State == Active && st.PID != 0 && st.PID != first, fmt.Errorf("status %+v", st)
+	})
+	if st := statusOf(s, "svc"); st.Restarts != 1 {
+		t.Errorf("restarts = %d, want 1", st.Restarts)
 	}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
@@ -172,13 +167,10 @@ func TestFailingServiceBacksOff(t *testing.T) {
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(20 * time.Second)
-	for statusOf(s, "bad").Restarts < 6 {
-		if time.Now().After(deadline) {
-			t.Fatalf("restarts %d", statusOf(s, "bad").Restarts)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 20*time.Second, "6 restarts of a service that keeps failing", func() (bool, error) {
+		st := statusOf(s, "bad")
+		return st.Restarts >= 6, fmt.Errorf("status %+v", st)
+	})
 	mu.Lock()
 	got := slices.Clone(delays)
 	mu.Unlock()
@@ -212,13 +204,9 @@ func TestStopHoldsUntilStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, s, "svc", Inactive)
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if alive(pid) {
-		t.Fatalf("stopped service still runs: %+v", statusOf(s, "svc"))
-	}
+	testutil.WaitFor(t, 5*time.Second, fmt.Sprintf("the stopped service's process %d to exit", pid), func() (bool, error) {
+		return !alive(pid), fmt.Errorf("status %+v", statusOf(s, "svc"))
+	})
 	if err := s.Start("svc"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,35 @@
+// Package testutil holds helpers shared by tests across the tree. Only
+// tests import it.
+package testutil
+
+import (
+	"testing"
+	"time"
+)
+
+// pollInterval is short because the conditions polled are cheap and most
+// hold within milliseconds; a timeout, not the interval, bounds the wait.
+const pollInterval = 10 * time.Millisecond
+
+// WaitFor calls cond until it reports done, failing the test if that has
+// not happened after timeout. cond's error says why it is not done yet; it
+// is ignored once cond reports done, and the last one is in the failure
+// message, with what was awaited. cond is called at least once, however
+// short the timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		done, err := cond()
+		if done {
+			return
+		}
+		if !time.Now().Before(deadline) {
+			if err != nil {
+				t.Fatalf("still waiting after %v for %s: %v", timeout, what, err)
+			}
+			t.Fatalf("still waiting after %v for %s", timeout, what)
+		}
+		time.Sleep(pollInterval)
+	}
+}
