@@ -12,16 +12,17 @@ import (
 )
 
 // The queries the checks send. The expiry query is built from the constant
-// the check uses; the rest are the checks' literals, and a change to one
+// the check uses, job names come from the service map; the rest are the
+// checks' literals, and a change to one
 // fails the tests below (the fake answers nothing it was not given).
-const (
-	qUp             = `up{job="node-resources"}`
+var (
+	qUp             = `up{job="` + services.NodeExporter.Job + `"}`
 	qSSH            = `keysystem_ssh_access_check`
 	qKeyclientReady = `homeworld_keyclient_ready`
 	qAdminPath      = `keysystem_admin_path_check`
 	qUnitState      = `node_systemd_unit_state == 1`
 	qEtcdLeader     = `etcd_server_has_leader`
-	qAPIServerUp    = `up{job="kubernetes-apiservers"}`
+	qAPIServerUp    = `up{job="` + services.APIServer.Job + `"}`
 	qNodeInfo       = `kube_node_info`
 	qNodeReady      = `kube_node_status_condition{condition="Ready",status="true"}`
 	qMasterTaint    = `kube_node_spec_taint{key="node-role.kubernetes.io/control-plane",effect="NoSchedule"}`
