@@ -25,6 +25,7 @@ import (
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/services"
+	"homeworld.dev/homeworld/internal/supervise"
 )
 
 // Options describe the cluster to bring up.
@@ -324,7 +325,7 @@ func waitHTTP(ctx context.Context, t *Topology, st *State, n NodeTopo, url strin
 	}}
 	var last error
 	for {
-		if pid, ok := st.Nodes[n.Hostname]; ok && !processAlive(pid) {
+		if pid, ok := st.Nodes[n.Hostname]; ok && !supervise.Alive(pid) {
 			return fmt.Errorf("%s's node process exited; see %s", n.Hostname, n.LogDir())
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -352,7 +353,7 @@ func allUp(t *Topology, st *State) bool {
 		return false
 	}
 	for _, pid := range st.Nodes {
-		if !processAlive(pid) {
+		if !supervise.Alive(pid) {
 			return false
 		}
 	}
