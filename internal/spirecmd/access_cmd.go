@@ -3,6 +3,7 @@ package spirecmd
 import (
 	"crypto"
 	"crypto/ed25519"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -16,9 +17,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
-	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/kubeconfig"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/sshconfig"
@@ -26,14 +26,7 @@ import (
 
 // Workspace files of admin credentials.
 const (
-	sshKeyFile     = "ssh-key"
-	kubeKeyFile    = "kube-access.key"
-	kubeCertFile   = "kube-access.pem"
-	kubeCAFile     = "kube-ca.pem"
-	kubeconfigFile = "kubeconfig"
-	etcdKeyFile    = "etcd-access.key"
-	etcdCertFile   = "etcd-access.pem"
-	etcdCAFile     = "etcd-ca.pem"
+	sshKeyFile = "ssh-key"
 )
 
 func (a *app) accessCommand() *cobra.Command {
@@ -91,79 +84,50 @@ update-known-hosts' once so ssh trusts the nodes' host certificates.`,
 	}
 	sshCmd.Flags().BoolVar(&noAgent, "no-agent", false, "do not add the certificate to ssh-agent")
 
-	tlsAccess := func(use, short, long, api, keyFile, certFile, caFile, caAuthority string, after func(s *adminSession) error) *cobra.Command {
-		return &cobra.Command{
-			Use: use, Short: short, Long: long, Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				s, err := a.connectAdmin(&f)
-				if err != nil {
-					return err
-				}
-				defer s.admin.Close()
-				key, err := pki.NewKey()
-				if err != nil {
-					return err
-				}
-				cert, err := s.admin.TLSCert(cmd.Context(), api, key)
-				if err != nil {
-					return err
-				}
-				ca, err := s.auths.Get(caAuthority)
-				if err != nil {
-					return err
-				}
-				keyPEM, err := pki.EncodeKey(key)
-				if err != nil {
-					return err
-				}
-				for _, w := range []struct {
-					name string
-					data []byte
-					mode os.FileMode
-				}{{keyFile, keyPEM, 0o600}, {certFile, pki.EncodeCert(cert), 0o644}, {caFile, pki.EncodeCert(ca.Cert), 0o644}} {
-					if err := renameio.WriteFile(filepath.Join(s.ws.Dir, w.name), w.data, w.mode); err != nil {
-						return err
-					}
-				}
-				fmt.Fprintf(a.Stdout, "certificate %q valid until %s written to %s\n", cert.Subject.CommonName,
-					cert.NotAfter.Local().Format(time.RFC1123), filepath.Join(s.ws.Dir, certFile))
-				if after != nil {
-					return after(s)
-				}
-				return nil
-			},
-		}
+	// printCert tells where a fresh admin certificate went and until when.
+	printCert := func(cert *x509.Certificate, path string) {
+		fmt.Fprintf(a.Stdout, "certificate %q valid until %s written to %s\n", cert.Subject.CommonName,
+			cert.NotAfter.Local().Format(time.RFC1123), path)
 	}
-	kubeCmd := tlsAccess("kubeconfig", "Get a short-lived Kubernetes admin certificate and a kubeconfig",
-		`Obtain a Kubernetes client certificate for your root-admin principal, valid
+	kubeCmd := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Get a short-lived Kubernetes admin certificate and a kubeconfig",
+		Long: `Obtain a Kubernetes client certificate for your root-admin principal, valid
 for a few hours, and write a kubeconfig that uses it into the workspace. Use it
 with: kubectl --kubeconfig $HOMEWORLD_DIR/kubeconfig ...`,
-		policy.APIAccessKubernetes, kubeKeyFile, kubeCertFile, kubeCAFile, "kubernetes",
-		func(s *adminSession) error {
-			conf, err := config.ParseConf(config.ClusterConf(s.cfg))
-			if err != nil {
-				return err
-			}
-			dir := s.ws.Dir
-			kc, err := kubeconfig.Render(s.cfg.Cluster.ExternalDomain, s.admin.Principal, kubeconfig.Files{
-				Server: conf["APISERVER"], CA: filepath.Join(dir, kubeCAFile),
-				Cert: filepath.Join(dir, kubeCertFile), Key: filepath.Join(dir, kubeKeyFile),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withAuthority(&f, "kubernetes", func(s *adminSession, ca *x509.Certificate) error {
+				cert, err := s.admin.WriteKubeconfig(cmd.Context(), s.ws.Dir, ca)
+				if err != nil {
+					return err
+				}
+				printCert(cert, access.KubeFiles(s.ws.Dir).Cert)
+				fmt.Fprintf(a.Stdout, "kubeconfig written to %s\n", access.KubeconfigPath(s.ws.Dir))
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			path := filepath.Join(dir, kubeconfigFile)
-			if err := renameio.WriteFile(path, kc, 0o600); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Stdout, "kubeconfig written to %s\n", path)
-			return nil
-		})
-	etcdCmd := tlsAccess("etcd", "Get a short-lived etcd client certificate",
-		`Obtain an etcd client certificate for your root-admin principal, valid for a
+		},
+	}
+	etcdCmd := &cobra.Command{
+		Use:   "etcd",
+		Short: "Get a short-lived etcd client certificate",
+		Long: `Obtain an etcd client certificate for your root-admin principal, valid for a
 few hours. The key, certificate and the CA that verifies etcd's servers are
 written to the workspace as etcd-access.key, etcd-access.pem and etcd-ca.pem.`,
-		policy.APIAccessEtcd, etcdKeyFile, etcdCertFile, etcdCAFile, "etcd-server", nil)
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// etcd-server: the CA must verify etcd's servers, not sign clients.
+			return a.withAuthority(&f, "etcd-server", func(s *adminSession, ca *x509.Certificate) error {
+				files := access.EtcdFiles(s.ws.Dir)
+				cert, err := s.admin.WriteTLS(cmd.Context(), policy.APIAccessEtcd, ca, files)
+				if err != nil {
+					return err
+				}
+				printCert(cert, files.Cert)
+				return nil
+			})
+		},
+	}
 
 	var knownHosts string
 	knownCmd := &cobra.Command{

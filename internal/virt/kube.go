@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,46 +13,23 @@ import (
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/kubeconfig"
-	"homeworld.dev/homeworld/internal/pki"
-	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/rbac"
 )
 
 // Kubeconfig is the admin kubeconfig up writes for itself (and tests).
-func (t *Topology) Kubeconfig() string { return filepath.Join(t.Dir, "admin", "kubeconfig") }
+func (t *Topology) Kubeconfig() string { return access.KubeconfigPath(t.adminDir()) }
+
+func (t *Topology) adminDir() string { return filepath.Join(t.Dir, "admin") }
 
 // kubeAdmin obtains a short-lived admin certificate from the keyserver and
-// writes a kubeconfig for the first master.
+// writes a kubeconfig for it, as spire access kubeconfig does.
 func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options) error {
-	dir := filepath.Dir(t.Kubeconfig())
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	key, err := pki.NewKey()
+	ca, err := o.Authorities.Get("kubernetes")
 	if err != nil {
 		return err
 	}
-	cert, err := admin.TLSCert(ctx, policy.APIAccessKubernetes, key)
-	if err != nil {
-		return err
-	}
-	keyPEM, _ := pki.EncodeKey(key)
-	ca, _ := o.Authorities.Get("kubernetes")
-	files := kubeconfig.Files{
-		Server: "https://" + net.JoinHostPort(o.Config.NodesOf(config.KindMaster)[0].IP, "443"),
-		CA:     filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "admin.pem"), Key: filepath.Join(dir, "admin.key"),
-	}
-	for path, data := range map[string][]byte{files.Key: keyPEM, files.Cert: pki.EncodeCert(cert), files.CA: pki.EncodeCert(ca.Cert)} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return err
-		}
-	}
-	kc, err := kubeconfig.Render(o.Config.Cluster.ExternalDomain, admin.Principal, files)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(t.Kubeconfig(), kc, 0o600)
+	_, err = admin.WriteKubeconfig(ctx, t.adminDir(), ca.Cert)
+	return err
 }
 
 // kubectl runs the pinned kubectl as the admin.
