@@ -20,10 +20,9 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyapi"
-	"homeworld.dev/homeworld/internal/keyclient"
+	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
-	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/supervise"
 )
@@ -142,7 +141,7 @@ func Up(ctx context.Context, o Options) (err error) {
 	}
 	defer admin.Close()
 	for _, n := range t.Nodes {
-		if err := installToken(ctx, admin, n); err != nil {
+		if err := admin.AdmitInto(ctx, n.layout(), n.Hostname); err != nil {
 			return err
 		}
 	}
@@ -251,32 +250,18 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 			return err
 		}
 		ca, _ := o.Authorities.Get("clusterca")
-		if err := keyclient.InstallTrust(n.layout(), o.Config.FQDN(o.Config.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
+		if err := access.InstallTrust(n.layout(), o.Config, ca.Cert); err != nil {
 			return err
 		}
 		if err := writeNodeFile(n.layout().Path(launch.VirtualMarker), []byte("service states come from virtnode\n"), 0o644); err != nil {
 			return err
 		}
 	}
-	sup := t.nodeByKind(config.KindSupervisor).layout()
-	if err := o.Authorities.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
-		return err
-	}
 	setup, err := os.ReadFile(o.SetupPath)
 	if err != nil {
 		return err
 	}
-	return writeNodeFile(sup.SetupYAML(), setup, 0o644)
-}
-
-// installToken admits the node: a fresh one-time token from the keyserver,
-// where the node's keyclient looks for it.
-func installToken(ctx context.Context, admin *access.Admin, n NodeTopo) error {
-	tok, err := admin.Admit(ctx, n.Hostname)
-	if err != nil {
-		return fmt.Errorf("admitting %s: %w", n.Hostname, err)
-	}
-	return keyclient.InstallToken(n.layout(), tok)
+	return keyserver.Install(t.nodeByKind(config.KindSupervisor).layout(), setup, o.Authorities)
 }
 
 func (n NodeTopo) layout() layout.Node { return layout.Node{Root: filepath.Join(n.Dir, "root")} }
