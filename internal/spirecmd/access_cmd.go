@@ -1,32 +1,17 @@
 package spirecmd
 
 import (
-	"crypto"
-	"crypto/ed25519"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
-	"homeworld.dev/homeworld/internal/sshconfig"
-)
-
-// Workspace files of admin credentials.
-const (
-	sshKeyFile = "ssh-key"
 )
 
 func (a *app) accessCommand() *cobra.Command {
@@ -47,32 +32,16 @@ update-known-hosts' once so ssh trusts the nodes' host certificates.`,
 				return err
 			}
 			defer s.admin.Close()
-			keyPath := filepath.Join(s.ws.Dir, sshKeyFile)
-			key, err := loadOrCreateSSHKey(keyPath)
+			keyPath := access.SSHKeyPath(s.ws.Dir)
+			key, cert, err := s.admin.WriteSSHCert(cmd.Context(), keyPath)
 			if err != nil {
-				return err
-			}
-			pub, err := ssh.NewPublicKey(key.Public())
-			if err != nil {
-				return err
-			}
-			res, err := s.admin.SSHCert(cmd.Context(), ssh.MarshalAuthorizedKey(pub))
-			if err != nil {
-				return err
-			}
-			k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(res))
-			if err != nil {
-				return fmt.Errorf("keyserver returned a bad certificate: %w", err)
-			}
-			cert := k.(*ssh.Certificate)
-			if err := renameio.WriteFile(keyPath+"-cert.pub", []byte(res), 0o644); err != nil {
 				return err
 			}
 			until := pki.SSHExpiry(cert)
 			fmt.Fprintf(a.Stdout, "SSH certificate for %s (principals %s) valid until %s\nwritten to %s-cert.pub\n",
 				s.admin.Principal, strings.Join(cert.ValidPrincipals, ","), until.Local().Format(time.RFC1123), keyPath)
 			if sock := a.getenv("SSH_AUTH_SOCK"); sock != "" && !noAgent {
-				if err := addToAgent(sock, key, cert, until); err != nil {
+				if err := access.AddToAgent(sock, key, cert); err != nil {
 					return fmt.Errorf("adding the certificate to ssh-agent: %w (use --no-agent and ssh -i %s)", err, keyPath)
 				}
 				fmt.Fprintln(a.Stdout, "added to ssh-agent")
@@ -148,23 +117,8 @@ Other lines are kept. This reads only public files; no disaster key needed.`,
 				return err
 			}
 			hostCA, _ := set.Get("ssh-host")
-			path := knownHosts
-			if path == "" {
-				home, err := os.UserHomeDir()
-				if err != nil {
-					return err
-				}
-				path = filepath.Join(home, ".ssh", "known_hosts")
-			}
-			old, err := os.ReadFile(path)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return err
-			}
-			updated := sshconfig.UpdateKnownHosts(string(old), cfg.Cluster.ExternalDomain, hostCA.SSHKey)
-			if err := renameio.WriteFile(path, []byte(updated), 0o644); err != nil {
+			path, err := access.UpdateKnownHosts(knownHosts, cfg.Cluster.ExternalDomain, hostCA.SSHKey)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "%s now trusts host certificates of *.%s\n", path, cfg.Cluster.ExternalDomain)
@@ -176,52 +130,4 @@ Other lines are kept. This reads only public files; no disaster key needed.`,
 	c := group("access", "Get short-lived admin credentials for SSH, Kubernetes and etcd", sshCmd, kubeCmd, etcdCmd, knownCmd)
 	f.register(c)
 	return c
-}
-
-// loadOrCreateSSHKey returns the admin's SSH key, making it on first use.
-func loadOrCreateSSHKey(path string) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		k, err := ssh.ParseRawPrivateKey(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if p, ok := k.(*ed25519.PrivateKey); ok {
-			return *p, nil
-		}
-		return nil, fmt.Errorf("%s is not an Ed25519 key", path)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	key, err := pki.NewSSHKey()
-	if err != nil {
-		return nil, err
-	}
-	block, err := ssh.MarshalPrivateKey(crypto.PrivateKey(key), "homeworld admin key")
-	if err != nil {
-		return nil, err
-	}
-	if err := renameio.WriteFile(path, pemBytes(block), 0o600); err != nil {
-		return nil, err
-	}
-	pub, _ := ssh.NewPublicKey(key.Public())
-	if err := renameio.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(pub), 0o644); err != nil {
-		return nil, err
-	}
-	return key, nil
-}
-
-func addToAgent(sock string, key ed25519.PrivateKey, cert *ssh.Certificate, until time.Time) error {
-	conn, err := net.Dial("unix", sock)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return agent.NewClient(conn).Add(agent.AddedKey{
-		PrivateKey:   key,
-		Certificate:  cert,
-		Comment:      "homeworld " + cert.KeyId,
-		LifetimeSecs: uint32(max(time.Until(until), time.Second) / time.Second),
-	})
 }
