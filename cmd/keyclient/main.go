@@ -2,21 +2,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
+	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/keyclient"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := keyclient.Command().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "keyclient: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main(keyclient.Command()) }

@@ -2,21 +2,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
+	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/keyserver"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := keyserver.Command().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "keyserver: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main(keyserver.Command()) }

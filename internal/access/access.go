@@ -1,10 +1,12 @@
 // Package access is the administrator's side of the keysystem: it connects
-// to the keyserver as a root admin and obtains admission tokens and
-// short-lived SSH, Kubernetes and etcd credentials. Today the admin proves
-// who they are by holding the disaster key (spire mints a minutes-long
-// keygranting certificate for the admin's principal); a Kerberos gateway
-// can later supply the identity instead, without changing the API calls.
-// spire imports it.
+// to the keyserver as a root admin, obtains admission tokens and
+// short-lived SSH, Kubernetes and etcd credentials, and writes them where
+// ssh, ssh-agent, kubectl, etcdctl and a node's keyclient look. Today the
+// admin proves who they are by holding the disaster key (spire mints a
+// minutes-long keygranting certificate for the admin's principal); a
+// Kerberos gateway can later supply the identity instead, without changing
+// the API calls.
+// spire and its virtual cluster import it.
 package access
 
 import (

@@ -89,13 +89,7 @@ func StartAt(t testing.TB, l policy.Lifetimes, now func() time.Time) *Cluster {
 		t.Fatal(err)
 	}
 	sup := layout.Node{Root: filepath.Join(t.TempDir(), "supervisor")}
-	if err := set.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(sup.SetupYAML()), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(sup.SetupYAML(), []byte(Setup), 0o644); err != nil {
+	if err := keyserver.Install(sup, []byte(Setup), set); err != nil {
 		t.Fatal(err)
 	}
 	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now}

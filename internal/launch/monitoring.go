@@ -2,7 +2,6 @@ package launch
 
 import (
 	"os"
-	"strings"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -30,8 +29,9 @@ func nodeExporter(n *Node) (*Launch, error) {
 
 func etcdExporter(n *Node) (*Launch, error) {
 	ip := n.local("HOST_IP")
-	return &Launch{Argv: []string{n.bin("etcd-metrics-exporter"), services.EtcdExporter.Addr(ip), services.EtcdClient.URL(ip, ""),
-		etcdServerCA, cert("etcd-client"), key("etcd-client")}}, nil
+	return &Launch{Argv: []string{n.bin("etcd-metrics-exporter"),
+		"--listen", services.EtcdExporter.Addr(ip), "--etcd", services.EtcdClient.URL(ip, ""),
+		"--ca", etcdServerCA, "--cert", cert("etcd-client"), "--key", key("etcd-client")}}, nil
 }
 
 func prometheus(n *Node) (*Launch, error) {
@@ -76,7 +76,7 @@ func sshd(n *Node) (*Launch, error) {
 }
 
 func kubeState(n *Node) (*Launch, error) {
-	argv := []string{n.bin("kube-state-exporter"), services.KubeState.Addr(n.local("HOST_IP")),
-		kubeCA, cert("kubernetes-supervisor"), key("kubernetes-supervisor")}
-	return &Launch{Argv: append(argv, strings.Split(n.cluster("APISERVERS"), ",")...)}, nil
+	return &Launch{Argv: []string{n.bin("kube-state-exporter"), "--listen", services.KubeState.Addr(n.local("HOST_IP")),
+		"--ca", kubeCA, "--cert", cert("kubernetes-supervisor"), "--key", key("kubernetes-supervisor"),
+		"--apiserver", n.cluster("APISERVERS")}}, nil
 }

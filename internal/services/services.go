@@ -158,7 +158,7 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyserver", "keyclient"},
 		Command: func(h Host) []string {
-			return []string{h.Bin("auth-monitor"), h.Addr(AuthMonitor), h.Addr(KeyserverAPI)}
+			return []string{h.Bin("auth-monitor"), "--listen", h.Addr(AuthMonitor), "--keyserver", h.Addr(KeyserverAPI)}
 		},
 		Endpoints:  []Endpoint{AuthMonitor},
 		Ready:      Probe{Endpoint: AuthMonitor, Path: "/metrics"},

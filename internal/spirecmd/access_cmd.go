@@ -1,39 +1,17 @@
 package spirecmd
 
 import (
-	"crypto"
-	"crypto/ed25519"
-	"errors"
+	"crypto/x509"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 
+	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
-	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/kubeconfig"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
-	"homeworld.dev/homeworld/internal/sshconfig"
-)
-
-// Workspace files of admin credentials.
-const (
-	sshKeyFile     = "ssh-key"
-	kubeKeyFile    = "kube-access.key"
-	kubeCertFile   = "kube-access.pem"
-	kubeCAFile     = "kube-ca.pem"
-	kubeconfigFile = "kubeconfig"
-	etcdKeyFile    = "etcd-access.key"
-	etcdCertFile   = "etcd-access.pem"
-	etcdCAFile     = "etcd-ca.pem"
 )
 
 func (a *app) accessCommand() *cobra.Command {
@@ -54,32 +32,16 @@ update-known-hosts' once so ssh trusts the nodes' host certificates.`,
 				return err
 			}
 			defer s.admin.Close()
-			keyPath := filepath.Join(s.ws.Dir, sshKeyFile)
-			key, err := loadOrCreateSSHKey(keyPath)
+			keyPath := access.SSHKeyPath(s.ws.Dir)
+			key, cert, err := s.admin.WriteSSHCert(cmd.Context(), keyPath)
 			if err != nil {
-				return err
-			}
-			pub, err := ssh.NewPublicKey(key.Public())
-			if err != nil {
-				return err
-			}
-			res, err := s.admin.SSHCert(cmd.Context(), ssh.MarshalAuthorizedKey(pub))
-			if err != nil {
-				return err
-			}
-			k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(res))
-			if err != nil {
-				return fmt.Errorf("keyserver returned a bad certificate: %w", err)
-			}
-			cert := k.(*ssh.Certificate)
-			if err := renameio.WriteFile(keyPath+"-cert.pub", []byte(res), 0o644); err != nil {
 				return err
 			}
 			until := pki.SSHExpiry(cert)
 			fmt.Fprintf(a.Stdout, "SSH certificate for %s (principals %s) valid until %s\nwritten to %s-cert.pub\n",
 				s.admin.Principal, strings.Join(cert.ValidPrincipals, ","), until.Local().Format(time.RFC1123), keyPath)
 			if sock := a.getenv("SSH_AUTH_SOCK"); sock != "" && !noAgent {
-				if err := addToAgent(sock, key, cert, until); err != nil {
+				if err := access.AddToAgent(sock, key, cert); err != nil {
 					return fmt.Errorf("adding the certificate to ssh-agent: %w (use --no-agent and ssh -i %s)", err, keyPath)
 				}
 				fmt.Fprintln(a.Stdout, "added to ssh-agent")
@@ -91,79 +53,50 @@ update-known-hosts' once so ssh trusts the nodes' host certificates.`,
 	}
 	sshCmd.Flags().BoolVar(&noAgent, "no-agent", false, "do not add the certificate to ssh-agent")
 
-	tlsAccess := func(use, short, long, api, keyFile, certFile, caFile, caAuthority string, after func(s *adminSession) error) *cobra.Command {
-		return &cobra.Command{
-			Use: use, Short: short, Long: long, Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				s, err := a.connectAdmin(&f)
-				if err != nil {
-					return err
-				}
-				defer s.admin.Close()
-				key, err := pki.NewKey()
-				if err != nil {
-					return err
-				}
-				cert, err := s.admin.TLSCert(cmd.Context(), api, key)
-				if err != nil {
-					return err
-				}
-				ca, err := s.auths.Get(caAuthority)
-				if err != nil {
-					return err
-				}
-				keyPEM, err := pki.EncodeKey(key)
-				if err != nil {
-					return err
-				}
-				for _, w := range []struct {
-					name string
-					data []byte
-					mode os.FileMode
-				}{{keyFile, keyPEM, 0o600}, {certFile, pki.EncodeCert(cert), 0o644}, {caFile, pki.EncodeCert(ca.Cert), 0o644}} {
-					if err := renameio.WriteFile(filepath.Join(s.ws.Dir, w.name), w.data, w.mode); err != nil {
-						return err
-					}
-				}
-				fmt.Fprintf(a.Stdout, "certificate %q valid until %s written to %s\n", cert.Subject.CommonName,
-					cert.NotAfter.Local().Format(time.RFC1123), filepath.Join(s.ws.Dir, certFile))
-				if after != nil {
-					return after(s)
-				}
-				return nil
-			},
-		}
+	// printCert tells where a fresh admin certificate went and until when.
+	printCert := func(cert *x509.Certificate, path string) {
+		fmt.Fprintf(a.Stdout, "certificate %q valid until %s written to %s\n", cert.Subject.CommonName,
+			cert.NotAfter.Local().Format(time.RFC1123), path)
 	}
-	kubeCmd := tlsAccess("kubeconfig", "Get a short-lived Kubernetes admin certificate and a kubeconfig",
-		`Obtain a Kubernetes client certificate for your root-admin principal, valid
+	kubeCmd := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Get a short-lived Kubernetes admin certificate and a kubeconfig",
+		Long: `Obtain a Kubernetes client certificate for your root-admin principal, valid
 for a few hours, and write a kubeconfig that uses it into the workspace. Use it
 with: kubectl --kubeconfig $HOMEWORLD_DIR/kubeconfig ...`,
-		policy.APIAccessKubernetes, kubeKeyFile, kubeCertFile, kubeCAFile, "kubernetes",
-		func(s *adminSession) error {
-			conf, err := config.ParseConf(config.ClusterConf(s.cfg))
-			if err != nil {
-				return err
-			}
-			dir := s.ws.Dir
-			kc, err := kubeconfig.Render(s.cfg.Cluster.ExternalDomain, s.admin.Principal, kubeconfig.Files{
-				Server: conf["APISERVER"], CA: filepath.Join(dir, kubeCAFile),
-				Cert: filepath.Join(dir, kubeCertFile), Key: filepath.Join(dir, kubeKeyFile),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withAuthority(&f, "kubernetes", func(s *adminSession, ca *x509.Certificate) error {
+				cert, err := s.admin.WriteKubeconfig(cmd.Context(), s.ws.Dir, ca)
+				if err != nil {
+					return err
+				}
+				printCert(cert, access.KubeFiles(s.ws.Dir).Cert)
+				fmt.Fprintf(a.Stdout, "kubeconfig written to %s\n", access.KubeconfigPath(s.ws.Dir))
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			path := filepath.Join(dir, kubeconfigFile)
-			if err := renameio.WriteFile(path, kc, 0o600); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Stdout, "kubeconfig written to %s\n", path)
-			return nil
-		})
-	etcdCmd := tlsAccess("etcd", "Get a short-lived etcd client certificate",
-		`Obtain an etcd client certificate for your root-admin principal, valid for a
+		},
+	}
+	etcdCmd := &cobra.Command{
+		Use:   "etcd",
+		Short: "Get a short-lived etcd client certificate",
+		Long: `Obtain an etcd client certificate for your root-admin principal, valid for a
 few hours. The key, certificate and the CA that verifies etcd's servers are
 written to the workspace as etcd-access.key, etcd-access.pem and etcd-ca.pem.`,
-		policy.APIAccessEtcd, etcdKeyFile, etcdCertFile, etcdCAFile, "etcd-server", nil)
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// etcd-server: the CA must verify etcd's servers, not sign clients.
+			return a.withAuthority(&f, "etcd-server", func(s *adminSession, ca *x509.Certificate) error {
+				files := access.EtcdFiles(s.ws.Dir)
+				cert, err := s.admin.WriteTLS(cmd.Context(), policy.APIAccessEtcd, ca, files)
+				if err != nil {
+					return err
+				}
+				printCert(cert, files.Cert)
+				return nil
+			})
+		},
+	}
 
 	var knownHosts string
 	knownCmd := &cobra.Command{
@@ -184,23 +117,8 @@ Other lines are kept. This reads only public files; no disaster key needed.`,
 				return err
 			}
 			hostCA, _ := set.Get("ssh-host")
-			path := knownHosts
-			if path == "" {
-				home, err := os.UserHomeDir()
-				if err != nil {
-					return err
-				}
-				path = filepath.Join(home, ".ssh", "known_hosts")
-			}
-			old, err := os.ReadFile(path)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return err
-			}
-			updated := sshconfig.UpdateKnownHosts(string(old), cfg.Cluster.ExternalDomain, hostCA.SSHKey)
-			if err := renameio.WriteFile(path, []byte(updated), 0o644); err != nil {
+			path, err := access.UpdateKnownHosts(knownHosts, cfg.Cluster.ExternalDomain, hostCA.SSHKey)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "%s now trusts host certificates of *.%s\n", path, cfg.Cluster.ExternalDomain)
@@ -212,52 +130,4 @@ Other lines are kept. This reads only public files; no disaster key needed.`,
 	c := group("access", "Get short-lived admin credentials for SSH, Kubernetes and etcd", sshCmd, kubeCmd, etcdCmd, knownCmd)
 	f.register(c)
 	return c
-}
-
-// loadOrCreateSSHKey returns the admin's SSH key, making it on first use.
-func loadOrCreateSSHKey(path string) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		k, err := ssh.ParseRawPrivateKey(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if p, ok := k.(*ed25519.PrivateKey); ok {
-			return *p, nil
-		}
-		return nil, fmt.Errorf("%s is not an Ed25519 key", path)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	key, err := pki.NewSSHKey()
-	if err != nil {
-		return nil, err
-	}
-	block, err := ssh.MarshalPrivateKey(crypto.PrivateKey(key), "homeworld admin key")
-	if err != nil {
-		return nil, err
-	}
-	if err := renameio.WriteFile(path, pemBytes(block), 0o600); err != nil {
-		return nil, err
-	}
-	pub, _ := ssh.NewPublicKey(key.Public())
-	if err := renameio.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(pub), 0o644); err != nil {
-		return nil, err
-	}
-	return key, nil
-}
-
-func addToAgent(sock string, key ed25519.PrivateKey, cert *ssh.Certificate, until time.Time) error {
-	conn, err := net.Dial("unix", sock)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return agent.NewClient(conn).Add(agent.AddedKey{
-		PrivateKey:   key,
-		Certificate:  cert,
-		Comment:      "homeworld " + cert.KeyId,
-		LifetimeSecs: uint32(max(time.Until(until), time.Second) / time.Second),
-	})
 }

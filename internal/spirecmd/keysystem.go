@@ -1,6 +1,8 @@
 package spirecmd
 
 import (
+	"crypto/x509"
+
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/access"
@@ -57,4 +59,19 @@ func (a *app) connectAdmin(f *keyserverFlags) (*adminSession, error) {
 		return nil, err
 	}
 	return &adminSession{ws: ws, cfg: cfg, auths: auths, admin: admin}, nil
+}
+
+// withAuthority runs fn as a connected admin with the named authority's
+// certificate.
+func (a *app) withAuthority(f *keyserverFlags, name string, fn func(s *adminSession, ca *x509.Certificate) error) error {
+	s, err := a.connectAdmin(f)
+	if err != nil {
+		return err
+	}
+	defer s.admin.Close()
+	ca, err := s.auths.Get(name)
+	if err != nil {
+		return err
+	}
+	return fn(s, ca.Cert)
 }

@@ -13,7 +13,9 @@ import (
 
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/disaster"
+	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
@@ -179,4 +181,34 @@ func TestVirtualClusterDownIsNotDialed(t *testing.T) {
 	}
 	// Naming an address explicitly is the operator's decision.
 	e.fails("keyserver unreachable", "infra", "admit", "--keyserver", "127.0.0.1:1", "worker1")
+}
+
+// spire setup keyserver installs what the keyserver loads; spire setup node
+// what a node's keyclient needs to be admitted.
+func TestSetupCommands(t *testing.T) {
+	e, c := clusterEnv(t)
+	sup := layout.Node{Root: t.TempDir()}
+	e.mustRun("setup", "keyserver", "--root", sup.Root)
+	if _, _, err := keyserver.Load(sup, policy.DefaultLifetimes, keyserver.Options{Logf: t.Logf}); err != nil {
+		t.Errorf("the keyserver cannot load what setup keyserver installed: %v", err)
+	}
+	if st, err := os.Stat(sup.KeyserverAuthorities()); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("authorities folder: %v %v", st, err)
+	}
+
+	node := layout.Node{Root: t.TempDir()}
+	e.mustRun("setup", "node", "worker1", "--root", node.Root, "--keyserver", c.Addr)
+	if got := readFile(t, node.KeyserverDomain()); got != "supervisor.test.homeworld.example" {
+		t.Errorf("keyserver.domain %q", got)
+	}
+	clusterCA, _ := c.Authorities.Get("clusterca")
+	if readFile(t, node.KeyserverCA()) != string(pki.EncodeCert(clusterCA.Cert)) {
+		t.Error("the node's keyserver CA is not clusterca")
+	}
+	tok := strings.TrimSpace(readFile(t, node.BootstrapToken()))
+	csr, _ := pki.MakeCSR(mustKey(t))
+	if _, err := c.Client("127.0.0.31", nil).Call1(context.Background(), tok, credential.APIRenewKeygrant, string(csr)); err != nil {
+		t.Errorf("the installed token does not bootstrap worker1: %v", err)
+	}
+	e.fails(`no node named "worker9"`, "setup", "node", "worker9", "--root", node.Root, "--keyserver", c.Addr)
 }

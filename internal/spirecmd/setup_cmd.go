@@ -3,15 +3,13 @@ package spirecmd
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
-	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
+	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
-	"homeworld.dev/homeworld/internal/keyclient"
+	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/layout"
-	"homeworld.dev/homeworld/internal/pki"
 )
 
 func (a *app) setupCommand() *cobra.Command {
@@ -44,15 +42,11 @@ clear. Re-running it replaces the files with the workspace's current ones.`,
 			if err != nil {
 				return err
 			}
-			node := layout.Node{Root: root}
-			if err := set.WriteUnsealed(node.KeyserverAuthorities()); err != nil {
-				return err
-			}
 			setup, err := os.ReadFile(ws.SetupPath())
 			if err != nil {
 				return err
 			}
-			if err := writeInto(node.SetupYAML(), setup, 0o644); err != nil {
+			if err := keyserver.Install(layout.Node{Root: root}, setup, set); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "installed setup.yaml and %d authorities below %s\n", len(set.List), root)
@@ -76,16 +70,12 @@ then admits it.`,
 			if _, ok := s.cfg.FindNode(args[0]); !ok {
 				return fmt.Errorf("no node named %q in setup.yaml", args[0])
 			}
-			tok, err := s.admin.Admit(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
 			ca, _ := s.auths.Get("clusterca")
 			node := layout.Node{Root: root}
-			if err := keyclient.InstallTrust(node, s.cfg.FQDN(s.cfg.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
+			if err := access.InstallTrust(node, s.cfg, ca.Cert); err != nil {
 				return err
 			}
-			if err := keyclient.InstallToken(node, tok); err != nil {
+			if err := s.admin.AdmitInto(cmd.Context(), node, args[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "installed bootstrap files for %s below %s\n", args[0], root)
@@ -97,11 +87,4 @@ then admits it.`,
 	c.MarkPersistentFlagRequired("root")
 	f.register(nodeCmd)
 	return c
-}
-
-func writeInto(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return renameio.WriteFile(path, data, mode)
 }

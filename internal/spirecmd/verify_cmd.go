@@ -19,14 +19,6 @@ import (
 
 var promFlagHelp = "Prometheus to ask (default: the supervisor's, port " + services.Prometheus.PortString() + ")"
 
-// prometheusFor is the Prometheus of the cluster (or the one asked for).
-func prometheusFor(cfg *config.Config, flag string) *verify.Prometheus {
-	if flag == "" {
-		flag = services.Prometheus.URL(cfg.Supervisor().IP, "")
-	}
-	return verify.NewPrometheus(strings.TrimSuffix(flag, "/"))
-}
-
 func (a *app) verifyCommand() *cobra.Command {
 	var promURL string
 	var names []string
@@ -62,7 +54,7 @@ every node and component that fails it. Checks:
 					checks = append(checks, c)
 				}
 			}
-			p := prometheusFor(cfg, promURL)
+			p := verify.PrometheusFor(cfg, promURL)
 			failed := 0
 			for _, c := range checks {
 				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
@@ -85,28 +77,6 @@ every node and component that fails it. Checks:
 	return c
 }
 
-// clusterSequence is the steps that prove a cluster works, in order.
-func clusterSequence(cfg *config.Config, p *verify.Prometheus) []seq.Step {
-	steps := []seq.Step{{Name: "Prometheus answers on the supervisor", Run: func(ctx context.Context) error {
-		_, err := p.Query(ctx, "up")
-		return err
-	}}}
-	for _, c := range verify.Checks {
-		steps = append(steps, seq.Step{Name: "verify " + c.Name, Run: func(ctx context.Context) error {
-			return c.Run(ctx, p, cfg)
-		}})
-	}
-	return steps
-}
-
-// onlySupervisor is cfg reduced to its supervisor, so checks ask about it
-// alone.
-func onlySupervisor(cfg *config.Config) *config.Config {
-	c := *cfg
-	c.Nodes = []config.Node{cfg.Supervisor()}
-	return &c
-}
-
 func (a *app) seqCommand() *cobra.Command {
 	var promURL string
 	var dryRun bool
@@ -116,7 +86,7 @@ func (a *app) seqCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		steps := build(cfg, prometheusFor(cfg, promURL))
+		steps := build(cfg, verify.PrometheusFor(cfg, promURL))
 		if dryRun {
 			seq.DryRun(a.Stdout, steps)
 			return nil
@@ -133,7 +103,7 @@ func (a *app) seqCommand() *cobra.Command {
 credentials, services, etcd, Kubernetes — retrying each until it passes or
 --deadline ends, and print how long each took. --dry-run lists the steps.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, clusterSequence) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, verify.ClusterSequence) },
 	}
 	supervisorCmd := &cobra.Command{
 		Use:   "supervisor",
@@ -141,11 +111,7 @@ credentials, services, etcd, Kubernetes — retrying each until it passes or
 		Long: `Run the checks of 'spire verify' for the supervisor node only: Prometheus,
 online, credentials and services, retrying each until it passes.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd, func(cfg *config.Config, p *verify.Prometheus) []seq.Step {
-				return clusterSequence(onlySupervisor(cfg), p)[:4]
-			})
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, verify.SupervisorSequence) },
 	}
 	c := group("seq", "Run ordered sequences that bring a cluster to proven-working", clusterCmd, supervisorCmd)
 	c.PersistentFlags().StringVar(&promURL, "prometheus", "", promFlagHelp)

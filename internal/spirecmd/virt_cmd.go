@@ -14,6 +14,7 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/disaster"
 	"homeworld.dev/homeworld/internal/seq"
+	"homeworld.dev/homeworld/internal/verify"
 	"homeworld.dev/homeworld/internal/virt"
 	"homeworld.dev/homeworld/internal/workspace"
 )
@@ -125,7 +126,7 @@ removes what it made. Needs root.`,
 				return err
 			}
 			fmt.Fprintln(a.Stdout, "== spire seq cluster: proving the cluster works from its monitoring")
-			return seq.Run(cmd.Context(), clusterSequence(cfg, prometheusFor(cfg, "")), a.seqOptions(3*time.Minute))
+			return seq.Run(cmd.Context(), verify.ClusterSequence(cfg, verify.PrometheusFor(cfg, "")), a.seqOptions(3*time.Minute))
 		},
 	}
 	upCmd.Flags().StringVar(&binFlag, "bin-dir", "", "folder with virtnode, keyserver and keyclient (default: spire's own folder)")

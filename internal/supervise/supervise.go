@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"syscall"
 	"time"
 )
 
@@ -90,7 +89,7 @@ func New(specs []Spec, opts Options) (*Supervisor, error) {
 				return nil, fmt.Errorf("service %s depends on %s, which is not listed before it", spec.Name, d)
 			}
 		}
-		u := &unit{spec: spec, sup: s, state: Inactive, changed: make(chan struct{})}
+		u := &unit{spec: spec, sup: s, state: Inactive, changed: make(chan struct{}), halt: make(chan struct{})}
 		s.units = append(s.units, u)
 		s.byName[spec.Name] = u
 	}
@@ -166,20 +165,19 @@ func (s *Supervisor) WaitState(ctx context.Context, name, state string) error {
 	}
 }
 
-// Stop stops a service and keeps it stopped (no restart) until Start.
+// Stop stops a service the way the supervisor stops it at the end
+// (SIGTERM, then SIGKILL after the stop timeout) and keeps it stopped (no
+// restart) until Start. It returns at once; the state shows the progress.
 func (s *Supervisor) Stop(name string) error {
 	u := s.byName[name]
 	if u == nil {
 		return fmt.Errorf("no service %s", name)
 	}
 	u.mu.Lock()
+	defer u.mu.Unlock()
 	if !u.held {
 		u.held, u.resume = true, make(chan struct{})
-	}
-	pid := u.pid
-	u.mu.Unlock()
-	if pid != 0 {
-		syscall.Kill(-pid, syscall.SIGTERM)
+		close(u.halt)
 	}
 	return nil
 }
@@ -195,6 +193,7 @@ func (s *Supervisor) Start(name string) error {
 	if u.held {
 		u.held = false
 		close(u.resume)
+		u.halt = make(chan struct{})
 	}
 	return nil
 }

@@ -216,6 +216,23 @@ func TestStopHoldsUntilStart(t *testing.T) {
 	}
 }
 
+// TestStopKillsStubbornService: a service stopped by request that ignores
+// SIGTERM is killed after the stop timeout, as at the supervisor's end.
+func TestStopKillsStubbornService(t *testing.T) {
+	dir := t.TempDir()
+	s, _, _ := start(t, []Spec{{Name: "stubborn", Argv: sh(`trap "" TERM; touch ` + dir + `/up; exec sleep 1000`),
+		Ready: fileExists(dir + "/up")}}, Options{StopTimeout: 200 * time.Millisecond})
+	waitState(t, s, "stubborn", Active)
+	pid := statusOf(s, "stubborn").PID
+	if err := s.Stop("stubborn"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "stubborn", Inactive)
+	if Alive(pid) {
+		t.Errorf("stubborn service %d still runs after Stop", pid)
+	}
+}
+
 func TestStopWhileBackingOff(t *testing.T) {
 	s, _, _ := start(t, []Spec{{Name: "bad", Argv: sh("exit 1"), RestartSec: 300 * time.Millisecond}}, Options{})
 	waitState(t, s, "bad", Failed)

@@ -23,6 +23,7 @@ type unit struct {
 	changed  chan struct{} // closed and replaced on every state change
 	held     bool          // stopped by request: not restarted until started
 	resume   chan struct{} // closed by Start while held
+	halt     chan struct{} // closed by Stop: end the running process
 }
 
 func (u *unit) setState(state string) {
@@ -112,8 +113,16 @@ func (u *unit) waitDeps(ctx context.Context) bool {
 }
 
 // runOnce starts the process and returns when it exits (its error) or, once
-// ctx ends, after stopping it.
+// ctx ends or Stop halts the unit, after stopping it.
 func (u *unit) runOnce(ctx context.Context) error {
+	u.mu.Lock()
+	halt := u.halt
+	u.mu.Unlock()
+	select {
+	case <-halt:
+		return nil // stopped before it started
+	default:
+	}
 	u.setState(Activating)
 	cmd := exec.Command(u.spec.Argv[0], u.spec.Argv[1:]...)
 	cmd.Env = append(os.Environ(), u.spec.Env...)
@@ -128,25 +137,30 @@ func (u *unit) runOnce(ctx context.Context) error {
 	u.mu.Lock()
 	u.pid = cmd.Process.Pid
 	u.mu.Unlock()
-	exit := make(chan error, 1)
-	go func() { exit <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 
 	readyCtx, cancelReady := context.WithCancel(ctx)
 	defer cancelReady()
 	go u.watchReady(readyCtx)
 
 	select {
-	case err := <-exit:
+	case <-exited:
 		u.clearPID()
-		if err == nil {
-			err = errors.New("exited with status 0")
+		if waitErr == nil {
+			waitErr = errors.New("exited with status 0")
 		}
-		return err
+		return waitErr
 	case <-ctx.Done():
-		cancelReady()
-		u.stop(cmd, exit)
-		return nil
+	case <-halt:
 	}
+	cancelReady()
+	u.stop(cmd.Process.Pid, exited)
+	return nil
 }
 
 // heldChan returns the channel Start closes if the unit is held, else nil.
@@ -193,20 +207,13 @@ func (u *unit) watchReady(ctx context.Context) {
 	}
 }
 
-// stop sends SIGTERM to the process group, then SIGKILL if it has not
-// exited within the stop timeout.
-func (u *unit) stop(cmd *exec.Cmd, exit chan error) {
+// stop ends the process group: SIGTERM, then SIGKILL after the stop
+// timeout.
+func (u *unit) stop(pid int, exited <-chan struct{}) {
 	u.setState(Deactivating)
-	pgid := -cmd.Process.Pid
-	syscall.Kill(pgid, syscall.SIGTERM)
-	select {
-	case <-exit:
-	case <-time.After(u.sup.opts.StopTimeout):
-		u.sup.opts.Logf("supervise: %s did not stop within %v; killing it", u.spec.Name, u.sup.opts.StopTimeout)
-		syscall.Kill(pgid, syscall.SIGKILL)
-		<-exit
+	if Stop(Process{PID: pid, Group: true, Exited: exited}, u.sup.opts.StopTimeout) {
+		u.sup.opts.Logf("supervise: %s did not stop within %v; killed it", u.spec.Name, u.sup.opts.StopTimeout)
 	}
-	syscall.Kill(pgid, syscall.SIGKILL) // leftovers of the group
 	u.clearPID()
 	u.setState(Inactive)
 }

@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"homeworld.dev/homeworld/internal/supervise"
 )
 
 // Down removes everything the virtual cluster of t made: node processes
@@ -25,24 +28,16 @@ func Down(t *Topology, out io.Writer) error {
 		return err
 	}
 	var errs []error
-	// Node processes stop their services in order on SIGTERM.
-	var pids []int
+	// Node processes stop their services in order on SIGTERM; all at once,
+	// so the slowest sets the pace.
+	var stopping sync.WaitGroup
 	for host, pid := range st.Nodes {
 		if isVirtnode(pid) {
 			fmt.Fprintf(out, "stopping %s (pid %d)\n", host, pid)
-			syscall.Kill(pid, syscall.SIGTERM)
-			pids = append(pids, pid)
+			stopping.Go(func() { supervise.Stop(supervise.Process{PID: pid}, nodeStopGrace) })
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for _, pid := range pids {
-		for processAlive(pid) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if processAlive(pid) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	stopping.Wait()
 	// Namespaces, including any not in the state file (spire died early).
 	names := append([]string(nil), st.Netns...)
 	for _, n := range netnsList() {
@@ -109,20 +104,8 @@ func waitEmpty(netns string) {
 	}
 }
 
-// processAlive reports whether pid runs (a zombie does not count).
-func processAlive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
 // isVirtnode guards against signalling a recycled PID.
 func isVirtnode(pid int) bool {
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	return err == nil && strings.Contains(string(cmdline), "virtnode") && processAlive(pid)
+	return err == nil && strings.Contains(string(cmdline), "virtnode") && supervise.Alive(pid)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,47 +12,23 @@ import (
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/kubeconfig"
-	"homeworld.dev/homeworld/internal/pki"
-	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/rbac"
-	"homeworld.dev/homeworld/internal/services"
 )
 
 // Kubeconfig is the admin kubeconfig up writes for itself (and tests).
-func (t *Topology) Kubeconfig() string { return filepath.Join(t.Dir, "admin", "kubeconfig") }
+func (t *Topology) Kubeconfig() string { return access.KubeconfigPath(t.adminDir()) }
+
+func (t *Topology) adminDir() string { return filepath.Join(t.Dir, "admin") }
 
 // kubeAdmin obtains a short-lived admin certificate from the keyserver and
-// writes a kubeconfig for the first master.
+// writes a kubeconfig for it, as spire access kubeconfig does.
 func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options) error {
-	dir := filepath.Dir(t.Kubeconfig())
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	key, err := pki.NewKey()
+	ca, err := o.Authorities.Get("kubernetes")
 	if err != nil {
 		return err
 	}
-	cert, err := admin.TLSCert(ctx, policy.APIAccessKubernetes, key)
-	if err != nil {
-		return err
-	}
-	keyPEM, _ := pki.EncodeKey(key)
-	ca, _ := o.Authorities.Get("kubernetes")
-	files := kubeconfig.Files{
-		Server: services.APIServer.URL(o.Config.NodesOf(config.KindMaster)[0].IP, ""),
-		CA:     filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "admin.pem"), Key: filepath.Join(dir, "admin.key"),
-	}
-	for path, data := range map[string][]byte{files.Key: keyPEM, files.Cert: pki.EncodeCert(cert), files.CA: pki.EncodeCert(ca.Cert)} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return err
-		}
-	}
-	kc, err := kubeconfig.Render(o.Config.Cluster.ExternalDomain, admin.Principal, files)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(t.Kubeconfig(), kc, 0o600)
+	_, err = admin.WriteKubeconfig(ctx, t.adminDir(), ca.Cert)
+	return err
 }
 
 // kubectl runs the pinned kubectl as the admin.

@@ -8,9 +8,14 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"syscall"
 	"time"
+
+	"homeworld.dev/homeworld/internal/supervise"
 )
+
+// nodeStopGrace is how long a node process gets to stop its services in
+// order (each has its own stop timeout) before it is killed.
+const nodeStopGrace = 30 * time.Second
 
 // StopNode stops one node's services and its node process, keeping its
 // network and files, as if the machine were switched off.
@@ -23,14 +28,7 @@ func StopNode(t *Topology, host string) error {
 	if !isVirtnode(pid) {
 		return fmt.Errorf("%s is not running", host)
 	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(30 * time.Second)
-	for processAlive(pid) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if processAlive(pid) {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
+	supervise.Stop(supervise.Process{PID: pid}, nodeStopGrace)
 	delete(st.Nodes, n.Hostname)
 	return st.save()
 }

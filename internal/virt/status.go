@@ -37,7 +37,7 @@ func Status(t *Topology) ([]NodeStatus, error) {
 	var out []NodeStatus
 	for _, n := range t.Nodes {
 		ns := NodeStatus{Hostname: n.Hostname, Kind: string(n.Kind), IP: n.IP, PID: st.Nodes[n.Hostname]}
-		ns.Running = ns.PID != 0 && processAlive(ns.PID)
+		ns.Running = ns.PID != 0 && supervise.Alive(ns.PID)
 		if ns.Running {
 			url := services.NodeSupervisor.URL(n.IP, "/status")
 			resp, err := client.Get(url)

@@ -14,11 +14,11 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/keyclient"
+	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
-	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/services"
+	"homeworld.dev/homeworld/internal/supervise"
 )
 
 // Options describe the cluster to bring up.
@@ -135,7 +135,7 @@ func Up(ctx context.Context, o Options) (err error) {
 	}
 	defer admin.Close()
 	for _, n := range t.Nodes {
-		if err := installToken(ctx, admin, n); err != nil {
+		if err := admin.AdmitInto(ctx, n.layout(), n.Hostname); err != nil {
 			return err
 		}
 	}
@@ -243,32 +243,18 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 			return err
 		}
 		ca, _ := o.Authorities.Get("clusterca")
-		if err := keyclient.InstallTrust(n.layout(), o.Config.FQDN(o.Config.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
+		if err := access.InstallTrust(n.layout(), o.Config, ca.Cert); err != nil {
 			return err
 		}
 		if err := writeNodeFile(n.layout().Path(launch.VirtualMarker), []byte("service states come from virtnode\n"), 0o644); err != nil {
 			return err
 		}
 	}
-	sup := t.nodeByKind(config.KindSupervisor).layout()
-	if err := o.Authorities.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
-		return err
-	}
 	setup, err := os.ReadFile(o.SetupPath)
 	if err != nil {
 		return err
 	}
-	return writeNodeFile(sup.SetupYAML(), setup, 0o644)
-}
-
-// installToken admits the node: a fresh one-time token from the keyserver,
-// where the node's keyclient looks for it.
-func installToken(ctx context.Context, admin *access.Admin, n NodeTopo) error {
-	tok, err := admin.Admit(ctx, n.Hostname)
-	if err != nil {
-		return fmt.Errorf("admitting %s: %w", n.Hostname, err)
-	}
-	return keyclient.InstallToken(n.layout(), tok)
+	return keyserver.Install(t.nodeByKind(config.KindSupervisor).layout(), setup, o.Authorities)
 }
 
 func (n NodeTopo) layout() layout.Node { return layout.Node{Root: filepath.Join(n.Dir, "root")} }
@@ -314,7 +300,7 @@ func waitReady(ctx context.Context, st *State, n NodeTopo, service string) error
 	check := services.MustGet(service).Ready.On(services.Host{Node: n.Node})
 	var last error
 	for {
-		if pid, ok := st.Nodes[n.Hostname]; ok && !processAlive(pid) {
+		if pid, ok := st.Nodes[n.Hostname]; ok && !supervise.Alive(pid) {
 			return fmt.Errorf("%s's node process exited; see %s", n.Hostname, n.LogDir())
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -337,7 +323,7 @@ func allUp(t *Topology, st *State) bool {
 		return false
 	}
 	for _, pid := range st.Nodes {
-		if !processAlive(pid) {
+		if !supervise.Alive(pid) {
 			return false
 		}
 	}

@@ -1,0 +1,57 @@
+// Package daemon is what Homeworld's small daemons share: one main (stop
+// on SIGTERM or interrupt, on failure "NAME: error" on stderr and exit code
+// 1) and serving HTTP until stopped with a graceful shutdown. The daemons'
+// cmd/ mains and command lines import it.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Main runs c until it returns or a stop signal cancels its context, and
+// exits 1 with "NAME: error" if it failed.
+func Main(c *cobra.Command) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := c.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", c.Name(), err)
+		os.Exit(1)
+	}
+}
+
+// ShutdownGrace is how long requests in flight (a scrape) get to finish
+// once a daemon is asked to stop.
+const ShutdownGrace = 5 * time.Second
+
+// Serve answers HTTP on addr with h until ctx ends, then shuts down
+// gracefully and returns nil.
+func Serve(ctx context.Context, addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	if srv.Shutdown(sctx) != nil {
+		srv.Close() // a request that outlasts the grace is cut off
+	}
+	return nil
+}

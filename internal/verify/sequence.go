@@ -1,0 +1,59 @@
+package verify
+
+import (
+	"context"
+	"strings"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/seq"
+	"homeworld.dev/homeworld/internal/services"
+)
+
+// PrometheusFor is the cluster's Prometheus on the supervisor, or the one at
+// base when it is not empty.
+func PrometheusFor(cfg *config.Config, base string) *Prometheus {
+	if base == "" {
+		base = services.Prometheus.URL(cfg.Supervisor().IP, "")
+	}
+	return NewPrometheus(strings.TrimSuffix(base, "/"))
+}
+
+// ClusterSequence is the steps that prove a cluster works, in the order it
+// comes up: Prometheus answers, then every check.
+func ClusterSequence(cfg *config.Config, p *Prometheus) []seq.Step {
+	return sequence(cfg, p, Checks)
+}
+
+// supervisorChecks are the checks that say something about the supervisor
+// alone: etcd and Kubernetes live on masters.
+var supervisorChecks = []string{"online", "keysystem", "services"}
+
+// SupervisorSequence is the steps that prove the supervisor works before
+// any other node exists: Prometheus, then the checks that concern one node,
+// asked about the supervisor only.
+func SupervisorSequence(cfg *config.Config, p *Prometheus) []seq.Step {
+	only := *cfg
+	only.Nodes = []config.Node{cfg.Supervisor()}
+	var checks []Check
+	for _, name := range supervisorChecks {
+		c, err := Find(name)
+		if err != nil {
+			panic(err) // supervisorChecks names a check that does not exist
+		}
+		checks = append(checks, c)
+	}
+	return sequence(&only, p, checks)
+}
+
+func sequence(cfg *config.Config, p *Prometheus, checks []Check) []seq.Step {
+	steps := []seq.Step{{Name: "Prometheus answers on the supervisor", Run: func(ctx context.Context) error {
+		_, err := p.Query(ctx, "up")
+		return err
+	}}}
+	for _, c := range checks {
+		steps = append(steps, seq.Step{Name: "verify " + c.Name, Run: func(ctx context.Context) error {
+			return c.Run(ctx, p, cfg)
+		}})
+	}
+	return steps
+}
