@@ -40,6 +40,11 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 	if err != nil {
 		return err
 	}
+	return ServeListener(ctx, l, h)
+}
+
+// ServeListener is Serve on a listener already open.
+func ServeListener(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()

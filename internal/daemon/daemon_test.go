@@ -15,37 +15,56 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"homeworld.dev/homeworld/internal/testutil"
 )
+
+// TestMain runs the child process of TestMainStopsOnSIGTERM and
+// TestMainFails when asked to, the tests otherwise.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("DAEMON_HELPER"); mode != "" {
+		os.Args = os.Args[:1]
+		Main(helperCommand(mode))
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // TestServeFinishesRequestsOnStop: a request in flight when the context
 // ends still gets its answer, and Serve returns nil.
 func TestServeFinishesRequestsOnStop(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := l.Addr().String()
-	l.Close()
-	started := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
-		time.Sleep(200 * time.Millisecond)
+		<-release // answer only after the stop has begun
 		io.WriteString(w, "done")
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, addr, h) }()
+	go func() { served <- ServeListener(ctx, l, h) }()
 	var resp *http.Response
-	var err error
 	got := make(chan struct{})
 	go func() {
 		defer close(got)
-		for range 50 {
-			if resp, err = http.Get("http://" + addr + "/"); err == nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		resp, err = http.Get("http://" + addr + "/")
 	}()
 	<-started
 	cancel()
+	// Shutdown closes the listener first: once new connections are
+	// refused, the stop is under way with the request still in flight.
+	testutil.WaitFor(t, 5*time.Second, "the listener to close", func() (bool, error) {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil, nil
+	})
+	close(release)
 	<-got
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +77,6 @@ func TestServeFinishesRequestsOnStop(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Errorf("Serve = %v, want nil after a graceful stop", err)
 	}
-	if _, err := net.Dial("tcp", addr); err == nil {
-		t.Error("still listening after stop")
-	}
 }
 
 func TestServeReportsListenErrors(t *testing.T) {
@@ -71,40 +87,23 @@ func TestServeReportsListenErrors(t *testing.T) {
 
 // helperCommand is what the child process of TestMain* runs: serve until
 // stopped, or fail at once.
-func helperCommand() *cobra.Command {
+func helperCommand(mode string) *cobra.Command {
 	return &cobra.Command{Use: "helper", SilenceUsage: true, SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Getenv("DAEMON_HELPER") == "fail" {
+			if mode == "fail" {
 				return errors.New("it broke")
 			}
-			l, _ := net.Listen("tcp", "127.0.0.1:0")
-			addr := l.Addr().String()
-			l.Close()
-			go func() {
-				for range 100 {
-					if c, err := net.Dial("tcp", addr); err == nil {
-						c.Close()
-						os.Stdout.WriteString("serving\n")
-						return
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
-			}()
-			return Serve(cmd.Context(), addr, http.NotFoundHandler())
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			os.Stdout.WriteString("serving\n")
+			return ServeListener(cmd.Context(), l, http.NotFoundHandler())
 		}}
 }
 
-func TestHelperProcess(t *testing.T) {
-	if os.Getenv("DAEMON_HELPER") == "" {
-		t.Skip("the child of TestMainStopsOnSIGTERM and TestMainFails")
-	}
-	os.Args = os.Args[:1]
-	Main(helperCommand())
-	os.Exit(0)
-}
-
 func helper(mode string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "DAEMON_HELPER="+mode)
 	return cmd
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 // child starts script in its own process group and returns once the script
@@ -112,11 +114,7 @@ func TestStopGroupLeavesNoChildren(t *testing.T) {
 	if Stop(Process{PID: cmd.Process.Pid, Group: true, Exited: exited}, 10*time.Second) {
 		t.Error("Stop killed a leader that ends on SIGTERM")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for Alive(grandchild) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if Alive(grandchild) {
-		t.Errorf("the group's child %d outlived Stop", grandchild)
-	}
+	testutil.WaitFor(t, 5*time.Second, "the group's child to be gone after Stop", func() (bool, error) {
+		return !Alive(grandchild), nil
+	})
 }
