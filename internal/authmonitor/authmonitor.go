@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
@@ -89,6 +91,23 @@ func (m *Monitor) identity() *tls.Certificate {
 	return &pair
 }
 
+// checkStatic compares the cluster.conf the keyserver serves with what
+// setup.yaml says, as values: formatting is the renderer's business.
+func (m *Monitor) checkStatic(ctx context.Context) error {
+	data, err := m.client.Static(ctx, nodeconf.ClusterFile)
+	if err != nil {
+		return err
+	}
+	served, err := nodeconf.ParseCluster("the keyserver's "+nodeconf.ClusterFile, data)
+	if err != nil {
+		return err
+	}
+	if want := nodeconf.ForCluster(m.cfg); !reflect.DeepEqual(served, want) {
+		return fmt.Errorf("the keyserver serves %+v, setup.yaml says %+v", served, want)
+	}
+	return nil
+}
+
 // Run checks every interval until ctx ends.
 func (m *Monitor) Run(ctx context.Context, interval time.Duration) {
 	for {
@@ -118,8 +137,11 @@ func (m *Monitor) Cycle(ctx context.Context) {
 		return
 	}
 	m.authority.Set(1)
-	static, err := m.client.Static(ctx, "cluster.conf")
-	m.static.Set(b2f(err == nil && bytes.Equal(static, []byte(config.ClusterConf(m.cfg)))))
+	err = m.checkStatic(ctx)
+	if err != nil {
+		m.logf("auth-monitor: cluster.conf: %v", err)
+	}
+	m.static.Set(b2f(err == nil))
 
 	m.admin.Set(b2f(m.adminPath(ctx) == nil))
 	signer, err := m.sshCertificate(ctx)

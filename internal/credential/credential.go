@@ -11,6 +11,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 )
 
 // Type says how a credential is obtained.
@@ -86,8 +87,8 @@ var AuthMonitor = Credential{
 // identity, then what identifies the cluster, then role certificates.
 var Catalogue = []Credential{
 	Granting,
-	{Name: "cluster.conf", Type: Static, Source: "cluster.conf", Kinds: all, Path: layout.ConfigDir + "/cluster.conf", Mode: 0o644},
-	{Name: "local.conf", Type: Text, Source: APIGetLocalConfig, Kinds: all, Path: layout.ConfigDir + "/local.conf", Mode: 0o644},
+	{Name: nodeconf.ClusterFile, Type: Static, Source: nodeconf.ClusterFile, Kinds: all, Path: layout.ConfigDir + "/" + nodeconf.ClusterFile, Mode: 0o644},
+	{Name: nodeconf.LocalFile, Type: Text, Source: APIGetLocalConfig, Kinds: all, Path: layout.ConfigDir + "/" + nodeconf.LocalFile, Mode: 0o644},
 	{Name: "clusterca", Type: Authority, Source: "clusterca", Kinds: all, Path: layout.AuthoritiesDir + "/clusterca.pem", Mode: 0o644},
 	{Name: "kubernetes-ca", Type: Authority, Source: "kubernetes", Kinds: all, Path: layout.AuthoritiesDir + "/kubernetes.pem", Mode: 0o644},
 	{Name: "ssh-user-ca", Type: Authority, Source: "ssh-user", Kinds: all, Path: layout.SSHDir + "/ssh_user_ca.pub", Mode: 0o644},

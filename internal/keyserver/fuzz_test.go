@@ -23,6 +23,7 @@ import (
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
@@ -45,7 +46,7 @@ func FuzzAPIRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pol, err := policy.Build(cfg, policy.DefaultLifetimes)
+	pol, err := policy.Build(cfg, nodeconf.ForCluster(cfg), policy.DefaultLifetimes)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
 )
@@ -24,7 +25,8 @@ func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any
 	for _, w := range warnings {
 		logf("warning: %s", w)
 	}
-	pol, err := policy.Build(cfg, lifetimes)
+	cluster := nodeconf.ForCluster(cfg)
+	pol, err := policy.Build(cfg, cluster, lifetimes)
 	if err != nil {
 		return nil, nil, err
 	}

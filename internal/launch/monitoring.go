@@ -2,7 +2,6 @@ package launch
 
 import (
 	"os"
-	"strings"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -21,7 +20,7 @@ func (n *Node) virtual() bool {
 }
 
 func nodeExporter(n *Node) (*Launch, error) {
-	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", services.NodeExporter.Addr(n.local("HOST_IP"))}
+	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", services.NodeExporter.Addr(n.ip())}
 	if !n.virtual() {
 		argv = append(argv, "--collector.systemd") // service states, as node_systemd_unit_state
 	}
@@ -29,7 +28,7 @@ func nodeExporter(n *Node) (*Launch, error) {
 }
 
 func etcdExporter(n *Node) (*Launch, error) {
-	ip := n.local("HOST_IP")
+	ip := n.ip()
 	return &Launch{Argv: []string{n.bin("etcd-metrics-exporter"), services.EtcdExporter.Addr(ip), services.EtcdClient.URL(ip, ""),
 		etcdServerCA, cert("etcd-client"), key("etcd-client")}}, nil
 }
@@ -61,7 +60,7 @@ func prometheus(n *Node) (*Launch, error) {
 		Argv: []string{"/usr/bin/prometheus", "--config.file", path,
 			"--storage.tsdb.path", layout.StateDir + "/prometheus",
 			"--storage.tsdb.retention.time", "15d",
-			"--web.listen-address", services.Prometheus.Addr(n.local("HOST_IP"))},
+			"--web.listen-address", services.Prometheus.Addr(n.ip())},
 	}, nil
 }
 
@@ -71,12 +70,12 @@ func sshd(n *Node) (*Launch, error) {
 	return &Launch{
 		Prepare: func() error { return os.MkdirAll("/run/sshd", 0o755) }, // privilege separation
 		Argv: []string{"/usr/sbin/sshd", "-D", "-e", "-f", layout.SSHDir + "/sshd_config.d/homeworld.conf",
-			"-o", "ListenAddress=" + services.SSH.Addr(n.local("HOST_IP")), "-o", "PidFile=/run/sshd.pid"},
+			"-o", "ListenAddress=" + services.SSH.Addr(n.ip()), "-o", "PidFile=/run/sshd.pid"},
 	}, nil
 }
 
 func kubeState(n *Node) (*Launch, error) {
-	argv := []string{n.bin("kube-state-exporter"), services.KubeState.Addr(n.local("HOST_IP")),
+	argv := []string{n.bin("kube-state-exporter"), services.KubeState.Addr(n.ip()),
 		kubeCA, cert("kubernetes-supervisor"), key("kubernetes-supervisor")}
-	return &Launch{Argv: append(argv, strings.Split(n.cluster("APISERVERS"), ",")...)}, nil
+	return &Launch{Argv: append(argv, n.Cluster.APIServers()...)}, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
@@ -35,8 +36,10 @@ func MonitorPrincipal(supervisorFQDN string) string { return "auth-monitor@" + s
 // login checks.
 const MonitorSSHLifetime = 10 * time.Minute
 
-// Build compiles the policy of a validated cluster description.
-func Build(c *config.Config, l Lifetimes) (*Policy, error) {
+// Build compiles the policy of a validated cluster description; cluster is
+// what it serves as cluster.conf (nodeconf.ForCluster(c), with what the
+// keyserver knows beyond setup.yaml).
+func Build(c *config.Config, cluster nodeconf.Cluster, l Lifetimes) (*Policy, error) {
 	if err := l.validate(); err != nil {
 		return nil, err
 	}
@@ -44,7 +47,7 @@ func Build(c *config.Config, l Lifetimes) (*Policy, error) {
 	p := &Policy{
 		Accounts:   map[string]*Account{},
 		Groups:     map[string]map[string]bool{GroupNodes: {}, GroupRootAdmins: {}, GroupMonitorProbes: {}},
-		Static:     map[string]string{"cluster.conf": config.ClusterConf(c)},
+		Static:     map[string]string{nodeconf.ClusterFile: cluster.Render()},
 		ServerName: c.FQDN(sup),
 		ServerIP:   netip.MustParseAddr(sup.IP),
 	}
@@ -136,7 +139,7 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			tls("keygranting", fqdn, client, nil)
 			g.TLS.Lifetime = l.Keygrant
 		case credential.APIGetLocalConfig:
-			g.Privilege, g.Contents = Text, config.LocalConf(c, n)
+			g.Privilege, g.Contents = Text, nodeconf.ForNode(c, n).Render()
 		case credential.APIGrantSSHHost:
 			g.Privilege, g.Authority = SignSSH, "ssh-host"
 			g.SSH = pki.SSHGrant{KeyID: "admitted-" + fqdn, Principals: hostNames, Host: true, Lifetime: l.SSHHost}

@@ -8,6 +8,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
@@ -22,7 +23,7 @@ func testConfig(t *testing.T) *config.Config {
 
 func TestNodeGrantsMatchCatalogue(t *testing.T) {
 	c := testConfig(t)
-	p, err := Build(c, DefaultLifetimes)
+	p, err := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestNodeGrantsMatchCatalogue(t *testing.T) {
 
 func TestWorkersGetNoEtcdOrSigningMaterial(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	for _, n := range c.NodesOf(config.KindWorker) {
 		for api, g := range p.Accounts[c.FQDN(n)].Grants {
 			if strings.Contains(g.Authority, "etcd") || g.Privilege == FetchKey || g.Privilege == IssueToken || g.Privilege == Impersonate {
@@ -70,7 +71,7 @@ func TestWorkersGetNoEtcdOrSigningMaterial(t *testing.T) {
 
 func TestNamesComeFromPolicy(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	m := p.Accounts["master1.cluster.example.org"]
 	g := m.Grants[credential.APIGrantKubeMaster]
 	for _, want := range []string{"master1.cluster.example.org", "master1", "192.0.2.21", "kubernetes.default.svc.cluster.internal", "172.28.0.1"} {
@@ -93,7 +94,7 @@ func TestNamesComeFromPolicy(t *testing.T) {
 
 func TestAdminGrantsAreShortLived(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	a := p.Accounts["admin"]
 	if a == nil || a.IP.IsValid() || !p.InGroup(GroupRootAdmins, "admin") {
 		t.Fatalf("admin account: %+v", a)
@@ -113,7 +114,8 @@ func TestAdminGrantsAreShortLived(t *testing.T) {
 func TestBadLifetimes(t *testing.T) {
 	l := DefaultLifetimes
 	l.Admin = 0
-	if _, err := Build(testConfig(t), l); err == nil || !strings.Contains(err.Error(), "admin lifetime") {
+	c := testConfig(t)
+	if _, err := Build(c, nodeconf.ForCluster(c), l); err == nil || !strings.Contains(err.Error(), "admin lifetime") {
 		t.Errorf("Build = %v", err)
 	}
 }
@@ -124,7 +126,7 @@ func TestBadLifetimes(t *testing.T) {
 // keyserver.
 func TestOnlyHostCertificatesServe(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	serving := map[string]bool{
 		credential.APIGrantKubeWorker: true, credential.APIGrantKubeMaster: true,
 		credential.APIGrantEtcdServer: true, credential.APIGrantRegistryHost: true,
@@ -162,7 +164,7 @@ func TestOnlyHostCertificatesServe(t *testing.T) {
 // and nothing else.
 func TestMonitorCannotActForAdmins(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	sup := c.Supervisor()
 	mon := p.Accounts[MonitorPrincipal(c.FQDN(sup))]
 	if mon == nil || mon.IP.String() != sup.IP {
