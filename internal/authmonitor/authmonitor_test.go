@@ -29,6 +29,15 @@ func TestStaticCheck(t *testing.T) {
 	if err := m.checkStatic(context.Background()); err != nil {
 		t.Errorf("checkStatic = %v", err)
 	}
+	// VIRTUAL is the keyserver's installer's word, not setup.yaml's.
+	if err := os.WriteFile(c.Supervisor.KeyserverVirtual(), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.StopServer()
+	c.StartServer()
+	if err := m.checkStatic(context.Background()); err != nil {
+		t.Errorf("checkStatic in a virtual cluster = %v", err)
+	}
 	m.cfg.Cluster.EtcdToken = "another-token"
 	if err := m.checkStatic(context.Background()); err == nil || !strings.Contains(err.Error(), "another-token") {
 		t.Errorf("checkStatic with another etcd token = %v", err)

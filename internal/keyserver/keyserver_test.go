@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
@@ -373,14 +375,35 @@ func TestPublicDownloads(t *testing.T) {
 	if sshPub, err := cl.Pub(ctx, "ssh-user"); err != nil || !strings.HasPrefix(string(sshPub), "ssh-ed25519 ") {
 		t.Errorf("pub ssh-user = %q, %v", sshPub, err)
 	}
-	conf, err := cl.Static(ctx, "cluster.conf")
+	conf, err := cl.Static(ctx, nodeconf.ClusterFile)
 	if err != nil || !strings.Contains(string(conf), "ETCD_ENDPOINTS="+services.EtcdClient.URL("127.0.0.21", "")+","+services.EtcdClient.URL("127.0.0.22", "")+","+services.EtcdClient.URL("127.0.0.23", "")+"\n") {
 		t.Errorf("cluster.conf = %q, %v", conf, err)
+	}
+	if !strings.Contains(string(conf), "VIRTUAL=false\n") {
+		t.Errorf("cluster.conf of a cluster installed without spire virt up:\n%s", conf)
 	}
 	_, err = cl.Pub(ctx, "nonexistent")
 	wantStatus(t, err, http.StatusNotFound, "no authority")
 	_, err = cl.Static(ctx, "passwd")
 	wantStatus(t, err, http.StatusNotFound, "no static file")
+}
+
+// TestVirtualClusterMarker: the marker spire virt up installs on the
+// supervisor reaches every node as cluster.conf's VIRTUAL.
+func TestVirtualClusterMarker(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	if err := os.WriteFile(c.Supervisor.KeyserverVirtual(), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.StopServer()
+	c.StartServer()
+	data, err := c.Client("127.0.0.200", nil).Static(ctx, nodeconf.ClusterFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf, err := nodeconf.ParseCluster(nodeconf.ClusterFile, data); err != nil || !conf.Virtual {
+		t.Errorf("cluster.conf %+v, %v; want VIRTUAL=true", conf, err)
+	}
 }
 
 func TestAuditAndMetrics(t *testing.T) {

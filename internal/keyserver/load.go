@@ -1,6 +1,7 @@
 package keyserver
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +17,8 @@ import (
 )
 
 // Load assembles a keyserver from a supervisor's files: setup.yaml, the
-// unsealed authorities, the token store, the deny list and the audit log.
+// virtual-cluster marker, the unsealed authorities, the token store, the
+// deny list and the audit log.
 func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any)) (*Server, *config.Config, error) {
 	cfg, warnings, err := config.Load(node.SetupYAML())
 	if err != nil {
@@ -26,6 +28,16 @@ func Load(node layout.Node, lifetimes policy.Lifetimes, logf func(string, ...any
 		logf("warning: %s", w)
 	}
 	cluster := nodeconf.ForCluster(cfg)
+	// Whether the nodes are a virtual cluster is not in setup.yaml (the same
+	// file describes real hosts); spire virt up says so by installing this
+	// file beside the authorities, and cluster.conf's VIRTUAL passes it on
+	// to every node. A flag would need the service map to start the
+	// keyserver differently in the virtual cluster, which it avoids.
+	if _, err := os.Stat(node.KeyserverVirtual()); err == nil {
+		cluster.Virtual = true
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
 	pol, err := policy.Build(cfg, cluster, lifetimes)
 	if err != nil {
 		return nil, nil, err

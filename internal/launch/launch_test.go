@@ -149,3 +149,15 @@ func TestMissingConfigIsNamed(t *testing.T) {
 		t.Errorf("Plan = %v", err)
 	}
 }
+
+// TestVirtualNodes: cluster.conf's VIRTUAL decides where service states
+// come from (virtnode reports them; there is no systemd to collect).
+func TestVirtualNodes(t *testing.T) {
+	_, real := argv(t, testNode(t, "worker1"), "node-exporter")
+	virtual := testNode(t, "worker1")
+	virtual.Cluster.Virtual = true
+	_, virt := argv(t, virtual, "node-exporter")
+	if !strings.Contains(real, "--collector.systemd") || strings.Contains(virt, "--collector.systemd") {
+		t.Errorf("node exporter on a real host: %s; on a virtual node: %s", real, virt)
+	}
+}

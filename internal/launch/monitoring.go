@@ -10,18 +10,9 @@ import (
 	"homeworld.dev/homeworld/internal/services"
 )
 
-// VirtualMarker exists on nodes of the virtual cluster, where service states
-// come from the node supervisor instead of systemd.
-const VirtualMarker = layout.ConfigDir + "/virtual-cluster"
-
-func (n *Node) virtual() bool {
-	_, err := os.Stat(n.Layout.Path(VirtualMarker))
-	return err == nil
-}
-
 func nodeExporter(n *Node) (*Launch, error) {
 	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", services.NodeExporter.Addr(n.ip())}
-	if !n.virtual() {
+	if !n.Cluster.Virtual {
 		argv = append(argv, "--collector.systemd") // service states, as node_systemd_unit_state
 	}
 	return &Launch{Argv: argv}, nil
@@ -46,7 +37,7 @@ func prometheus(n *Node) (*Launch, error) {
 		SupervisorCert: cert("kubernetes-supervisor"),
 		SupervisorKey:  key("kubernetes-supervisor"),
 	}
-	if n.virtual() {
+	if n.Cluster.Virtual {
 		o.Virtual = true
 		o.ScrapeInterval = 5 * time.Second // quick feedback for checks on a test cluster
 	}

@@ -36,6 +36,10 @@ type Cluster struct {
 	ServiceDNS    netip.Addr   // SERVICE_DNS
 	EtcdToken     string       // ETCD_TOKEN
 	Masters       []Master     // in setup.yaml order; written as ETCD_CLUSTER and the rest
+	// Virtual (VIRTUAL): the nodes are the namespaces of `spire virt up`,
+	// where the node supervisor, not systemd, reports service states. It
+	// is not in setup.yaml: the keyserver learns it from its installer.
+	Virtual bool
 }
 
 // Master is one master node.
@@ -53,7 +57,8 @@ type Local struct {
 	PodCIDR  netip.Prefix // POD_CIDR: the node's share of cidr-pods
 }
 
-// ForCluster builds cluster.conf from a validated setup.yaml.
+// ForCluster builds cluster.conf from a validated setup.yaml; Virtual is
+// left false for the keyserver to set.
 func ForCluster(c *config.Config) Cluster {
 	cl := Cluster{
 		Domain:        c.Cluster.ExternalDomain,
@@ -136,6 +141,7 @@ func (c Cluster) values() map[string]string {
 		"SERVICE_API":     c.ServiceAPI.String(),
 		"SERVICE_CIDR":    c.ServiceCIDR.String(),
 		"SERVICE_DNS":     c.ServiceDNS.String(),
+		"VIRTUAL":         strconv.FormatBool(c.Virtual),
 	}
 }
 

@@ -21,10 +21,13 @@ func example(t testing.TB) *config.Config {
 
 func TestRoundTrip(t *testing.T) {
 	c := example(t)
-	want := ForCluster(c)
-	got, err := ParseCluster(ClusterFile, []byte(want.Render()))
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseCluster(Render()) = %+v, %v; want %+v", got, err, want)
+	for _, virtual := range []bool{false, true} {
+		want := ForCluster(c)
+		want.Virtual = virtual
+		got, err := ParseCluster(ClusterFile, []byte(want.Render()))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ParseCluster(Render()) = %+v, %v; want %+v", got, err, want)
+		}
 	}
 	for _, n := range c.Nodes {
 		want := ForNode(c, n)
@@ -45,6 +48,7 @@ func TestRenderedValues(t *testing.T) {
 		"ETCD_ENDPOINTS=" + services.EtcdClient.URL("192.0.2.21", "") + "," + services.EtcdClient.URL("192.0.2.22", "") + "," + services.EtcdClient.URL("192.0.2.23", "") + "\n",
 		"SERVICE_DNS=172.28.0.2\n",
 		"CLUSTER_DOMAIN=cluster.internal\n",
+		"VIRTUAL=false\n",
 	} {
 		if !strings.Contains(cluster, want) {
 			t.Errorf("cluster.conf lacks %q:\n%s", want, cluster)
@@ -85,6 +89,8 @@ func TestProblemsAreNamed(t *testing.T) {
 		{"not an address", ClusterFile, edit(cluster, "SERVICE_DNS=172.28.0.2", "SERVICE_DNS=dns"), "cluster.conf:13: SERVICE_DNS=dns is not an IP address"},
 		{"not KEY=VALUE", ClusterFile, edit(cluster, "SERVICE_DNS=172.28.0.2", "SERVICE_DNS"), `cluster.conf:13: "SERVICE_DNS" is not KEY=VALUE`},
 		{"twice", ClusterFile, edit(cluster, "SERVICE_DNS=172.28.0.2", "SERVICE_DNS=172.28.0.2\nSERVICE_DNS=172.28.0.3"), "cluster.conf:14: SERVICE_DNS again (first on line 13)"},
+		{"virtual unsaid", ClusterFile, edit(cluster, "VIRTUAL=false\n", ""), "cluster.conf: VIRTUAL is missing"},
+		{"virtual not a bool", ClusterFile, edit(cluster, "VIRTUAL=false", "VIRTUAL=maybe"), "cluster.conf:14: VIRTUAL=maybe is not true or false"},
 		{"not a bool", LocalFile, edit(local, "SCHEDULE_WORK=true", "SCHEDULE_WORK=yes"), "local.conf:7: SCHEDULE_WORK=yes is not true or false"},
 		{"disagrees", ClusterFile, edit(cluster, "APISERVER_COUNT=3", "APISERVER_COUNT=2"), "cluster.conf:4: APISERVER_COUNT=2 disagrees"},
 		{"bad member", ClusterFile, edit(cluster, "ETCD_CLUSTER=master1=", "ETCD_CLUSTER="), "cluster.conf:8: ETCD_CLUSTER="},

@@ -48,6 +48,7 @@ func ParseCluster(file string, data []byte) (Cluster, error) {
 		ServiceDNS:    r.addr("SERVICE_DNS"),
 		EtcdToken:     r.text("ETCD_TOKEN"),
 		Masters:       r.masters("ETCD_CLUSTER"),
+		Virtual:       r.boolean("VIRTUAL"),
 	}
 	return c, r.agree(c.values)
 }

@@ -15,7 +15,6 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyclient"
-	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/services"
@@ -246,12 +245,14 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 		if err := keyclient.InstallTrust(n.layout(), o.Config.FQDN(o.Config.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
 			return err
 		}
-		if err := writeNodeFile(n.layout().Path(launch.VirtualMarker), []byte("service states come from virtnode\n"), 0o644); err != nil {
-			return err
-		}
 	}
 	sup := t.nodeByKind(config.KindSupervisor).layout()
 	if err := o.Authorities.WriteUnsealed(sup.KeyserverAuthorities()); err != nil {
+		return err
+	}
+	// The keyserver tells every node, in cluster.conf, that service states
+	// come from virtnode rather than systemd.
+	if err := writeNodeFile(sup.KeyserverVirtual(), []byte("installed by spire virt up\n"), 0o644); err != nil {
 		return err
 	}
 	setup, err := os.ReadFile(o.SetupPath)
