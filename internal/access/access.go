@@ -20,7 +20,6 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
-	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -112,22 +111,24 @@ func (a *Admin) Admit(ctx context.Context, hostname string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("no node named %q in setup.yaml", hostname)
 	}
-	return a.client.Call1(ctx, "", policy.APIAdmit, a.cfg.FQDN(n))
+	return a.client.Call1(ctx, "", keyapi.Admit, a.cfg.FQDN(n))
 }
 
 // SSHCert certifies an SSH public key (authorized_keys line) for root logins.
 func (a *Admin) SSHCert(ctx context.Context, pubLine []byte) (string, error) {
-	return a.client.Call1(ctx, "", policy.APIAccessSSH, string(pubLine))
+	return a.client.Call1(ctx, "", keyapi.AccessSSH, string(pubLine))
 }
 
 // TLSCert obtains a client certificate for key from the given admin API
-// (policy.APIAccessKubernetes or policy.APIAccessEtcd).
+// (keyapi.AccessKubernetes or keyapi.AccessEtcd). api is a string only
+// while internal/spirecmd/access_cmd.go passes one; make it a keyapi.API
+// when that file does.
 func (a *Admin) TLSCert(ctx context.Context, api string, key crypto.Signer) (*x509.Certificate, error) {
 	csr, err := pki.MakeCSR(key)
 	if err != nil {
 		return nil, err
 	}
-	res, err := a.client.Call1(ctx, "", api, string(csr))
+	res, err := a.client.Call1(ctx, "", keyapi.API(api), string(csr))
 	if err != nil {
 		return nil, err
 	}
@@ -138,12 +139,12 @@ func (a *Admin) TLSCert(ctx context.Context, api string, key crypto.Signer) (*x5
 // certificate ("serial:HEX") at the keyserver at once, and returns the deny
 // list.
 func (a *Admin) Deny(ctx context.Context, target string) (string, error) {
-	return a.client.Call1(ctx, "", policy.APIDeny, a.denyEntry(target))
+	return a.client.Call1(ctx, "", keyapi.Deny, a.denyEntry(target))
 }
 
 // Allow lifts a Deny and returns the deny list.
 func (a *Admin) Allow(ctx context.Context, target string) (string, error) {
-	return a.client.Call1(ctx, "", policy.APIAllow, a.denyEntry(target))
+	return a.client.Call1(ctx, "", keyapi.Allow, a.denyEntry(target))
 }
 
 func (a *Admin) denyEntry(target string) string {

@@ -178,8 +178,8 @@ func (m *Monitor) adminPath(ctx context.Context) error {
 		return err
 	}
 	res, err := m.client.Call(ctx, "",
-		keyapi.Request{API: policy.APIImpersonateAdmin, Body: policy.MonitorProbe},
-		keyapi.Request{API: policy.APIAccessSSH, Body: string(ssh.MarshalAuthorizedKey(pub))})
+		keyapi.Request{API: keyapi.ImpersonateAdmin, Body: policy.MonitorProbe},
+		keyapi.Request{API: keyapi.AccessSSH, Body: string(ssh.MarshalAuthorizedKey(pub))})
 	if err != nil {
 		m.logf("auth-monitor: admin path: %v", err)
 		return err
@@ -200,7 +200,7 @@ func (m *Monitor) sshCertificate(ctx context.Context) (ssh.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.client.Call1(ctx, "", policy.APIMonitorSSH, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	res, err := m.client.Call1(ctx, "", keyapi.MonitorSSH, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 	if err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ func (c *Client) Call(ctx context.Context, token string, reqs ...Request) ([]str
 }
 
 // Call1 runs a batch of one operation and returns its result.
-func (c *Client) Call1(ctx context.Context, token, api, body string) (string, error) {
+func (c *Client) Call1(ctx context.Context, token string, api API, body string) (string, error) {
 	res, err := c.Call(ctx, token, Request{API: api, Body: body})
 	if err != nil {
 		return "", err

@@ -211,7 +211,7 @@ func (a *Agent) wanted() []credential.Credential {
 func bootstrapCredentials() []credential.Credential {
 	var out []credential.Credential
 	for _, c := range credential.Catalogue {
-		if c.Name == credential.Granting.Name || c.Source == credential.APIGetLocalConfig {
+		if c.Name == credential.Granting.Name || c.API == keyapi.GetLocalConfig {
 			out = append(out, c)
 		}
 	}

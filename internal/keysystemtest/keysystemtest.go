@@ -214,7 +214,7 @@ func (c *Cluster) Admit(hostname string) string {
 	if !ok {
 		c.t.Fatalf("no node %s", hostname)
 	}
-	tok, err := c.AdminClient().Call1(context.Background(), "", policy.APIAdmit, c.Config.FQDN(n))
+	tok, err := c.AdminClient().Call1(context.Background(), "", keyapi.Admit, c.Config.FQDN(n))
 	if err != nil {
 		c.t.Fatalf("admit %s: %v", hostname, err)
 	}

@@ -7,20 +7,20 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
-// Administrator APIs.
+// APIAccessKubernetes and APIAccessEtcd are what
+// internal/spirecmd/access_cmd.go and internal/virt/kube.go still name; those
+// files are being moved, so the names stay (as untyped-to-string aliases
+// those callers compile with) until the merge.
+//
+// Deprecated: use keyapi.AccessKubernetes and keyapi.AccessEtcd.
 const (
-	APIAccessSSH        = "access-ssh"
-	APIAccessKubernetes = "access-kubernetes"
-	APIAccessEtcd       = "access-etcd"
-	APIAdmit            = "admit"         // issue an admission token for a node
-	APIImpersonateAdmin = "auth-as-admin" // the supervisor's gateway acting for an admin
-	APIMonitorSSH       = "monitor-ssh"   // auth-monitor's SSH certificate for its login checks
-	APIDeny             = "deny"          // refuse a principal or certificate serial at once
-	APIAllow            = "allow"         // lift a deny
+	APIAccessKubernetes = string(keyapi.AccessKubernetes)
+	APIAccessEtcd       = string(keyapi.AccessEtcd)
 )
 
 // MonitorProbe is the account auth-monitor acts as to prove the
@@ -76,38 +76,38 @@ func Build(c *config.Config, cluster nodeconf.Cluster, l Lifetimes) (*Policy, er
 // monitorAccount is auth-monitor: an SSH certificate of minutes for its
 // login checks, and impersonation of the probe account only.
 func monitorAccount(supFQDN string, ip netip.Addr) *Account {
-	a := &Account{Principal: MonitorPrincipal(supFQDN), IP: ip, DirectAuth: true, Grants: map[string]*Grant{}}
-	a.add(&Grant{API: APIMonitorSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a := &Account{Principal: MonitorPrincipal(supFQDN), IP: ip, DirectAuth: true, Grants: map[keyapi.API]*Grant{}}
+	a.add(&Grant{API: keyapi.MonitorSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
 		KeyID: "auth-monitor-" + supFQDN, Principals: []string{"root"}, Lifetime: MonitorSSHLifetime,
 	}})
-	a.add(&Grant{API: APIImpersonateAdmin, Privilege: Impersonate, Scope: GroupMonitorProbes})
+	a.add(&Grant{API: keyapi.ImpersonateAdmin, Privilege: Impersonate, Scope: GroupMonitorProbes})
 	return a
 }
 
 // probeAccount is reachable only by impersonation; its SSH certificate names
 // a user no node has.
 func probeAccount() *Account {
-	a := &Account{Principal: MonitorProbe, Grants: map[string]*Grant{}}
-	a.add(&Grant{API: APIAccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a := &Account{Principal: MonitorProbe, Grants: map[keyapi.API]*Grant{}}
+	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
 		KeyID: MonitorProbe, Principals: []string{MonitorProbe}, Lifetime: MonitorSSHLifetime,
 	}})
 	return a
 }
 
 func adminAccount(principal string, l Lifetimes) *Account {
-	a := &Account{Principal: principal, DirectAuth: true, Grants: map[string]*Grant{}}
-	a.add(&Grant{API: APIAccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a := &Account{Principal: principal, DirectAuth: true, Grants: map[keyapi.API]*Grant{}}
+	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
 		KeyID: "admin-ssh-" + principal, Principals: []string{"root"}, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: APIAccessKubernetes, Privilege: SignTLS, Authority: "kubernetes", TLS: pki.TLSGrant{
+	a.add(&Grant{API: keyapi.AccessKubernetes, Privilege: SignTLS, Authority: "kubernetes", TLS: pki.TLSGrant{
 		CommonName: "root:" + principal, Organizations: []string{"system:masters"}, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: APIAccessEtcd, Privilege: SignTLS, Authority: "etcd-client", TLS: pki.TLSGrant{
+	a.add(&Grant{API: keyapi.AccessEtcd, Privilege: SignTLS, Authority: "etcd-client", TLS: pki.TLSGrant{
 		CommonName: "admin-etcd-" + principal, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: APIAdmit, Privilege: IssueToken, Scope: GroupNodes, TokenTTL: l.Token})
-	a.add(&Grant{API: APIDeny, Privilege: Deny})
-	a.add(&Grant{API: APIAllow, Privilege: Allow})
+	a.add(&Grant{API: keyapi.Admit, Privilege: IssueToken, Scope: GroupNodes, TokenTTL: l.Token})
+	a.add(&Grant{API: keyapi.Deny, Privilege: Deny})
+	a.add(&Grant{API: keyapi.Allow, Privilege: Allow})
 	return a
 }
 
@@ -121,44 +121,44 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 		Kind:       n.Kind,
 		IP:         netip.MustParseAddr(n.IP),
 		DirectAuth: true,
-		Grants:     map[string]*Grant{},
+		Grants:     map[keyapi.API]*Grant{},
 	}
 	hostNames := []string{fqdn, n.Hostname, n.IP}
 	for _, cred := range credential.For(n.Kind) {
 		if cred.Type == credential.Authority || cred.Type == credential.Static {
 			continue // public downloads need no grant
 		}
-		g := &Grant{API: cred.Source}
+		g := &Grant{API: cred.API}
 		tls := func(authority, cn string, usage pki.Usage, names []string, orgs ...string) {
 			g.Privilege, g.Authority = SignTLS, authority
 			g.TLS = pki.TLSGrant{CommonName: cn, Names: names, Organizations: orgs, Usage: usage, Lifetime: l.NodeCert}
 		}
 		const client, server, both = pki.ClientAuth, pki.ServerAuth, pki.ClientAuth | pki.ServerAuth
-		switch cred.Source {
-		case credential.APIRenewKeygrant:
+		switch cred.API {
+		case keyapi.RenewKeygrant:
 			tls("keygranting", fqdn, client, nil)
 			g.TLS.Lifetime = l.Keygrant
-		case credential.APIGetLocalConfig:
+		case keyapi.GetLocalConfig:
 			g.Privilege, g.Contents = Text, nodeconf.ForNode(c, n).Render()
-		case credential.APIGrantSSHHost:
+		case keyapi.GrantSSHHost:
 			g.Privilege, g.Authority = SignSSH, "ssh-host"
 			g.SSH = pki.SSHGrant{KeyID: "admitted-" + fqdn, Principals: hostNames, Host: true, Lifetime: l.SSHHost}
-		case credential.APIGrantAuthMonitor:
+		case keyapi.GrantAuthMonitor:
 			tls("keygranting", MonitorPrincipal(fqdn), client, nil)
-		case credential.APIGrantRegistryHost:
+		case keyapi.GrantRegistryHost:
 			// Only the registry's own name: not the supervisor's name or
 			// address, which belong to the keyserver.
 			tls("clusterca", "homeworld-registry", server, []string{RegistryName})
-		case credential.APIGrantKubeSupervisor:
+		case keyapi.GrantKubeSupervisor:
 			// Not system:masters: the supervisor's monitoring only reads (see
 			// internal/rbac).
 			tls("kubernetes", "supervisor:"+n.Hostname, client, nil)
-		case credential.APIGrantKubeWorker:
+		case keyapi.GrantKubeWorker:
 			// The kubelet's client and serving certificate.
 			tls("kubernetes", "system:node:"+n.Hostname, both, hostNames, "system:nodes")
-		case credential.APIGrantKubeProxy:
+		case keyapi.GrantKubeProxy:
 			tls("kubernetes", "system:kube-proxy", client, nil)
-		case credential.APIGrantKubeMaster:
+		case keyapi.GrantKubeMaster:
 			// The apiserver's serving certificate and its client
 			// certificate towards kubelets.
 			d := c.Cluster.InternalDomain
@@ -166,20 +166,20 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 				fqdn, n.Hostname, "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc." + d, n.IP, c.Addresses.ServiceAPI,
 			})
-		case credential.APIGrantKubeCtrlMgr:
+		case keyapi.GrantKubeCtrlMgr:
 			tls("kubernetes", "system:kube-controller-manager", client, nil)
-		case credential.APIGrantKubeScheduler:
+		case keyapi.GrantKubeScheduler:
 			tls("kubernetes", "system:kube-scheduler", client, nil)
-		case credential.APIGrantEtcdServer:
+		case keyapi.GrantEtcdServer:
 			// Serves clients and peers, and is the client side of peer
 			// connections.
 			tls("etcd-server", "etcd-server-"+n.Hostname, both, hostNames)
-		case credential.APIGrantEtcdClient:
+		case keyapi.GrantEtcdClient:
 			tls("etcd-client", "etcd-client-"+n.Hostname, client, hostNames)
-		case credential.APIFetchServiceAccountKey:
+		case keyapi.FetchServiceAccountKey:
 			g.Privilege, g.Authority = FetchKey, "serviceaccount"
 		default:
-			return nil, fmt.Errorf("policy: credential %s uses API %s, which the policy does not know", cred.Name, cred.Source)
+			return nil, fmt.Errorf("policy: credential %s uses API %s, which the policy does not know", cred.Name, cred.API)
 		}
 		a.add(g)
 	}
@@ -187,7 +187,7 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 		// The (future) Kerberos gateway runs on the supervisor and acts for
 		// the admin it authenticated. auth-monitor has an identity of its
 		// own (monitorAccount) and cannot do this.
-		a.add(&Grant{API: APIImpersonateAdmin, Privilege: Impersonate, Scope: GroupRootAdmins})
+		a.add(&Grant{API: keyapi.ImpersonateAdmin, Privilege: Impersonate, Scope: GroupRootAdmins})
 	}
 	return a, nil
 }

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/disaster"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
@@ -47,7 +47,7 @@ func TestInfraAdmit(t *testing.T) {
 		t.Fatalf("admit output %q", out.stdout)
 	}
 	csr, _ := pki.MakeCSR(mustKey(t))
-	if _, err := c.Client("127.0.0.31", nil).Call1(context.Background(), m[1], credential.APIRenewKeygrant, string(csr)); err != nil {
+	if _, err := c.Client("127.0.0.31", nil).Call1(context.Background(), m[1], keyapi.RenewKeygrant, string(csr)); err != nil {
 		t.Errorf("the admitted token does not bootstrap worker1: %v", err)
 	}
 	e.fails(`no node named "worker9"`, "infra", "admit", "--keyserver", c.Addr, "worker9")
