@@ -64,7 +64,7 @@ func ChoosePrincipal(cfg *config.Config, asked, user string) (string, error) {
 // ConnectDirect connects as principal using an identity minted with the
 // keygranting authority (whose private key must be unsealed in auths).
 func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, opts Options) (*Admin, error) {
-	granting, err := auths.Get("keygranting")
+	granting, err := auths.Get(keyapi.Keygranting)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, o
 		return nil, err
 	}
 	id := &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
-	clusterCA, err := auths.Get("clusterca")
+	clusterCA, err := auths.Get(keyapi.ClusterCA)
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func (m *Monitor) Run(ctx context.Context, interval time.Duration) {
 
 // Cycle runs every check once.
 func (m *Monitor) Cycle(ctx context.Context) {
-	hostCAData, err := m.client.Pub(ctx, "ssh-host")
+	hostCAData, err := m.client.Pub(ctx, keyapi.SSHHost)
 	var hostCA ssh.PublicKey
 	if err == nil {
 		hostCA, _, _, _, err = ssh.ParseAuthorizedKey(hostCAData)

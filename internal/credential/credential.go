@@ -30,14 +30,16 @@ const (
 // Credential is one entry of the catalogue. Paths are production paths;
 // layout.Node roots them.
 type Credential struct {
-	Name    string
-	Type    Type
-	Source  string     // Authority and Static: the authority's or file's name
-	API     keyapi.API // Text, TLSCert and SSHCert: the operation that returns it
-	Kinds   []config.Kind
-	Path    string      // the certificate or file written
-	KeyPath string      // TLSCert and SSHCert: the private key, made on the node
-	Mode    os.FileMode // of Path
+	Name string
+	Type Type
+	// Where it comes from: one of these, by Type.
+	API       keyapi.API       // Text, TLSCert and SSHCert: the operation that returns it
+	Authority keyapi.Authority // Authority: whose public half
+	Static    string           // Static: the file's name
+	Kinds     []config.Kind
+	Path      string      // the certificate or file written
+	KeyPath   string      // TLSCert and SSHCert: the private key, made on the node
+	Mode      os.FileMode // of Path
 }
 
 // ForKind reports whether nodes of kind k hold c.
@@ -71,11 +73,11 @@ var AuthMonitor = Credential{
 // identity, then what identifies the cluster, then role certificates.
 var Catalogue = []Credential{
 	Granting,
-	{Name: nodeconf.ClusterFile, Type: Static, Source: nodeconf.ClusterFile, Kinds: all, Path: layout.ConfigDir + "/" + nodeconf.ClusterFile, Mode: 0o644},
+	{Name: nodeconf.ClusterFile, Type: Static, Static: nodeconf.ClusterFile, Kinds: all, Path: layout.ConfigDir + "/" + nodeconf.ClusterFile, Mode: 0o644},
 	{Name: nodeconf.LocalFile, Type: Text, API: keyapi.GetLocalConfig, Kinds: all, Path: layout.ConfigDir + "/" + nodeconf.LocalFile, Mode: 0o644},
-	{Name: "clusterca", Type: Authority, Source: "clusterca", Kinds: all, Path: layout.AuthoritiesDir + "/clusterca.pem", Mode: 0o644},
-	{Name: "kubernetes-ca", Type: Authority, Source: "kubernetes", Kinds: all, Path: layout.AuthoritiesDir + "/kubernetes.pem", Mode: 0o644},
-	{Name: "ssh-user-ca", Type: Authority, Source: "ssh-user", Kinds: all, Path: layout.SSHDir + "/ssh_user_ca.pub", Mode: 0o644},
+	{Name: "clusterca", Type: Authority, Authority: keyapi.ClusterCA, Kinds: all, Path: layout.AuthoritiesDir + "/clusterca.pem", Mode: 0o644},
+	{Name: "kubernetes-ca", Type: Authority, Authority: keyapi.Kubernetes, Kinds: all, Path: layout.AuthoritiesDir + "/kubernetes.pem", Mode: 0o644},
+	{Name: "ssh-user-ca", Type: Authority, Authority: keyapi.SSHUser, Kinds: all, Path: layout.SSHDir + "/ssh_user_ca.pub", Mode: 0o644},
 	{Name: "ssh-host", Type: SSHCert, API: keyapi.GrantSSHHost, Kinds: all,
 		KeyPath: layout.SSHDir + "/ssh_host_ed25519_key", Path: layout.SSHDir + "/ssh_host_ed25519_key-cert.pub", Mode: 0o644},
 
@@ -90,9 +92,9 @@ var Catalogue = []Credential{
 	{Name: "kubernetes-proxy", Type: TLSCert, API: keyapi.GrantKubeProxy, Kinds: kube,
 		KeyPath: layout.KeysDir + "/kubernetes-proxy.key", Path: layout.KeysDir + "/kubernetes-proxy.pem", Mode: 0o644},
 
-	{Name: "etcd-server-ca", Type: Authority, Source: "etcd-server", Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-server.pem", Mode: 0o644},
-	{Name: "etcd-client-ca", Type: Authority, Source: "etcd-client", Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-client.pem", Mode: 0o644},
-	{Name: "serviceaccount-pub", Type: Authority, Source: "serviceaccount", Kinds: masters, Path: layout.KeysDir + "/serviceaccount.pem", Mode: 0o644},
+	{Name: "etcd-server-ca", Type: Authority, Authority: keyapi.EtcdServer, Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-server.pem", Mode: 0o644},
+	{Name: "etcd-client-ca", Type: Authority, Authority: keyapi.EtcdClient, Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-client.pem", Mode: 0o644},
+	{Name: "serviceaccount-pub", Type: Authority, Authority: keyapi.ServiceAccount, Kinds: masters, Path: layout.KeysDir + "/serviceaccount.pem", Mode: 0o644},
 	{Name: "serviceaccount-key", Type: Text, API: keyapi.FetchServiceAccountKey, Kinds: masters, Path: layout.KeysDir + "/serviceaccount.key", Mode: 0o600},
 	{Name: "kubernetes-master", Type: TLSCert, API: keyapi.GrantKubeMaster, Kinds: masters,
 		KeyPath: layout.KeysDir + "/kubernetes-master.key", Path: layout.KeysDir + "/kubernetes-master.pem", Mode: 0o644},

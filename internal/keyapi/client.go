@@ -143,8 +143,8 @@ func (c *Client) Call1(ctx context.Context, token string, api API, body string) 
 }
 
 // Pub fetches an authority's public half.
-func (c *Client) Pub(ctx context.Context, authority string) ([]byte, error) {
-	return c.get(ctx, PathPub+authority)
+func (c *Client) Pub(ctx context.Context, authority Authority) ([]byte, error) {
+	return c.get(ctx, PathPub+string(authority))
 }
 
 // Static fetches a cluster-wide static file.

@@ -28,9 +28,9 @@ func (a *Agent) obtain(ctx context.Context, c credential.Credential) error {
 	var err error
 	switch c.Type {
 	case credential.Authority:
-		data, err = a.client.Pub(ctx, c.Source)
+		data, err = a.client.Pub(ctx, c.Authority)
 	case credential.Static:
-		data, err = a.client.Static(ctx, c.Source)
+		data, err = a.client.Static(ctx, c.Static)
 	case credential.Text:
 		if err := a.needIdentity(); err != nil {
 			return err

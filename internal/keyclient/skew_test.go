@@ -146,7 +146,7 @@ func TestFastClockAtAdmissionKeepsIdentity(t *testing.T) {
 // clock.
 func TestExpiredKeyserverCertificateNamesClock(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
-	ca, _ := c.Authorities.Get("clusterca")
+	ca := c.Authority(keyapi.ClusterCA)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func FuzzAPIRequest(f *testing.F) {
 		h, issued = srv.Handler(), 0
 	}
 	fresh(f)
-	granting, _ := auths.Get("keygranting")
+	granting := keysystemtest.Authority(f, auths, keyapi.Keygranting)
 	identity := map[string]*x509.Certificate{}
 	sup := cfg.FQDN(cfg.Supervisor())
 	callers := []fuzzCaller{

@@ -82,7 +82,7 @@ func TestBootstrapWithToken(t *testing.T) {
 	if cert.Subject.CommonName != "worker1.test.homeworld.example" {
 		t.Errorf("identity CN = %q", cert.Subject.CommonName)
 	}
-	granting, _ := c.Authorities.Get("keygranting")
+	granting := c.Authority(keyapi.Keygranting)
 	if err := cert.CheckSignatureFrom(granting.Cert); err != nil {
 		t.Errorf("identity not from keygranting: %v", err)
 	}
@@ -370,11 +370,11 @@ func TestTLSAndServerCertificate(t *testing.T) {
 func TestPublicDownloads(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	cl := c.Client("127.0.0.200", nil)
-	pub, err := cl.Pub(ctx, "clusterca")
+	pub, err := cl.Pub(ctx, keyapi.ClusterCA)
 	if err != nil || !bytes.Equal(pub, c.ClusterCAPEM()) {
 		t.Errorf("pub clusterca = %v", err)
 	}
-	if sshPub, err := cl.Pub(ctx, "ssh-user"); err != nil || !strings.HasPrefix(string(sshPub), "ssh-ed25519 ") {
+	if sshPub, err := cl.Pub(ctx, keyapi.SSHUser); err != nil || !strings.HasPrefix(string(sshPub), "ssh-ed25519 ") {
 		t.Errorf("pub ssh-user = %q, %v", sshPub, err)
 	}
 	conf, err := cl.Static(ctx, nodeconf.ClusterFile)

@@ -105,7 +105,7 @@ func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opR
 		if err != nil {
 			return opResult{}, nil, s.internal(err)
 		}
-		return opResult{result: string(key), detail: "private key of " + g.Authority}, acct, nil
+		return opResult{result: string(key), detail: "private key of " + string(g.Authority)}, acct, nil
 	case policy.Deny, policy.Allow:
 		return s.setDeny(c, acct, req, g.Privilege == policy.Deny)
 	}

@@ -77,7 +77,7 @@ func Build(c *config.Config, cluster nodeconf.Cluster, l Lifetimes) (*Policy, er
 // login checks, and impersonation of the probe account only.
 func monitorAccount(supFQDN string, ip netip.Addr) *Account {
 	a := &Account{Principal: MonitorPrincipal(supFQDN), IP: ip, DirectAuth: true, Grants: map[keyapi.API]*Grant{}}
-	a.add(&Grant{API: keyapi.MonitorSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a.add(&Grant{API: keyapi.MonitorSSH, Privilege: SignSSH, Authority: keyapi.SSHUser, SSH: pki.SSHGrant{
 		KeyID: "auth-monitor-" + supFQDN, Principals: []string{"root"}, Lifetime: MonitorSSHLifetime,
 	}})
 	a.add(&Grant{API: keyapi.ImpersonateAdmin, Privilege: Impersonate, Scope: GroupMonitorProbes})
@@ -88,7 +88,7 @@ func monitorAccount(supFQDN string, ip netip.Addr) *Account {
 // a user no node has.
 func probeAccount() *Account {
 	a := &Account{Principal: MonitorProbe, Grants: map[keyapi.API]*Grant{}}
-	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: keyapi.SSHUser, SSH: pki.SSHGrant{
 		KeyID: MonitorProbe, Principals: []string{MonitorProbe}, Lifetime: MonitorSSHLifetime,
 	}})
 	return a
@@ -96,13 +96,13 @@ func probeAccount() *Account {
 
 func adminAccount(principal string, l Lifetimes) *Account {
 	a := &Account{Principal: principal, DirectAuth: true, Grants: map[keyapi.API]*Grant{}}
-	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: keyapi.SSHUser, SSH: pki.SSHGrant{
 		KeyID: "admin-ssh-" + principal, Principals: []string{"root"}, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: keyapi.AccessKubernetes, Privilege: SignTLS, Authority: "kubernetes", TLS: pki.TLSGrant{
+	a.add(&Grant{API: keyapi.AccessKubernetes, Privilege: SignTLS, Authority: keyapi.Kubernetes, TLS: pki.TLSGrant{
 		CommonName: "root:" + principal, Organizations: []string{"system:masters"}, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: keyapi.AccessEtcd, Privilege: SignTLS, Authority: "etcd-client", TLS: pki.TLSGrant{
+	a.add(&Grant{API: keyapi.AccessEtcd, Privilege: SignTLS, Authority: keyapi.EtcdClient, TLS: pki.TLSGrant{
 		CommonName: "admin-etcd-" + principal, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
 	a.add(&Grant{API: keyapi.Admit, Privilege: IssueToken, Scope: GroupNodes, TokenTTL: l.Token})
@@ -129,55 +129,55 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			continue // public downloads need no grant
 		}
 		g := &Grant{API: cred.API}
-		tls := func(authority, cn string, usage pki.Usage, names []string, orgs ...string) {
+		tls := func(authority keyapi.Authority, cn string, usage pki.Usage, names []string, orgs ...string) {
 			g.Privilege, g.Authority = SignTLS, authority
 			g.TLS = pki.TLSGrant{CommonName: cn, Names: names, Organizations: orgs, Usage: usage, Lifetime: l.NodeCert}
 		}
 		const client, server, both = pki.ClientAuth, pki.ServerAuth, pki.ClientAuth | pki.ServerAuth
 		switch cred.API {
 		case keyapi.RenewKeygrant:
-			tls("keygranting", fqdn, client, nil)
+			tls(keyapi.Keygranting, fqdn, client, nil)
 			g.TLS.Lifetime = l.Keygrant
 		case keyapi.GetLocalConfig:
 			g.Privilege, g.Contents = Text, nodeconf.ForNode(c, n).Render()
 		case keyapi.GrantSSHHost:
-			g.Privilege, g.Authority = SignSSH, "ssh-host"
+			g.Privilege, g.Authority = SignSSH, keyapi.SSHHost
 			g.SSH = pki.SSHGrant{KeyID: "admitted-" + fqdn, Principals: hostNames, Host: true, Lifetime: l.SSHHost}
 		case keyapi.GrantAuthMonitor:
-			tls("keygranting", MonitorPrincipal(fqdn), client, nil)
+			tls(keyapi.Keygranting, MonitorPrincipal(fqdn), client, nil)
 		case keyapi.GrantRegistryHost:
 			// Only the registry's own name: not the supervisor's name or
 			// address, which belong to the keyserver.
-			tls("clusterca", "homeworld-registry", server, []string{RegistryName})
+			tls(keyapi.ClusterCA, "homeworld-registry", server, []string{RegistryName})
 		case keyapi.GrantKubeSupervisor:
 			// Not system:masters: the supervisor's monitoring only reads (see
 			// internal/rbac).
-			tls("kubernetes", "supervisor:"+n.Hostname, client, nil)
+			tls(keyapi.Kubernetes, "supervisor:"+n.Hostname, client, nil)
 		case keyapi.GrantKubeWorker:
 			// The kubelet's client and serving certificate.
-			tls("kubernetes", "system:node:"+n.Hostname, both, hostNames, "system:nodes")
+			tls(keyapi.Kubernetes, "system:node:"+n.Hostname, both, hostNames, "system:nodes")
 		case keyapi.GrantKubeProxy:
-			tls("kubernetes", "system:kube-proxy", client, nil)
+			tls(keyapi.Kubernetes, "system:kube-proxy", client, nil)
 		case keyapi.GrantKubeMaster:
 			// The apiserver's serving certificate and its client
 			// certificate towards kubelets.
 			d := c.Cluster.InternalDomain
-			tls("kubernetes", "apiserver:"+n.Hostname, both, []string{
+			tls(keyapi.Kubernetes, "apiserver:"+n.Hostname, both, []string{
 				fqdn, n.Hostname, "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc." + d, n.IP, c.Addresses.ServiceAPI,
 			})
 		case keyapi.GrantKubeCtrlMgr:
-			tls("kubernetes", "system:kube-controller-manager", client, nil)
+			tls(keyapi.Kubernetes, "system:kube-controller-manager", client, nil)
 		case keyapi.GrantKubeScheduler:
-			tls("kubernetes", "system:kube-scheduler", client, nil)
+			tls(keyapi.Kubernetes, "system:kube-scheduler", client, nil)
 		case keyapi.GrantEtcdServer:
 			// Serves clients and peers, and is the client side of peer
 			// connections.
-			tls("etcd-server", "etcd-server-"+n.Hostname, both, hostNames)
+			tls(keyapi.EtcdServer, "etcd-server-"+n.Hostname, both, hostNames)
 		case keyapi.GrantEtcdClient:
-			tls("etcd-client", "etcd-client-"+n.Hostname, client, hostNames)
+			tls(keyapi.EtcdClient, "etcd-client-"+n.Hostname, client, hostNames)
 		case keyapi.FetchServiceAccountKey:
-			g.Privilege, g.Authority = FetchKey, "serviceaccount"
+			g.Privilege, g.Authority = FetchKey, keyapi.ServiceAccount
 		default:
 			return nil, fmt.Errorf("policy: credential %s uses API %s, which the policy does not know", cred.Name, cred.API)
 		}

@@ -37,7 +37,7 @@ const (
 type Grant struct {
 	API       keyapi.API
 	Privilege Privilege
-	Authority string // SignTLS, SignSSH, FetchKey
+	Authority keyapi.Authority // SignTLS, SignSSH, FetchKey
 	TLS       pki.TLSGrant
 	SSH       pki.SSHGrant
 	Scope     string        // IssueToken, Impersonate: group of allowed targets

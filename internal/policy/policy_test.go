@@ -60,10 +60,10 @@ func TestWorkersGetNoEtcdOrSigningMaterial(t *testing.T) {
 	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	for _, n := range c.NodesOf(config.KindWorker) {
 		for api, g := range p.Accounts[c.FQDN(n)].Grants {
-			if strings.Contains(g.Authority, "etcd") || g.Privilege == FetchKey || g.Privilege == IssueToken || g.Privilege == Impersonate {
+			if strings.Contains(string(g.Authority), "etcd") || g.Privilege == FetchKey || g.Privilege == IssueToken || g.Privilege == Impersonate {
 				t.Errorf("worker %s may call %s (%s on %s)", n.Hostname, api, g.Privilege, g.Authority)
 			}
-			if g.Authority == "serviceaccount" || strings.Contains(string(api), "master") || strings.Contains(string(api), "ctrl-mgr") {
+			if g.Authority == keyapi.ServiceAccount || strings.Contains(string(api), "master") || strings.Contains(string(api), "ctrl-mgr") {
 				t.Errorf("worker %s may call %s", n.Hostname, api)
 			}
 		}

@@ -26,8 +26,17 @@ func (f *keyserverFlags) register(c *cobra.Command) {
 type adminSession struct {
 	ws    *workspace.Workspace
 	cfg   *config.Config
-	auths *authority.Set
+	auths stringNamedAuthorities
 	admin *access.Admin
+}
+
+// stringNamedAuthorities lets access_cmd.go's tlsAccess keep naming its
+// authority with a string while that file is being moved elsewhere; at the
+// merge it passes an authority.Name and auths becomes *authority.Set again.
+type stringNamedAuthorities struct{ *authority.Set }
+
+func (s stringNamedAuthorities) Get(name string) (*authority.Authority, error) {
+	return s.Set.Get(authority.Name(name))
 }
 
 // connectAdmin unseals the authorities with the disaster key and connects
@@ -56,5 +65,5 @@ func (a *app) connectAdmin(f *keyserverFlags) (*adminSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &adminSession{ws: ws, cfg: cfg, auths: auths, admin: admin}, nil
+	return &adminSession{ws: ws, cfg: cfg, auths: stringNamedAuthorities{auths}, admin: admin}, nil
 }

@@ -101,7 +101,7 @@ func TestAccessCommands(t *testing.T) {
 	}
 
 	e.mustRun(append([]string{"access", "etcd"}, ks...)...)
-	etcdServer, _ := c.Authorities.Get("etcd-server")
+	etcdServer := c.Authority(keyapi.EtcdServer)
 	if readFile(t, filepath.Join(e.dir, "etcd-ca.pem")) != string(pki.EncodeCert(etcdServer.Cert)) {
 		t.Error("etcd-ca.pem is not the etcd-server authority (it must verify etcd's servers)")
 	}
@@ -132,7 +132,7 @@ func TestUpdateKnownHosts(t *testing.T) {
 	e.mustRun("access", "update-known-hosts", "--known-hosts", kh)
 	e.mustRun("access", "update-known-hosts", "--known-hosts", kh)
 	content := readFile(t, kh)
-	hostCA, _ := c.Authorities.Get("ssh-host")
+	hostCA := c.Authority(keyapi.SSHHost)
 	want := "@cert-authority *.test.homeworld.example " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostCA.SSHKey)))
 	if strings.Count(content, want) != 1 || !strings.HasPrefix(content, "github.com ") {
 		t.Errorf("known_hosts:\n%s", content)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
@@ -80,7 +81,10 @@ then admits it.`,
 			if err != nil {
 				return err
 			}
-			ca, _ := s.auths.Get("clusterca")
+			ca, err := s.auths.Set.Get(keyapi.ClusterCA)
+			if err != nil {
+				return err
+			}
 			node := layout.Node{Root: root}
 			if err := keyclient.InstallTrust(node, s.cfg.FQDN(s.cfg.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
@@ -229,6 +230,10 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 	for _, n := range t.Nodes {
 		hosts += fmt.Sprintf("%s\t%s %s\n", n.IP, o.Config.FQDN(n.Node), n.Hostname)
 	}
+	clusterCA, err := o.Authorities.Get(keyapi.ClusterCA)
+	if err != nil {
+		return err
+	}
 	for _, n := range t.Nodes {
 		for _, p := range nodeMounts {
 			if err := os.MkdirAll(n.Folder(p), 0o755); err != nil {
@@ -241,8 +246,7 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 		if err := os.WriteFile(n.HostsFile(), []byte(hosts), 0o644); err != nil {
 			return err
 		}
-		ca, _ := o.Authorities.Get("clusterca")
-		if err := keyclient.InstallTrust(n.layout(), o.Config.FQDN(o.Config.Supervisor()), pki.EncodeCert(ca.Cert)); err != nil {
+		if err := keyclient.InstallTrust(n.layout(), o.Config.FQDN(o.Config.Supervisor()), pki.EncodeCert(clusterCA.Cert)); err != nil {
 			return err
 		}
 	}
