@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/sshconfig"
@@ -65,7 +66,10 @@ func TestSSHWithCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	userCA, _ := auths.Get("ssh-user")
+	userCA, err := auths.Get(keyapi.SSHUser)
+	if err != nil {
+		t.Fatal(err)
+	}
 	caSigner, _ := ssh.NewSignerFromSigner(userCA.Signer)
 	_, otherKey, _ := ed25519.GenerateKey(nil)
 	otherCA, _ := ssh.NewSignerFromSigner(otherKey)

@@ -22,7 +22,6 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
-	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -67,7 +66,7 @@ func ChoosePrincipal(cfg *config.Config, asked, user string) (string, error) {
 // ConnectDirect connects as principal using an identity minted with the
 // keygranting authority (whose private key must be unsealed in auths).
 func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, opts Options) (*Admin, error) {
-	granting, err := auths.Get("keygranting")
+	granting, err := auths.Get(keyapi.Keygranting)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +84,7 @@ func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, o
 		return nil, err
 	}
 	id := &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
-	clusterCA, err := auths.Get("clusterca")
+	clusterCA, err := auths.Get(keyapi.ClusterCA)
 	if err != nil {
 		return nil, err
 	}
@@ -114,17 +113,17 @@ func (a *Admin) Admit(ctx context.Context, hostname string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("no node named %q in setup.yaml", hostname)
 	}
-	return a.client.Call1(ctx, "", policy.APIAdmit, a.cfg.FQDN(n))
+	return a.client.Call1(ctx, "", keyapi.Admit, a.cfg.FQDN(n))
 }
 
 // SSHCert certifies an SSH public key (authorized_keys line) for root logins.
 func (a *Admin) SSHCert(ctx context.Context, pubLine []byte) (string, error) {
-	return a.client.Call1(ctx, "", policy.APIAccessSSH, string(pubLine))
+	return a.client.Call1(ctx, "", keyapi.AccessSSH, string(pubLine))
 }
 
 // TLSCert obtains a client certificate for key from the given admin API
-// (policy.APIAccessKubernetes or policy.APIAccessEtcd).
-func (a *Admin) TLSCert(ctx context.Context, api string, key crypto.Signer) (*x509.Certificate, error) {
+// (keyapi.AccessKubernetes or keyapi.AccessEtcd).
+func (a *Admin) TLSCert(ctx context.Context, api keyapi.API, key crypto.Signer) (*x509.Certificate, error) {
 	csr, err := pki.MakeCSR(key)
 	if err != nil {
 		return nil, err
@@ -140,12 +139,12 @@ func (a *Admin) TLSCert(ctx context.Context, api string, key crypto.Signer) (*x5
 // certificate ("serial:HEX") at the keyserver at once, and returns the deny
 // list.
 func (a *Admin) Deny(ctx context.Context, target string) (string, error) {
-	return a.client.Call1(ctx, "", policy.APIDeny, a.denyEntry(target))
+	return a.client.Call1(ctx, "", keyapi.Deny, a.denyEntry(target))
 }
 
 // Allow lifts a Deny and returns the deny list.
 func (a *Admin) Allow(ctx context.Context, target string) (string, error) {
-	return a.client.Call1(ctx, "", policy.APIAllow, a.denyEntry(target))
+	return a.client.Call1(ctx, "", keyapi.Allow, a.denyEntry(target))
 }
 
 func (a *Admin) denyEntry(target string) string {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"homeworld.dev/homeworld/internal/access"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
@@ -32,7 +33,7 @@ func TestSSHCertIntoAgent(t *testing.T) {
 	if !bytes.Equal(cert.Key.Marshal(), pub.Marshal()) {
 		t.Error("the certificate is not for the workspace key")
 	}
-	userCA, _ := c.Authorities.Get("ssh-user")
+	userCA := c.Authority(keyapi.SSHUser)
 	if !bytes.Equal(cert.SignatureKey.Marshal(), userCA.SSHKey.Marshal()) {
 		t.Error("the certificate is not signed by ssh-user")
 	}

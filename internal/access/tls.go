@@ -8,10 +8,10 @@ import (
 
 	"github.com/google/renameio/v2"
 
-	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/kubeconfig"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
-	"homeworld.dev/homeworld/internal/policy"
 )
 
 // Files are where one admin TLS credential is written.
@@ -33,11 +33,11 @@ func EtcdFiles(dir string) Files {
 // KubeconfigPath is the admin kubeconfig WriteKubeconfig writes in dir.
 func KubeconfigPath(dir string) string { return filepath.Join(dir, "kubeconfig") }
 
-// WriteTLS obtains a client certificate from api (policy.APIAccessKubernetes
-// or policy.APIAccessEtcd) for a key made here, and writes the key (0600),
+// WriteTLS obtains a client certificate from api (keyapi.AccessKubernetes
+// or keyapi.AccessEtcd) for a key made here, and writes the key (0600),
 // the certificate and ca, the authority that verifies the servers. Each file
 // is replaced atomically, so a failed run leaves the old credential whole.
-func (a *Admin) WriteTLS(ctx context.Context, api string, ca *x509.Certificate, f Files) (*x509.Certificate, error) {
+func (a *Admin) WriteTLS(ctx context.Context, api keyapi.API, ca *x509.Certificate, f Files) (*x509.Certificate, error) {
 	key, err := pki.NewKey()
 	if err != nil {
 		return nil, err
@@ -70,17 +70,13 @@ func (a *Admin) WriteTLS(ctx context.Context, api string, ca *x509.Certificate, 
 // uses it into dir: KubeFiles(dir) and KubeconfigPath(dir). The kubeconfig
 // names the apiserver every component uses (cluster.conf's APISERVER).
 func (a *Admin) WriteKubeconfig(ctx context.Context, dir string, kubeCA *x509.Certificate) (*x509.Certificate, error) {
-	conf, err := config.ParseConf(config.ClusterConf(a.cfg))
-	if err != nil {
-		return nil, err
-	}
 	f := KubeFiles(dir)
-	cert, err := a.WriteTLS(ctx, policy.APIAccessKubernetes, kubeCA, f)
+	cert, err := a.WriteTLS(ctx, keyapi.AccessKubernetes, kubeCA, f)
 	if err != nil {
 		return nil, err
 	}
 	kc, err := kubeconfig.Render(a.cfg.Cluster.ExternalDomain, a.Principal, kubeconfig.Files{
-		Server: conf["APISERVER"], CA: f.CA, Cert: f.Cert, Key: f.Key,
+		Server: nodeconf.ForCluster(a.cfg).APIServer(), CA: f.CA, Cert: f.Cert, Key: f.Key,
 	})
 	if err != nil {
 		return nil, err

@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"homeworld.dev/homeworld/internal/access"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 func connect(t *testing.T) (*access.Admin, *keysystemtest.Cluster) {
@@ -29,7 +31,7 @@ func connect(t *testing.T) (*access.Admin, *keysystemtest.Cluster) {
 func TestWriteKubeconfig(t *testing.T) {
 	admin, c := connect(t)
 	dir := t.TempDir() + "/admin"
-	kubeCA, _ := c.Authorities.Get("kubernetes")
+	kubeCA := c.Authority(keyapi.Kubernetes)
 	cert, err := admin.WriteKubeconfig(context.Background(), dir, kubeCA.Cert)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +44,7 @@ func TestWriteKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"server: https://127.0.0.21:443", "client-key: " + f.Key, "client-certificate: " + f.Cert, "certificate-authority: " + f.CA} {
+	for _, want := range []string{"server: " + services.APIServer.URL("127.0.0.21", ""), "client-key: " + f.Key, "client-certificate: " + f.Cert, "certificate-authority: " + f.CA} {
 		if !strings.Contains(string(kc), want) {
 			t.Errorf("kubeconfig lacks %q:\n%s", want, kc)
 		}

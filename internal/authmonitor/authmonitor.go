@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
@@ -89,6 +91,25 @@ func (m *Monitor) identity() *tls.Certificate {
 	return &pair
 }
 
+// checkStatic compares the cluster.conf the keyserver serves with what
+// setup.yaml says, as values: formatting is the renderer's business.
+func (m *Monitor) checkStatic(ctx context.Context) error {
+	data, err := m.client.Static(ctx, nodeconf.ClusterFile)
+	if err != nil {
+		return err
+	}
+	served, err := nodeconf.ParseCluster("the keyserver's "+nodeconf.ClusterFile, data)
+	if err != nil {
+		return err
+	}
+	want := nodeconf.ForCluster(m.cfg)
+	want.Virtual = served.Virtual // the keyserver's installer says this, not setup.yaml
+	if !reflect.DeepEqual(served, want) {
+		return fmt.Errorf("the keyserver serves %+v, setup.yaml says %+v", served, want)
+	}
+	return nil
+}
+
 // Run checks every interval until ctx ends.
 func (m *Monitor) Run(ctx context.Context, interval time.Duration) {
 	for {
@@ -103,7 +124,7 @@ func (m *Monitor) Run(ctx context.Context, interval time.Duration) {
 
 // Cycle runs every check once.
 func (m *Monitor) Cycle(ctx context.Context) {
-	hostCAData, err := m.client.Pub(ctx, "ssh-host")
+	hostCAData, err := m.client.Pub(ctx, keyapi.SSHHost)
 	var hostCA ssh.PublicKey
 	if err == nil {
 		hostCA, _, _, _, err = ssh.ParseAuthorizedKey(hostCAData)
@@ -118,8 +139,11 @@ func (m *Monitor) Cycle(ctx context.Context) {
 		return
 	}
 	m.authority.Set(1)
-	static, err := m.client.Static(ctx, "cluster.conf")
-	m.static.Set(b2f(err == nil && bytes.Equal(static, []byte(config.ClusterConf(m.cfg)))))
+	err = m.checkStatic(ctx)
+	if err != nil {
+		m.logf("auth-monitor: cluster.conf: %v", err)
+	}
+	m.static.Set(b2f(err == nil))
 
 	m.admin.Set(b2f(m.adminPath(ctx) == nil))
 	signer, err := m.sshCertificate(ctx)
@@ -154,8 +178,8 @@ func (m *Monitor) adminPath(ctx context.Context) error {
 		return err
 	}
 	res, err := m.client.Call(ctx, "",
-		keyapi.Request{API: policy.APIImpersonateAdmin, Body: policy.MonitorProbe},
-		keyapi.Request{API: policy.APIAccessSSH, Body: string(ssh.MarshalAuthorizedKey(pub))})
+		keyapi.Request{API: keyapi.ImpersonateAdmin, Body: policy.MonitorProbe},
+		keyapi.Request{API: keyapi.AccessSSH, Body: string(ssh.MarshalAuthorizedKey(pub))})
 	if err != nil {
 		m.logf("auth-monitor: admin path: %v", err)
 		return err
@@ -176,7 +200,7 @@ func (m *Monitor) sshCertificate(ctx context.Context) (ssh.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.client.Call1(ctx, "", policy.APIMonitorSSH, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	res, err := m.client.Call1(ctx, "", keyapi.MonitorSSH, string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -28,10 +29,8 @@ account), and logs in to every node, trusting only host certificates from
 ssh-host. It reads, below --root, setup.yaml, the cluster CA and its own
 identity (/etc/homeworld/keys/auth-monitor.pem, from the keyclient), and
 serves the results as Prometheus metrics (keysystem_*_check) on
---listen/metrics.
-
-The older form "auth-monitor LISTEN KEYSERVER" still works.`,
-		Example:       `  auth-monitor --listen 10.0.0.10:9102 --keyserver 10.0.0.10:20557`,
+--listen/metrics.`,
+		Example:       "  auth-monitor --listen " + services.AuthMonitor.Addr("10.0.0.10") + " --keyserver " + services.KeyserverAPI.Addr("10.0.0.10"),
 		Version:       version.String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,

@@ -11,6 +11,8 @@ import (
 	"fmt"
 
 	"golang.org/x/crypto/ssh"
+
+	"homeworld.dev/homeworld/internal/keyapi"
 )
 
 // Type says what kind of public half an authority has.
@@ -22,25 +24,28 @@ const (
 	SSH Type = "ssh" // an OpenSSH public key
 )
 
+// Name names an authority. The names are declared in keyapi, which
+// node-side programs link (this package they may not).
+type Name = keyapi.Authority
+
 // Spec describes one authority.
 type Spec struct {
-	Name    string
+	Name    Name
 	Type    Type
 	CA      bool // signs certificates (as opposed to tokens)
 	Purpose string
 }
 
-// Specs lists the cluster's authorities. Their names are part of the on-disk
-// and wire formats: changing one means regenerating every credential.
+// Specs lists the cluster's authorities.
 var Specs = []Spec{
-	{"keygranting", TLS, true, "node identity certificates; the keyserver's client CA"},
-	{"clusterca", TLS, true, "HTTPS of the keyserver and registry; trusted by every node"},
-	{"ssh-user", SSH, true, "SSH certificates of administrators"},
-	{"ssh-host", SSH, true, "SSH host certificates of nodes"},
-	{"kubernetes", TLS, true, "Kubernetes component, node and user certificates"},
-	{"etcd-server", TLS, true, "etcd server and peer certificates"},
-	{"etcd-client", TLS, true, "etcd client certificates"},
-	{"serviceaccount", TLS, false, "signs Kubernetes service-account tokens"},
+	{keyapi.Keygranting, TLS, true, "node identity certificates; the keyserver's client CA"},
+	{keyapi.ClusterCA, TLS, true, "HTTPS of the keyserver and registry; trusted by every node"},
+	{keyapi.SSHUser, SSH, true, "SSH certificates of administrators"},
+	{keyapi.SSHHost, SSH, true, "SSH host certificates of nodes"},
+	{keyapi.Kubernetes, TLS, true, "Kubernetes component, node and user certificates"},
+	{keyapi.EtcdServer, TLS, true, "etcd server and peer certificates"},
+	{keyapi.EtcdClient, TLS, true, "etcd client certificates"},
+	{keyapi.ServiceAccount, TLS, false, "signs Kubernetes service-account tokens"},
 }
 
 // Authority is one loaded authority. Signer is nil unless the private keys
@@ -66,7 +71,7 @@ type Set struct {
 }
 
 // Get returns the named authority.
-func (s *Set) Get(name string) (*Authority, error) {
+func (s *Set) Get(name Name) (*Authority, error) {
 	for _, a := range s.List {
 		if a.Name == name {
 			return a, nil

@@ -13,7 +13,7 @@ import (
 
 // Summary is what `spire authority show` prints about one authority.
 type Summary struct {
-	Name        string     `json:"name"`
+	Name        Name       `json:"name"`
 	Type        Type       `json:"type"`
 	Algorithm   string     `json:"algorithm"`
 	Fingerprint string     `json:"fingerprint"`

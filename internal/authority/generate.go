@@ -62,7 +62,7 @@ func genTLS(a *Authority, org string, now time.Time) error {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject: pkix.Name{
-			CommonName:   "homeworld " + a.Name + " authority",
+			CommonName:   "homeworld " + string(a.Name) + " authority",
 			Organization: []string{org},
 		},
 		// Backdated a little so nodes with slightly slow clocks accept it.

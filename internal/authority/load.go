@@ -82,8 +82,8 @@ func (s *Store) Load(key *disaster.Key) (*Set, error) {
 	return set, nil
 }
 
-func parseBundle(bundle []byte) (map[string]crypto.Signer, error) {
-	out := map[string]crypto.Signer{}
+func parseBundle(bundle []byte) (map[Name]crypto.Signer, error) {
+	out := map[Name]crypto.Signer{}
 	for rest := bundle; ; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -93,7 +93,7 @@ func parseBundle(bundle []byte) (map[string]crypto.Signer, error) {
 			}
 			return out, nil
 		}
-		name := block.Headers[nameHeader]
+		name := Name(block.Headers[nameHeader])
 		if block.Type != "PRIVATE KEY" || name == "" {
 			return nil, fmt.Errorf("unexpected %s block (authority %q)", block.Type, name)
 		}

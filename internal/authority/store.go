@@ -50,9 +50,9 @@ func (s *Store) Exists() bool {
 
 func publicName(spec Spec) string {
 	if spec.Type == SSH {
-		return spec.Name + ".pub"
+		return string(spec.Name) + ".pub"
 	}
-	return spec.Name + ".pem"
+	return string(spec.Name) + ".pem"
 }
 
 // Create writes set to the workspace: public halves in clear, private keys
@@ -97,7 +97,7 @@ func (s *Store) Create(ctx context.Context, set *Set, key *disaster.Key, force b
 			return err
 		}
 		bundle = append(bundle, pem.EncodeToMemory(&pem.Block{
-			Type: "PRIVATE KEY", Headers: map[string]string{nameHeader: a.Name}, Bytes: der,
+			Type: "PRIVATE KEY", Headers: map[string]string{nameHeader: string(a.Name)}, Bytes: der,
 		})...)
 	}
 	sealed, err := key.Seal(bundle)

@@ -19,6 +19,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/disaster"
+	"homeworld.dev/homeworld/internal/keyapi"
 )
 
 func newKey(t *testing.T, pass string) *disaster.Key {
@@ -136,16 +137,18 @@ func TestRoundTrip(t *testing.T) {
 			checkCert(t, a)
 		}
 	}
-	ks, _ := loaded.Get("keygranting")
-	if ks == nil || ks.Type != authority.TLS {
-		t.Error("Get(keygranting) failed")
+	if ks, err := loaded.Get(keyapi.Keygranting); err != nil || ks.Type != authority.TLS {
+		t.Errorf("Get(keygranting) = %v, %v", ks, err)
+	}
+	if _, err := loaded.Get("nonexistent"); err == nil {
+		t.Error("Get(nonexistent) found an authority")
 	}
 }
 
 func checkCert(t *testing.T, a *authority.Authority) {
 	t.Helper()
 	c := a.Cert
-	if c.Subject.CommonName != "homeworld "+a.Name+" authority" || len(c.Subject.Organization) != 1 {
+	if c.Subject.CommonName != "homeworld "+string(a.Name)+" authority" || len(c.Subject.Organization) != 1 {
 		t.Errorf("%s: subject %v", a.Name, c.Subject)
 	}
 	if life := c.NotAfter.Sub(c.NotBefore); life < 20*365*24*time.Hour {
@@ -385,7 +388,7 @@ func TestUnsealedRoundTrip(t *testing.T) {
 		t.Errorf("folder mode %v, want 0700", st.Mode().Perm())
 	}
 	for _, a := range set.List {
-		st, err := os.Stat(filepath.Join(dir, a.Name+".key"))
+		st, err := os.Stat(filepath.Join(dir, string(a.Name)+".key"))
 		if err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s.key: %v mode %v", a.Name, err, st.Mode().Perm())
 		}

@@ -35,7 +35,7 @@ func (s *Set) WriteUnsealed(dir string) error {
 			return err
 		}
 		key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err := renameio.WriteFile(filepath.Join(dir, a.Name+".key"), key, 0o600); err != nil {
+		if err := renameio.WriteFile(filepath.Join(dir, string(a.Name)+".key"), key, 0o600); err != nil {
 			return err
 		}
 		if err := renameio.WriteFile(filepath.Join(dir, publicName(a.Spec)), pub, 0o644); err != nil {
@@ -53,7 +53,7 @@ func LoadUnsealed(dir string) (*Set, error) {
 		return nil, err
 	}
 	for _, a := range set.List {
-		path := filepath.Join(dir, a.Name+".key")
+		path := filepath.Join(dir, string(a.Name)+".key")
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, err

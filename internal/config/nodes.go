@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"net/netip"
+	"slices"
+	"strings"
+)
 
 // FQDN is the node's keysystem identity: <hostname>.<external-domain>.
 func (c *Config) FQDN(n Node) string {
@@ -34,4 +38,16 @@ func (c *Config) FindNode(name string) (Node, bool) {
 		}
 	}
 	return Node{}, false
+}
+
+// PodCIDR is the /24 of cidr-pods a node's pods get addresses from: the
+// node's position in setup.yaml picks it, so it never changes while the
+// node list only grows. Validation guarantees there is room.
+func (c *Config) PodCIDR(n Node) netip.Prefix {
+	pods := netip.MustParsePrefix(c.Addresses.CIDRPods)
+	i := slices.IndexFunc(c.Nodes, func(o Node) bool { return o.Hostname == n.Hostname })
+	b := pods.Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(i) << 8
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), 24)
 }

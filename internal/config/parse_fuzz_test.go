@@ -113,7 +113,7 @@ func checkValidConfig(t *testing.T, c *Config) {
 			t.Errorf("accepted kind %q", n.Kind)
 		}
 		names[n.Hostname], ips[ip] = true, true
-		pr := PodCIDR(c, n)
+		pr := c.PodCIDR(n)
 		if !pods.Contains(pr.Addr()) || pr.Bits() < pods.Bits() || podRanges[pr] {
 			t.Errorf("node %s gets pod range %s of %s", n.Hostname, pr, pods)
 		}

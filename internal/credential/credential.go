@@ -10,7 +10,9 @@ import (
 	"slices"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 )
 
 // Type says how a credential is obtained.
@@ -28,13 +30,16 @@ const (
 // Credential is one entry of the catalogue. Paths are production paths;
 // layout.Node roots them.
 type Credential struct {
-	Name    string
-	Type    Type
-	Source  string // authority or static file name, or API name
-	Kinds   []config.Kind
-	Path    string      // the certificate or file written
-	KeyPath string      // TLSCert and SSHCert: the private key, made on the node
-	Mode    os.FileMode // of Path
+	Name string
+	Type Type
+	// Where it comes from: one of these, by Type.
+	API       keyapi.API       // Text, TLSCert and SSHCert: the operation that returns it
+	Authority keyapi.Authority // Authority: whose public half
+	Static    string           // Static: the file's name
+	Kinds     []config.Kind
+	Path      string      // the certificate or file written
+	KeyPath   string      // TLSCert and SSHCert: the private key, made on the node
+	Mode      os.FileMode // of Path
 }
 
 // ForKind reports whether nodes of kind k hold c.
@@ -50,35 +55,17 @@ var (
 	sup     = []config.Kind{config.KindSupervisor}
 )
 
-// API names of the node grants. Admin APIs are in the policy package.
-const (
-	APIRenewKeygrant          = "renew-keygrant"
-	APIGetLocalConfig         = "get-local-config"
-	APIGrantSSHHost           = "grant-ssh-host"
-	APIGrantRegistryHost      = "grant-registry-host"
-	APIGrantAuthMonitor       = "grant-auth-monitor"
-	APIGrantKubeSupervisor    = "grant-kubernetes-supervisor"
-	APIGrantKubeWorker        = "grant-kubernetes-worker"
-	APIGrantKubeProxy         = "grant-kubernetes-proxy"
-	APIGrantKubeMaster        = "grant-kubernetes-master"
-	APIGrantKubeCtrlMgr       = "grant-kubernetes-ctrl-mgr"
-	APIGrantKubeScheduler     = "grant-kubernetes-scheduler"
-	APIGrantEtcdServer        = "grant-etcd-server"
-	APIGrantEtcdClient        = "grant-etcd-client"
-	APIFetchServiceAccountKey = "fetch-serviceaccount-key"
-)
-
 // Granting is the node's identity certificate: obtained first with the
 // bootstrap token, then renewed with itself.
 var Granting = Credential{
-	Name: "keygranting", Type: TLSCert, Source: APIRenewKeygrant, Kinds: all,
+	Name: "keygranting", Type: TLSCert, API: keyapi.RenewKeygrant, Kinds: all,
 	KeyPath: layout.KeyclientDir + "/granting.key", Path: layout.KeyclientDir + "/granting.pem", Mode: 0o644,
 }
 
 // AuthMonitor is auth-monitor's identity on the supervisor: it can run the
 // monitor's checks and nothing else.
 var AuthMonitor = Credential{
-	Name: "auth-monitor", Type: TLSCert, Source: APIGrantAuthMonitor, Kinds: sup,
+	Name: "auth-monitor", Type: TLSCert, API: keyapi.GrantAuthMonitor, Kinds: sup,
 	KeyPath: layout.KeysDir + "/auth-monitor.key", Path: layout.KeysDir + "/auth-monitor.pem", Mode: 0o644,
 }
 
@@ -86,38 +73,38 @@ var AuthMonitor = Credential{
 // identity, then what identifies the cluster, then role certificates.
 var Catalogue = []Credential{
 	Granting,
-	{Name: "cluster.conf", Type: Static, Source: "cluster.conf", Kinds: all, Path: layout.ConfigDir + "/cluster.conf", Mode: 0o644},
-	{Name: "local.conf", Type: Text, Source: APIGetLocalConfig, Kinds: all, Path: layout.ConfigDir + "/local.conf", Mode: 0o644},
-	{Name: "clusterca", Type: Authority, Source: "clusterca", Kinds: all, Path: layout.AuthoritiesDir + "/clusterca.pem", Mode: 0o644},
-	{Name: "kubernetes-ca", Type: Authority, Source: "kubernetes", Kinds: all, Path: layout.AuthoritiesDir + "/kubernetes.pem", Mode: 0o644},
-	{Name: "ssh-user-ca", Type: Authority, Source: "ssh-user", Kinds: all, Path: layout.SSHDir + "/ssh_user_ca.pub", Mode: 0o644},
-	{Name: "ssh-host", Type: SSHCert, Source: APIGrantSSHHost, Kinds: all,
+	{Name: nodeconf.ClusterFile, Type: Static, Static: nodeconf.ClusterFile, Kinds: all, Path: layout.ConfigDir + "/" + nodeconf.ClusterFile, Mode: 0o644},
+	{Name: nodeconf.LocalFile, Type: Text, API: keyapi.GetLocalConfig, Kinds: all, Path: layout.ConfigDir + "/" + nodeconf.LocalFile, Mode: 0o644},
+	{Name: "clusterca", Type: Authority, Authority: keyapi.ClusterCA, Kinds: all, Path: layout.AuthoritiesDir + "/clusterca.pem", Mode: 0o644},
+	{Name: "kubernetes-ca", Type: Authority, Authority: keyapi.Kubernetes, Kinds: all, Path: layout.AuthoritiesDir + "/kubernetes.pem", Mode: 0o644},
+	{Name: "ssh-user-ca", Type: Authority, Authority: keyapi.SSHUser, Kinds: all, Path: layout.SSHDir + "/ssh_user_ca.pub", Mode: 0o644},
+	{Name: "ssh-host", Type: SSHCert, API: keyapi.GrantSSHHost, Kinds: all,
 		KeyPath: layout.SSHDir + "/ssh_host_ed25519_key", Path: layout.SSHDir + "/ssh_host_ed25519_key-cert.pub", Mode: 0o644},
 
-	{Name: "registry", Type: TLSCert, Source: APIGrantRegistryHost, Kinds: sup,
+	{Name: "registry", Type: TLSCert, API: keyapi.GrantRegistryHost, Kinds: sup,
 		KeyPath: layout.SSLDir + "/homeworld.private.key", Path: layout.SSLDir + "/homeworld.private.pem", Mode: 0o644},
 	AuthMonitor,
-	{Name: "kubernetes-supervisor", Type: TLSCert, Source: APIGrantKubeSupervisor, Kinds: sup,
+	{Name: "kubernetes-supervisor", Type: TLSCert, API: keyapi.GrantKubeSupervisor, Kinds: sup,
 		KeyPath: layout.KeysDir + "/kubernetes-supervisor.key", Path: layout.KeysDir + "/kubernetes-supervisor.pem", Mode: 0o644},
 
-	{Name: "kubernetes-worker", Type: TLSCert, Source: APIGrantKubeWorker, Kinds: kube,
+	{Name: "kubernetes-worker", Type: TLSCert, API: keyapi.GrantKubeWorker, Kinds: kube,
 		KeyPath: layout.KeysDir + "/kubernetes-worker.key", Path: layout.KeysDir + "/kubernetes-worker.pem", Mode: 0o644},
-	{Name: "kubernetes-proxy", Type: TLSCert, Source: APIGrantKubeProxy, Kinds: kube,
+	{Name: "kubernetes-proxy", Type: TLSCert, API: keyapi.GrantKubeProxy, Kinds: kube,
 		KeyPath: layout.KeysDir + "/kubernetes-proxy.key", Path: layout.KeysDir + "/kubernetes-proxy.pem", Mode: 0o644},
 
-	{Name: "etcd-server-ca", Type: Authority, Source: "etcd-server", Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-server.pem", Mode: 0o644},
-	{Name: "etcd-client-ca", Type: Authority, Source: "etcd-client", Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-client.pem", Mode: 0o644},
-	{Name: "serviceaccount-pub", Type: Authority, Source: "serviceaccount", Kinds: masters, Path: layout.KeysDir + "/serviceaccount.pem", Mode: 0o644},
-	{Name: "serviceaccount-key", Type: Text, Source: APIFetchServiceAccountKey, Kinds: masters, Path: layout.KeysDir + "/serviceaccount.key", Mode: 0o600},
-	{Name: "kubernetes-master", Type: TLSCert, Source: APIGrantKubeMaster, Kinds: masters,
+	{Name: "etcd-server-ca", Type: Authority, Authority: keyapi.EtcdServer, Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-server.pem", Mode: 0o644},
+	{Name: "etcd-client-ca", Type: Authority, Authority: keyapi.EtcdClient, Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-client.pem", Mode: 0o644},
+	{Name: "serviceaccount-pub", Type: Authority, Authority: keyapi.ServiceAccount, Kinds: masters, Path: layout.KeysDir + "/serviceaccount.pem", Mode: 0o644},
+	{Name: "serviceaccount-key", Type: Text, API: keyapi.FetchServiceAccountKey, Kinds: masters, Path: layout.KeysDir + "/serviceaccount.key", Mode: 0o600},
+	{Name: "kubernetes-master", Type: TLSCert, API: keyapi.GrantKubeMaster, Kinds: masters,
 		KeyPath: layout.KeysDir + "/kubernetes-master.key", Path: layout.KeysDir + "/kubernetes-master.pem", Mode: 0o644},
-	{Name: "kubernetes-ctrl-mgr", Type: TLSCert, Source: APIGrantKubeCtrlMgr, Kinds: masters,
+	{Name: "kubernetes-ctrl-mgr", Type: TLSCert, API: keyapi.GrantKubeCtrlMgr, Kinds: masters,
 		KeyPath: layout.KeysDir + "/kubernetes-ctrl-mgr.key", Path: layout.KeysDir + "/kubernetes-ctrl-mgr.pem", Mode: 0o644},
-	{Name: "kubernetes-scheduler", Type: TLSCert, Source: APIGrantKubeScheduler, Kinds: masters,
+	{Name: "kubernetes-scheduler", Type: TLSCert, API: keyapi.GrantKubeScheduler, Kinds: masters,
 		KeyPath: layout.KeysDir + "/kubernetes-scheduler.key", Path: layout.KeysDir + "/kubernetes-scheduler.pem", Mode: 0o644},
-	{Name: "etcd-server", Type: TLSCert, Source: APIGrantEtcdServer, Kinds: masters,
+	{Name: "etcd-server", Type: TLSCert, API: keyapi.GrantEtcdServer, Kinds: masters,
 		KeyPath: layout.KeysDir + "/etcd-server.key", Path: layout.KeysDir + "/etcd-server.pem", Mode: 0o644},
-	{Name: "etcd-client", Type: TLSCert, Source: APIGrantEtcdClient, Kinds: masters,
+	{Name: "etcd-client", Type: TLSCert, API: keyapi.GrantEtcdClient, Kinds: masters,
 		KeyPath: layout.KeysDir + "/etcd-client.key", Path: layout.KeysDir + "/etcd-client.pem", Mode: 0o644},
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/daemon"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -19,11 +20,8 @@ func Command() *cobra.Command {
 credentials: on each scrape of --listen/metrics it fetches the metrics of the
 etcd at --etcd over mutual TLS with the master's etcd-client certificate
 (--cert, --key), trusting --ca (the etcd-server authority), and re-exposes
-the leader, proposal and database-size families plus etcd_version_info.
-
-The older form "etcd-metrics-exporter LISTEN ETCD_URL CA CERT KEY" still
-works.`,
-		Example: `  etcd-metrics-exporter --listen 10.0.0.21:9101 --etcd https://10.0.0.21:2379 \
+the leader, proposal and database-size families plus etcd_version_info.`,
+		Example: "  etcd-metrics-exporter --listen " + services.EtcdExporter.Addr("10.0.0.21") + " --etcd " + services.EtcdClient.URL("10.0.0.21", "") + ` \
     --ca /etc/homeworld/authorities/etcd-server.pem \
     --cert /etc/homeworld/keys/etcd-client.pem --key /etc/homeworld/keys/etcd-client.key`,
 		Version:       version.String(),
@@ -42,7 +40,7 @@ works.`,
 	}
 	f := c.Flags()
 	f.StringVar(&listen, "listen", "", "address serving /metrics, host:port (required)")
-	f.StringVar(&etcd, "etcd", "", "the etcd member's client URL, https://IP:2379 (required)")
+	f.StringVar(&etcd, "etcd", "", "the etcd member's client URL, "+services.EtcdClient.URL("IP", "")+" (required)")
 	f.StringVar(&ca, "ca", "", "the etcd-server authority's certificate, which verifies etcd (required)")
 	f.StringVar(&cert, "cert", "", "etcd client certificate (required)")
 	f.StringVar(&key, "key", "", "its private key (required)")

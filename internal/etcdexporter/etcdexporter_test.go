@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
@@ -37,7 +38,10 @@ func TestExporterOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	etcdCA, _ := auths.Get("etcd-server")
+	etcdCA, err := auths.Get(keyapi.EtcdServer)
+	if err != nil {
+		t.Fatal(err)
+	}
 	caKey, ca := etcdCA.Signer, etcdCA.Cert
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {

@@ -134,7 +134,7 @@ func (c *Client) Call(ctx context.Context, token string, reqs ...Request) ([]str
 }
 
 // Call1 runs a batch of one operation and returns its result.
-func (c *Client) Call1(ctx context.Context, token, api, body string) (string, error) {
+func (c *Client) Call1(ctx context.Context, token string, api API, body string) (string, error) {
 	res, err := c.Call(ctx, token, Request{API: api, Body: body})
 	if err != nil {
 		return "", err
@@ -143,8 +143,8 @@ func (c *Client) Call1(ctx context.Context, token, api, body string) (string, er
 }
 
 // Pub fetches an authority's public half.
-func (c *Client) Pub(ctx context.Context, authority string) ([]byte, error) {
-	return c.get(ctx, PathPub+authority)
+func (c *Client) Pub(ctx context.Context, authority Authority) ([]byte, error) {
+	return c.get(ctx, PathPub+string(authority))
 }
 
 // Static fetches a cluster-wide static file.

@@ -31,7 +31,7 @@ const TokenHeader = "X-Homeworld-Token"
 
 // Request is one operation of a batch.
 type Request struct {
-	API  string `json:"api"`
+	API  API    `json:"api"`
 	Body string `json:"body"`
 }
 
@@ -52,7 +52,7 @@ type Results struct {
 type Error struct {
 	Status  int    `json:"-"`
 	Message string `json:"error"`
-	API     string `json:"api,omitempty"`
+	API     API    `json:"api,omitempty"`
 	Index   int    `json:"index,omitempty"` // of the failing operation in the batch
 }
 

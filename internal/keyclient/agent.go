@@ -30,6 +30,7 @@ import (
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -90,6 +91,7 @@ type Agent struct {
 	needsToken  bool
 	skew        time.Duration // this node's clock minus the keyserver's, last seen
 	kind        config.Kind
+	localErr    string // why local.conf is unusable, last logged
 	states      map[string]*credState
 	readyCh     chan struct{}
 	ready       bool
@@ -209,29 +211,36 @@ func (a *Agent) wanted() []credential.Credential {
 func bootstrapCredentials() []credential.Credential {
 	var out []credential.Credential
 	for _, c := range credential.Catalogue {
-		if c.Name == credential.Granting.Name || c.Source == credential.APIGetLocalConfig {
+		if c.Name == credential.Granting.Name || c.API == keyapi.GetLocalConfig {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// localConf is the node's local.conf, or nil before the keyclient fetched
-// a readable one.
-func (a *Agent) localConf() map[string]string {
-	data, err := os.ReadFile(a.opts.Node.LocalConf())
-	if err != nil {
-		return nil
+// localConf is the node's local.conf, or the zero Local before the
+// keyclient fetched a valid one. Why a present file is unusable is logged
+// once per distinct problem: this runs on every pass.
+func (a *Agent) localConf() nodeconf.Local {
+	l, err := nodeconf.LoadLocal(a.opts.Node.LocalConf())
+	problem := ""
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		problem = err.Error()
 	}
-	kv, err := config.ParseConf(string(data))
-	if err != nil {
-		return nil
+	a.mu.Lock()
+	if problem != "" && problem != a.localErr {
+		a.opts.Logf("keyclient: %s", problem)
 	}
-	return kv
+	a.localErr = problem
+	a.mu.Unlock()
+	if err != nil {
+		return nodeconf.Local{}
+	}
+	return l
 }
 
 func (a *Agent) readKind() config.Kind {
-	k := config.Kind(a.localConf()["KIND"])
+	k := a.localConf().Kind
 	a.mu.Lock()
 	a.kind = k
 	a.mu.Unlock()

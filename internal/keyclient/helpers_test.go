@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
@@ -50,7 +51,7 @@ func metric(t *testing.T, a *keyclient.Agent, name string) (float64, bool) {
 }
 
 // grants lists when the keyserver issued api to principal, from its audit log.
-func grants(t *testing.T, c *keysystemtest.Cluster, principal, api string) []time.Time {
+func grants(t *testing.T, c *keysystemtest.Cluster, principal string, api keyapi.API) []time.Time {
 	t.Helper()
 	var out []time.Time
 	sc := bufio.NewScanner(strings.NewReader(c.AuditLog()))
@@ -59,7 +60,7 @@ func grants(t *testing.T, c *keysystemtest.Cluster, principal, api string) []tim
 			Time                           time.Time
 			Action, Principal, API, Result string
 		}
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Action == "grant" && e.Principal == principal && e.API == api {
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Action == "grant" && e.Principal == principal && e.API == string(api) {
 			out = append(out, e.Time)
 		}
 	}

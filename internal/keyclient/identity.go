@@ -128,7 +128,7 @@ func (a *Agent) NeedsAdmissionToken() bool {
 // hostname names the node for `spire infra admit`: from local.conf, else
 // from its (unusable) identity.
 func (a *Agent) hostname() string {
-	if host := a.localConf()["HOST_NODE"]; host != "" {
+	if host := a.localConf().Hostname; host != "" {
 		return host
 	}
 	if data, err := os.ReadFile(a.opts.Node.GrantingCert()); err == nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
@@ -30,7 +31,7 @@ func TestUnusableIdentityIsReplacedWithNewToken(t *testing.T) {
 		identity   func(key crypto.Signer) []byte
 	}{
 		{"expired", "node identity expired at ", func(key crypto.Signer) []byte {
-			ca, _ := c.Authorities.Get("keygranting")
+			ca := c.Authority(keyapi.Keygranting)
 			tmpl := &x509.Certificate{
 				SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: who},
 				NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour),

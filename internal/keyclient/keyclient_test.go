@@ -22,6 +22,7 @@ import (
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/testutil"
 )
@@ -165,9 +166,11 @@ func TestEachKindGetsExactlyItsCredentials(t *testing.T) {
 					t.Errorf("%s: key mode %v, %v", cred.KeyPath, st.Mode().Perm(), err)
 				}
 			}
-			local, _ := os.ReadFile(n.layout.LocalConf())
-			if !strings.Contains(string(local), "KIND="+string(cfgNode.Kind)) || !strings.Contains(string(local), "HOST_IP="+cfgNode.IP) {
-				t.Errorf("local.conf:\n%s", local)
+			if local, err := nodeconf.LoadLocal(n.layout.LocalConf()); err != nil || local != nodeconf.ForNode(c.Config, cfgNode) {
+				t.Errorf("local.conf: %+v, %v", local, err)
+			}
+			if _, err := nodeconf.LoadCluster(n.layout.ClusterConf()); err != nil {
+				t.Error(err)
 			}
 		})
 	}

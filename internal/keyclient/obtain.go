@@ -28,15 +28,15 @@ func (a *Agent) obtain(ctx context.Context, c credential.Credential) error {
 	var err error
 	switch c.Type {
 	case credential.Authority:
-		data, err = a.client.Pub(ctx, c.Source)
+		data, err = a.client.Pub(ctx, c.Authority)
 	case credential.Static:
-		data, err = a.client.Static(ctx, c.Source)
+		data, err = a.client.Static(ctx, c.Static)
 	case credential.Text:
 		if err := a.needIdentity(); err != nil {
 			return err
 		}
 		var res string
-		res, err = a.client.Call1(ctx, "", c.Source, "")
+		res, err = a.client.Call1(ctx, "", c.API, "")
 		data = []byte(res)
 	case credential.TLSCert:
 		data, err = a.requestTLS(ctx, c)
@@ -86,7 +86,7 @@ func (a *Agent) requestTLS(ctx context.Context, c credential.Credential) ([]byte
 	} else if err := a.needIdentity(); err != nil {
 		return nil, err
 	}
-	res, err := a.client.Call1(ctx, tok, c.Source, string(csr))
+	res, err := a.client.Call1(ctx, tok, c.API, string(csr))
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (a *Agent) requestSSH(ctx context.Context, c credential.Credential) ([]byte
 	if err := writePub(keyPath+".pub", pub); err != nil {
 		return nil, err
 	}
-	res, err := a.client.Call1(ctx, "", c.Source, string(ssh.MarshalAuthorizedKey(pub)))
+	res, err := a.client.Call1(ctx, "", c.API, string(ssh.MarshalAuthorizedKey(pub)))
 	if err != nil {
 		return nil, err
 	}

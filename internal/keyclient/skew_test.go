@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyclient"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/policy"
@@ -57,7 +57,7 @@ func TestFastClockBacksOffAndReportsSkew(t *testing.T) {
 	})
 	const failures = 5
 	who := fqdn(c, "worker1")
-	creds := map[string]string{"kubernetes-worker": credential.APIGrantKubeWorker, "ssh-host": credential.APIGrantSSHHost}
+	creds := map[string]keyapi.API{"kubernetes-worker": keyapi.GrantKubeWorker, "ssh-host": keyapi.GrantSSHHost}
 	n.waitFor(30*time.Second, "5 skew failures logged for each certificate", func() bool {
 		done := true
 		for cred, api := range creds {
@@ -128,13 +128,13 @@ func TestFastClockAtAdmissionKeepsIdentity(t *testing.T) {
 	if v, _ := metric(t, n.agent, "homeworld_keyclient_needs_admission_token"); v != 0 {
 		t.Errorf("homeworld_keyclient_needs_admission_token = %v; the node needs its clock fixed, not a token", v)
 	}
-	if got := len(grants(t, c, fqdn(c, "worker1"), credential.APIRenewKeygrant)); got != 1 {
+	if got := len(grants(t, c, fqdn(c, "worker1"), keyapi.RenewKeygrant)); got != 1 {
 		t.Errorf("keyserver issued %d identities, want 1\nlog:\n%s", got, n.logs)
 	}
 
 	ahead.Store(0) // the admin fixes the clock
 	n.waitReady(20 * time.Second)
-	if got := len(grants(t, c, fqdn(c, "worker1"), credential.APIRenewKeygrant)); got != 1 {
+	if got := len(grants(t, c, fqdn(c, "worker1"), keyapi.RenewKeygrant)); got != 1 {
 		t.Errorf("keyserver issued %d identities, want 1", got)
 	}
 }
@@ -146,7 +146,7 @@ func TestFastClockAtAdmissionKeepsIdentity(t *testing.T) {
 // clock.
 func TestExpiredKeyserverCertificateNamesClock(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
-	ca, _ := c.Authorities.Get("clusterca")
+	ca := c.Authority(keyapi.ClusterCA)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

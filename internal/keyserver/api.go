@@ -99,8 +99,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, keyapi.Results{Results: results})
 }
 
-func (s *Server) grantEvent(c *caller, acct *policy.Account, api string, res opResult) audit.Event {
-	ev := audit.Event{Action: "grant", Principal: acct.Principal, Remote: c.remote.String(), API: api, Target: res.target, Result: "ok", Detail: res.detail}
+func (s *Server) grantEvent(c *caller, acct *policy.Account, api keyapi.API, res opResult) audit.Event {
+	ev := audit.Event{Action: "grant", Principal: acct.Principal, Remote: c.remote.String(), API: string(api), Target: res.target, Result: "ok", Detail: res.detail}
 	if acct != c.account {
 		ev.Via = c.account.Principal
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 
-	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
@@ -78,9 +77,9 @@ func (s *Server) claimToken(tok string) (string, *token.Claim, error) {
 
 // tokenAPI is the only thing a token may be used for: obtaining the node's
 // identity. Everything else needs that identity.
-const tokenAPI = credential.APIRenewKeygrant
+const tokenAPI = keyapi.RenewKeygrant
 
-func tokenAllows(api string) bool { return api == tokenAPI }
+func tokenAllows(api keyapi.API) bool { return api == tokenAPI }
 
 func remoteAddr(r *http.Request) (netip.Addr, error) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

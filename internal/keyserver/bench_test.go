@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/policy"
@@ -40,7 +39,7 @@ func BenchmarkIssuance(b *testing.B) {
 					defer wg.Done()
 					for next.Add(1) <= int64(b.N) {
 						t0 := time.Now()
-						if _, err := cl.Call1(ctx, "", credential.APIGrantKubeProxy, body); err != nil {
+						if _, err := cl.Call1(ctx, "", keyapi.GrantKubeProxy, body); err != nil {
 							b.Error(err)
 							return
 						}

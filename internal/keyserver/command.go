@@ -28,6 +28,8 @@ func Command() *cobra.Command {
 from setup.yaml. It reads, below --root:
   /etc/homeworld/config/setup.yaml            the cluster description
   /etc/homeworld/keyserver/authorities/       the unsealed authorities
+  /etc/homeworld/keyserver/virtual-cluster    present when 'spire virt up' installed it
+                                              (cluster.conf then says VIRTUAL=true)
 and keeps its admission tokens in /var/lib/homeworld/keyserver/tokens.json and
 its deny list in /var/lib/homeworld/keyserver/deny.json and its audit log in
 /var/log/homeworld/keyserver-audit.log (one JSON line per grant, refusal,

@@ -19,10 +19,10 @@ import (
 	"homeworld.dev/homeworld/internal/audit"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
@@ -45,7 +45,7 @@ func FuzzAPIRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	pol, err := policy.Build(cfg, policy.DefaultLifetimes)
+	pol, err := policy.Build(cfg, nodeconf.ForCluster(cfg), policy.DefaultLifetimes)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func FuzzAPIRequest(f *testing.F) {
 		h, issued = srv.Handler(), 0
 	}
 	fresh(f)
-	granting, _ := auths.Get("keygranting")
+	granting := keysystemtest.Authority(f, auths, keyapi.Keygranting)
 	identity := map[string]*x509.Certificate{}
 	sup := cfg.FQDN(cfg.Supervisor())
 	callers := []fuzzCaller{
@@ -112,14 +112,14 @@ func FuzzAPIRequest(f *testing.F) {
 		f.Add(caller, body)
 	}
 	for i := range callers {
-		seed(uint8(i), keyapi.Request{API: credential.APIRenewKeygrant, Body: string(csrPEM)})
-		seed(uint8(i), keyapi.Request{API: credential.APIGrantEtcdServer, Body: string(csrPEM)})
-		seed(uint8(i), keyapi.Request{API: credential.APIGrantSSHHost, Body: pubLine})
-		seed(uint8(i), keyapi.Request{API: policy.APIImpersonateAdmin, Body: "admin"}, keyapi.Request{API: policy.APIAccessKubernetes, Body: string(csrPEM)})
-		seed(uint8(i), keyapi.Request{API: policy.APIImpersonateAdmin, Body: policy.MonitorProbe}, keyapi.Request{API: policy.APIAccessSSH, Body: pubLine})
-		seed(uint8(i), keyapi.Request{API: policy.APIAdmit, Body: "worker2.test.homeworld.example"})
-		seed(uint8(i), keyapi.Request{API: credential.APIFetchServiceAccountKey})
-		seed(uint8(i), keyapi.Request{API: policy.APIDeny, Body: "serial:abc"})
+		seed(uint8(i), keyapi.Request{API: keyapi.RenewKeygrant, Body: string(csrPEM)})
+		seed(uint8(i), keyapi.Request{API: keyapi.GrantEtcdServer, Body: string(csrPEM)})
+		seed(uint8(i), keyapi.Request{API: keyapi.GrantSSHHost, Body: pubLine})
+		seed(uint8(i), keyapi.Request{API: keyapi.ImpersonateAdmin, Body: "admin"}, keyapi.Request{API: keyapi.AccessKubernetes, Body: string(csrPEM)})
+		seed(uint8(i), keyapi.Request{API: keyapi.ImpersonateAdmin, Body: policy.MonitorProbe}, keyapi.Request{API: keyapi.AccessSSH, Body: pubLine})
+		seed(uint8(i), keyapi.Request{API: keyapi.Admit, Body: "worker2.test.homeworld.example"})
+		seed(uint8(i), keyapi.Request{API: keyapi.FetchServiceAccountKey})
+		seed(uint8(i), keyapi.Request{API: keyapi.Deny, Body: "serial:abc"})
 	}
 	f.Add(uint8(0), []byte(`{"requests":[{"api":"x"}],"y":1}`))
 
@@ -163,7 +163,7 @@ func FuzzAPIRequest(f *testing.F) {
 		if json.Unmarshal(body, &batch) != nil || json.Unmarshal(rec.Body.Bytes(), &res) != nil || len(res.Results) != len(batch.Requests) {
 			t.Fatalf("200 for %q: %s", body, rec.Body)
 		}
-		if c.token && (len(batch.Requests) != 1 || batch.Requests[0].API != credential.APIRenewKeygrant) {
+		if c.token && (len(batch.Requests) != 1 || batch.Requests[0].API != keyapi.RenewKeygrant) {
 			t.Fatalf("a token bought %s", body)
 		}
 		for i, r := range batch.Requests {

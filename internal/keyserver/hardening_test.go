@@ -94,7 +94,7 @@ func TestCallerChosenNamesGrowNothing(t *testing.T) {
 				if i%2 == 1 {
 					hc = node
 				}
-				status, _ := post(t, hc, c, batchOf(keyapi.Request{API: randomName(16 << 10)}), "")
+				status, _ := post(t, hc, c, batchOf(keyapi.Request{API: keyapi.API(randomName(16 << 10))}), "")
 				if status != http.StatusUnauthorized && status != http.StatusForbidden {
 					t.Errorf("request %d: status %d", i, status)
 				}
@@ -158,7 +158,7 @@ func TestAnonymousRefusalsCannotGrowTheAuditLog(t *testing.T) {
 		if status, _ := post(t, anon, c, body, ""); status != http.StatusBadRequest {
 			t.Fatalf("status %d", status)
 		}
-		body = batchOf(keyapi.Request{API: big})
+		body = batchOf(keyapi.Request{API: keyapi.API(big)})
 		if status, _ := post(t, anon, c, body, ""); status != http.StatusUnauthorized {
 			t.Fatalf("status %d", status)
 		}
@@ -178,7 +178,7 @@ func TestOnlyTheKeyserverCertificateIsTrusted(t *testing.T) {
 	// registry.
 	key, _ := pki.NewKey()
 	csrPEM, _ := pki.MakeCSR(key)
-	res, err := c.NodeClient("supervisor").Call1(ctx, "", credential.APIGrantRegistryHost, string(csrPEM))
+	res, err := c.NodeClient("supervisor").Call1(ctx, "", keyapi.GrantRegistryHost, string(csrPEM))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,14 +218,14 @@ func TestAuditFailsClosed(t *testing.T) {
 	}
 	breakLog()
 
-	_, err := c.AdminClient().Call1(ctx, "", policy.APIAdmit, "worker2.test.homeworld.example")
+	_, err := c.AdminClient().Call1(ctx, "", keyapi.Admit, "worker2.test.homeworld.example")
 	wantStatus(t, err, http.StatusServiceUnavailable, "audit log")
-	_, err = c.NodeClient("master1").Call1(ctx, "", credential.APIFetchServiceAccountKey, "")
+	_, err = c.NodeClient("master1").Call1(ctx, "", keyapi.FetchServiceAccountKey, "")
 	wantStatus(t, err, http.StatusServiceUnavailable, "nothing was granted")
 	key, _ := pki.NewKey()
 	body, _ := pki.MakeCSR(key)
 	w1 := c.Client("127.0.0.31", nil)
-	_, err = w1.Call1(ctx, tok, credential.APIRenewKeygrant, string(body))
+	_, err = w1.Call1(ctx, tok, keyapi.RenewKeygrant, string(body))
 	wantStatus(t, err, http.StatusServiceUnavailable, "audit log")
 	if m := scrape(t, c); !strings.Contains(m, "homeworld_keyserver_audit_failures_total 3") {
 		t.Errorf("audit failures not counted:\n%s", grep(m, "audit"))
@@ -234,10 +234,10 @@ func TestAuditFailsClosed(t *testing.T) {
 	os.Remove(logPath)
 	c.Server().ReopenAudit()
 	// The token was spent while the log failed; the same key may repeat.
-	if _, err := w1.Call1(ctx, tok, credential.APIRenewKeygrant, string(body)); err != nil {
+	if _, err := w1.Call1(ctx, tok, keyapi.RenewKeygrant, string(body)); err != nil {
 		t.Fatalf("repeating the redemption with the same key: %v", err)
 	}
-	if _, err := c.NodeClient("master1").Call1(ctx, "", credential.APIFetchServiceAccountKey, ""); err != nil {
+	if _, err := c.NodeClient("master1").Call1(ctx, "", keyapi.FetchServiceAccountKey, ""); err != nil {
 		t.Fatalf("after the log recovered: %v", err)
 	}
 	if !strings.Contains(c.AuditLog(), "an earlier response was lost") {
@@ -252,17 +252,17 @@ func TestOneIdentityPerToken(t *testing.T) {
 	tok := c.Admit("worker2")
 	cl := c.Client("127.0.0.32", nil)
 	a, b := csr(t), csr(t)
-	_, err := cl.Call(ctx, tok, keyapi.Request{API: credential.APIRenewKeygrant, Body: a}, keyapi.Request{API: credential.APIRenewKeygrant, Body: b})
+	_, err := cl.Call(ctx, tok, keyapi.Request{API: keyapi.RenewKeygrant, Body: a}, keyapi.Request{API: keyapi.RenewKeygrant, Body: b})
 	wantStatus(t, err, http.StatusBadRequest, "exactly one operation")
-	first, err := cl.Call1(ctx, tok, credential.APIRenewKeygrant, a)
+	first, err := cl.Call1(ctx, tok, keyapi.RenewKeygrant, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := cl.Call1(ctx, tok, credential.APIRenewKeygrant, a)
+	again, err := cl.Call1(ctx, tok, keyapi.RenewKeygrant, a)
 	if err != nil || again == first {
 		t.Fatalf("same key again: %v (identical certificate: %v)", err, again == first)
 	}
-	_, err = cl.Call1(ctx, tok, credential.APIRenewKeygrant, b)
+	_, err = cl.Call1(ctx, tok, keyapi.RenewKeygrant, b)
 	wantStatus(t, err, http.StatusUnauthorized, "already used")
 }
 
@@ -271,16 +271,16 @@ func TestOneIdentityPerToken(t *testing.T) {
 func TestAuditNamesOnlyDeliveredGrants(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	m := c.NodeClient("master1")
-	_, err := m.Call(ctx, "", keyapi.Request{API: credential.APIGrantEtcdClient, Body: csr(t)}, keyapi.Request{API: policy.APIAccessKubernetes, Body: csr(t)})
+	_, err := m.Call(ctx, "", keyapi.Request{API: keyapi.GrantEtcdClient, Body: csr(t)}, keyapi.Request{API: keyapi.AccessKubernetes, Body: csr(t)})
 	wantStatus(t, err, http.StatusForbidden, "may not call")
 	if log := c.AuditLog(); strings.Contains(log, `"action":"grant"`) {
 		t.Errorf("a refused batch left grant lines:\n%s", log)
 	}
 	_, pub, _ := ed25519Key(t)
-	if _, err := c.NodeClient("supervisor").Call(ctx, "", keyapi.Request{API: policy.APIImpersonateAdmin, Body: "admin"}, keyapi.Request{API: policy.APIAccessSSH, Body: pub}); err != nil {
+	if _, err := c.NodeClient("supervisor").Call(ctx, "", keyapi.Request{API: keyapi.ImpersonateAdmin, Body: "admin"}, keyapi.Request{API: keyapi.AccessSSH, Body: pub}); err != nil {
 		t.Fatal(err)
 	}
-	if log := c.AuditLog(); !strings.Contains(log, `"action":"grant","principal":"admin","via":"supervisor.test.homeworld.example","remote":"127.0.0.10","api":"access-ssh"`) {
+	if log := c.AuditLog(); !strings.Contains(log, `"action":"grant","principal":"admin","via":"supervisor.test.homeworld.example","remote":"127.0.0.10","api":"`+string(keyapi.AccessSSH)+`"`) {
 		t.Errorf("impersonated grant does not name both principals:\n%s", log)
 	}
 }
@@ -289,7 +289,7 @@ func TestBatchSizeLimit(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	reqs := make([]keyapi.Request, 100)
 	for i := range reqs {
-		reqs[i] = keyapi.Request{API: credential.APIGetLocalConfig}
+		reqs[i] = keyapi.Request{API: keyapi.GetLocalConfig}
 	}
 	_, err := c.NodeClient("worker1").Call(ctx, "", reqs...)
 	wantStatus(t, err, http.StatusBadRequest, "at most")
@@ -314,7 +314,7 @@ func TestInternalErrorsAreGeneric(t *testing.T) {
 	if err := os.Mkdir(store, 0o700); err != nil { // renaming a file over a folder fails
 		t.Fatal(err)
 	}
-	_, err := c.AdminClient().Call1(ctx, "", policy.APIAdmit, "worker1.test.homeworld.example")
+	_, err := c.AdminClient().Call1(ctx, "", keyapi.Admit, "worker1.test.homeworld.example")
 	wantStatus(t, err, http.StatusInternalServerError, "reference")
 	if strings.Contains(err.Error(), c.Supervisor.Root) || strings.Contains(err.Error(), "tokens") {
 		t.Errorf("internal error leaks details: %v", err)
@@ -327,46 +327,46 @@ func TestDenyList(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	admin := c.AdminClient()
 	worker := c.NodeClient("worker1")
-	if _, err := worker.Call1(ctx, "", credential.APIGetLocalConfig, ""); err != nil {
+	if _, err := worker.Call1(ctx, "", keyapi.GetLocalConfig, ""); err != nil {
 		t.Fatal(err)
 	}
-	list, err := admin.Call1(ctx, "", policy.APIDeny, "worker1.test.homeworld.example")
+	list, err := admin.Call1(ctx, "", keyapi.Deny, "worker1.test.homeworld.example")
 	if err != nil || !strings.Contains(list, "worker1.test.homeworld.example (by admin") {
 		t.Fatalf("deny = %q, %v", list, err)
 	}
-	_, err = worker.Call1(ctx, "", credential.APIGetLocalConfig, "")
+	_, err = worker.Call1(ctx, "", keyapi.GetLocalConfig, "")
 	wantStatus(t, err, http.StatusUnauthorized, "denied by an administrator")
-	_, err = admin.Call1(ctx, "", policy.APIAdmit, "worker1.test.homeworld.example")
+	_, err = admin.Call1(ctx, "", keyapi.Admit, "worker1.test.homeworld.example")
 	wantStatus(t, err, http.StatusForbidden, "denied")
 
 	// One certificate by serial; another for the same node still works.
 	id := c.Identity("worker2.test.homeworld.example")
-	if _, err := admin.Call1(ctx, "", policy.APIDeny, fmt.Sprintf("serial:%X", id.Leaf.SerialNumber)); err != nil {
+	if _, err := admin.Call1(ctx, "", keyapi.Deny, fmt.Sprintf("serial:%X", id.Leaf.SerialNumber)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Client("127.0.0.32", id).Call1(ctx, "", credential.APIGetLocalConfig, "")
+	_, err = c.Client("127.0.0.32", id).Call1(ctx, "", keyapi.GetLocalConfig, "")
 	wantStatus(t, err, http.StatusUnauthorized, "serial")
-	if _, err := c.NodeClient("worker2").Call1(ctx, "", credential.APIGetLocalConfig, ""); err != nil {
+	if _, err := c.NodeClient("worker2").Call1(ctx, "", keyapi.GetLocalConfig, ""); err != nil {
 		t.Errorf("another certificate of worker2: %v", err)
 	}
 
 	c.StopServer()
 	c.StartServer()
-	_, err = c.NodeClient("worker1").Call1(ctx, "", credential.APIGetLocalConfig, "")
+	_, err = c.NodeClient("worker1").Call1(ctx, "", keyapi.GetLocalConfig, "")
 	wantStatus(t, err, http.StatusUnauthorized, "denied")
-	if _, err := c.AdminClient().Call1(ctx, "", policy.APIAllow, "worker1.test.homeworld.example"); err != nil {
+	if _, err := c.AdminClient().Call1(ctx, "", keyapi.Allow, "worker1.test.homeworld.example"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.NodeClient("worker1").Call1(ctx, "", credential.APIGetLocalConfig, ""); err != nil {
+	if _, err := c.NodeClient("worker1").Call1(ctx, "", keyapi.GetLocalConfig, ""); err != nil {
 		t.Errorf("after allow: %v", err)
 	}
-	_, err = c.NodeClient("worker1").Call1(ctx, "", policy.APIDeny, "worker2.test.homeworld.example")
+	_, err = c.NodeClient("worker1").Call1(ctx, "", keyapi.Deny, "worker2.test.homeworld.example")
 	wantStatus(t, err, http.StatusForbidden, "may not call")
-	_, err = c.AdminClient().Call1(ctx, "", policy.APIDeny, "serial:zz")
+	_, err = c.AdminClient().Call1(ctx, "", keyapi.Deny, "serial:zz")
 	wantStatus(t, err, http.StatusBadRequest, "not a certificate serial")
-	_, err = c.AdminClient().Call1(ctx, "", policy.APIDeny, "admin")
+	_, err = c.AdminClient().Call1(ctx, "", keyapi.Deny, "admin")
 	wantStatus(t, err, http.StatusBadRequest, "its own access")
-	if !strings.Contains(c.AuditLog(), `"api":"deny","target":"worker1.test.homeworld.example"`) {
+	if !strings.Contains(c.AuditLog(), `"api":"`+string(keyapi.Deny)+`","target":"worker1.test.homeworld.example"`) {
 		t.Error("deny is not audited")
 	}
 }
@@ -378,17 +378,17 @@ func TestMonitorIdentity(t *testing.T) {
 	sup := c.Config.Supervisor()
 	mon := c.Client(sup.IP, c.Identity(policy.MonitorPrincipal(c.Config.FQDN(sup))))
 	_, pub, _ := ed25519Key(t)
-	if _, err := mon.Call1(ctx, "", policy.APIMonitorSSH, pub); err != nil {
+	if _, err := mon.Call1(ctx, "", keyapi.MonitorSSH, pub); err != nil {
 		t.Fatalf("monitor SSH grant: %v", err)
 	}
-	out, err := mon.Call(ctx, "", keyapi.Request{API: policy.APIImpersonateAdmin, Body: policy.MonitorProbe}, keyapi.Request{API: policy.APIAccessSSH, Body: pub})
+	out, err := mon.Call(ctx, "", keyapi.Request{API: keyapi.ImpersonateAdmin, Body: policy.MonitorProbe}, keyapi.Request{API: keyapi.AccessSSH, Body: pub})
 	if err != nil || !strings.Contains(out[1], "-cert-v01@openssh.com") {
 		t.Fatalf("probe path: %q, %v", out, err)
 	}
-	_, err = mon.Call1(ctx, "", policy.APIImpersonateAdmin, "admin")
+	_, err = mon.Call1(ctx, "", keyapi.ImpersonateAdmin, "admin")
 	wantStatus(t, err, http.StatusForbidden, "may not act as")
-	_, err = mon.Call1(ctx, "", policy.APIAdmit, "worker1.test.homeworld.example")
+	_, err = mon.Call1(ctx, "", keyapi.Admit, "worker1.test.homeworld.example")
 	wantStatus(t, err, http.StatusForbidden, "may not call")
-	_, err = c.NodeClient("supervisor").Call1(ctx, "", policy.APIMonitorSSH, pub)
+	_, err = c.NodeClient("supervisor").Call1(ctx, "", keyapi.MonitorSSH, pub)
 	wantStatus(t, err, http.StatusForbidden, "may not call")
 }

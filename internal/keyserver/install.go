@@ -23,3 +23,10 @@ func Install(n layout.Node, setupYAML []byte, auths *authority.Set) error {
 	}
 	return renameio.WriteFile(n.SetupYAML(), setupYAML, 0o644)
 }
+
+// MarkVirtual tells the keyserver installed below n that its cluster is
+// virtual; it says so to every node in cluster.conf (VIRTUAL=true), so
+// their services take service states from virtnode rather than systemd.
+func MarkVirtual(n layout.Node) error {
+	return renameio.WriteFile(n.KeyserverVirtual(), []byte("installed by spire virt up\n"), 0o644)
+}

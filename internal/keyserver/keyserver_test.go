@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -25,9 +26,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"homeworld.dev/homeworld/internal/clock"
-	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
@@ -54,7 +55,7 @@ func csrTB(t testing.TB) string {
 func bootstrap(t *testing.T, c *keysystemtest.Cluster, hostname, tok string) (*x509.Certificate, error) {
 	t.Helper()
 	n, _ := c.Config.FindNode(hostname)
-	res, err := c.Client(n.IP, nil).Call1(ctx, tok, credential.APIRenewKeygrant, csr(t))
+	res, err := c.Client(n.IP, nil).Call1(ctx, tok, keyapi.RenewKeygrant, csr(t))
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func TestBootstrapWithToken(t *testing.T) {
 	if cert.Subject.CommonName != "worker1.test.homeworld.example" {
 		t.Errorf("identity CN = %q", cert.Subject.CommonName)
 	}
-	granting, _ := c.Authorities.Get("keygranting")
+	granting := c.Authority(keyapi.Keygranting)
 	if err := cert.CheckSignatureFrom(granting.Cert); err != nil {
 		t.Errorf("identity not from keygranting: %v", err)
 	}
@@ -104,7 +105,7 @@ func TestConcurrentRedemptionOverTLS(t *testing.T) {
 		body := csr(t) // each its own key: the same key may repeat a redemption
 		go func() {
 			defer wg.Done()
-			_, err := c.Client(n.IP, nil).Call1(ctx, tok, credential.APIRenewKeygrant, body)
+			_, err := c.Client(n.IP, nil).Call1(ctx, tok, keyapi.RenewKeygrant, body)
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -156,9 +157,9 @@ func TestTokenOnlyObtainsIdentityAndIsNotBurnedByFailure(t *testing.T) {
 	tok := c.Admit("master2")
 	n, _ := c.Config.FindNode("master2")
 	cl := c.Client(n.IP, nil)
-	_, err := cl.Call1(ctx, tok, credential.APIGrantEtcdServer, csr(t))
+	_, err := cl.Call1(ctx, tok, keyapi.GrantEtcdServer, csr(t))
 	wantStatus(t, err, http.StatusForbidden, "admission token only obtains")
-	_, err = cl.Call1(ctx, tok, credential.APIRenewKeygrant, "not a csr")
+	_, err = cl.Call1(ctx, tok, keyapi.RenewKeygrant, "not a csr")
 	wantStatus(t, err, http.StatusBadRequest, "CERTIFICATE REQUEST")
 	if _, err := bootstrap(t, c, "master2", tok); err != nil {
 		t.Fatalf("token unusable after failed attempts: %v", err)
@@ -168,16 +169,16 @@ func TestTokenOnlyObtainsIdentityAndIsNotBurnedByFailure(t *testing.T) {
 func TestWorkerCannotGetEtcdOrSigningMaterial(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	w := c.NodeClient("worker1")
-	for _, api := range []string{credential.APIGrantEtcdClient, credential.APIGrantEtcdServer, credential.APIGrantKubeMaster, policy.APIAccessKubernetes} {
+	for _, api := range []keyapi.API{keyapi.GrantEtcdClient, keyapi.GrantEtcdServer, keyapi.GrantKubeMaster, keyapi.AccessKubernetes} {
 		_, err := w.Call1(ctx, "", api, csr(t))
-		wantStatus(t, err, http.StatusForbidden, "may not call "+api)
+		wantStatus(t, err, http.StatusForbidden, "may not call "+string(api))
 	}
-	_, err := w.Call1(ctx, "", credential.APIFetchServiceAccountKey, "")
+	_, err := w.Call1(ctx, "", keyapi.FetchServiceAccountKey, "")
 	wantStatus(t, err, http.StatusForbidden, "may not call")
-	_, err = w.Call1(ctx, "", policy.APIAdmit, "worker2.test.homeworld.example")
+	_, err = w.Call1(ctx, "", keyapi.Admit, "worker2.test.homeworld.example")
 	wantStatus(t, err, http.StatusForbidden, "may not call")
 	// A master may.
-	if _, err := c.NodeClient("master1").Call1(ctx, "", credential.APIGrantEtcdServer, csr(t)); err != nil {
+	if _, err := c.NodeClient("master1").Call1(ctx, "", keyapi.GrantEtcdServer, csr(t)); err != nil {
 		t.Errorf("master etcd-server grant: %v", err)
 	}
 }
@@ -185,11 +186,11 @@ func TestWorkerCannotGetEtcdOrSigningMaterial(t *testing.T) {
 func TestNodeBoundToItsAddress(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	id := c.Identity("worker1.test.homeworld.example")
-	_, err := c.Client("127.0.0.99", id).Call1(ctx, "", credential.APIGetLocalConfig, "")
+	_, err := c.Client("127.0.0.99", id).Call1(ctx, "", keyapi.GetLocalConfig, "")
 	wantStatus(t, err, http.StatusUnauthorized, "may only call from 127.0.0.31, not 127.0.0.99")
 	// Nor with a token from elsewhere.
 	tok := c.Admit("worker1")
-	_, err = c.Client("127.0.0.32", nil).Call1(ctx, tok, credential.APIRenewKeygrant, csr(t))
+	_, err = c.Client("127.0.0.32", nil).Call1(ctx, tok, keyapi.RenewKeygrant, csr(t))
 	wantStatus(t, err, http.StatusUnauthorized, "may only call from 127.0.0.31")
 }
 
@@ -205,7 +206,7 @@ func TestNamesComeFromPolicyNotRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-	res, err := c.NodeClient("worker1").Call1(ctx, "", credential.APIGrantKubeWorker, body)
+	res, err := c.NodeClient("worker1").Call1(ctx, "", keyapi.GrantKubeWorker, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,11 +225,14 @@ func TestNamesComeFromPolicyNotRequest(t *testing.T) {
 func TestMalformedRequestsAndServerKeepsServing(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	m := c.NodeClient("master1")
-	cases := []struct{ api, body, msg string }{
-		{credential.APIGrantEtcdServer, "garbage", "not a PEM CERTIFICATE REQUEST"},
-		{credential.APIGrantEtcdServer, truncatedCSR(t), "does not parse"},
-		{credential.APIGrantSSHHost, "ssh-ed25519 nonsense", "not an SSH public key"},
-		{credential.APIGetLocalConfig, "unexpected", "empty body"},
+	cases := []struct {
+		api       keyapi.API
+		body, msg string
+	}{
+		{keyapi.GrantEtcdServer, "garbage", "not a PEM CERTIFICATE REQUEST"},
+		{keyapi.GrantEtcdServer, truncatedCSR(t), "does not parse"},
+		{keyapi.GrantSSHHost, "ssh-ed25519 nonsense", "not an SSH public key"},
+		{keyapi.GetLocalConfig, "unexpected", "empty body"},
 	}
 	for _, tc := range cases {
 		_, err := m.Call1(ctx, "", tc.api, tc.body)
@@ -253,7 +257,7 @@ func TestMalformedRequestsAndServerKeepsServing(t *testing.T) {
 			t.Errorf("body %s: %d %s, want 400 mentioning %q", body, resp.StatusCode, data, msg)
 		}
 	}
-	if _, err := m.Call1(ctx, "", credential.APIGetLocalConfig, ""); err != nil {
+	if _, err := m.Call1(ctx, "", keyapi.GetLocalConfig, ""); err != nil {
 		t.Fatalf("server stopped serving after bad requests: %v", err)
 	}
 }
@@ -273,7 +277,7 @@ func rawHTTP(t *testing.T, c *keysystemtest.Cluster, cert *tls.Certificate, sour
 func TestAdminAccessAndImpersonation(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	admin := c.AdminClient()
-	res, err := admin.Call1(ctx, "", policy.APIAccessKubernetes, csr(t))
+	res, err := admin.Call1(ctx, "", keyapi.AccessKubernetes, csr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +286,7 @@ func TestAdminAccessAndImpersonation(t *testing.T) {
 		t.Errorf("admin kube cert %v until %v", cert.Subject, cert.NotAfter)
 	}
 	_, pub, _ := ed25519Key(t)
-	sshRes, err := admin.Call1(ctx, "", policy.APIAccessSSH, pub)
+	sshRes, err := admin.Call1(ctx, "", keyapi.AccessSSH, pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,18 +302,18 @@ func TestAdminAccessAndImpersonation(t *testing.T) {
 	// The supervisor (the future Kerberos gateway) acts as the admin; the
 	// impersonation holds for the rest of the batch.
 	sup := c.NodeClient("supervisor")
-	out, err := sup.Call(ctx, "", keyapi.Request{API: policy.APIImpersonateAdmin, Body: "admin"}, keyapi.Request{API: policy.APIAccessSSH, Body: pub})
+	out, err := sup.Call(ctx, "", keyapi.Request{API: keyapi.ImpersonateAdmin, Body: "admin"}, keyapi.Request{API: keyapi.AccessSSH, Body: pub})
 	if err != nil || out[0] != "" || !strings.HasPrefix(out[1], "ssh-ed25519-cert-v01@openssh.com ") {
 		t.Errorf("impersonated batch = %q, %v", out, err)
 	}
-	_, err = sup.Call1(ctx, "", policy.APIImpersonateAdmin, "worker1.test.homeworld.example")
+	_, err = sup.Call1(ctx, "", keyapi.ImpersonateAdmin, "worker1.test.homeworld.example")
 	wantStatus(t, err, http.StatusForbidden, "may not act as")
-	_, err = c.NodeClient("worker1").Call1(ctx, "", policy.APIImpersonateAdmin, "admin")
+	_, err = c.NodeClient("worker1").Call1(ctx, "", keyapi.ImpersonateAdmin, "admin")
 	wantStatus(t, err, http.StatusForbidden, "may not call")
 	// Admission of something that is not a node.
-	_, err = admin.Call1(ctx, "", policy.APIAdmit, "admin")
+	_, err = admin.Call1(ctx, "", keyapi.Admit, "admin")
 	wantStatus(t, err, http.StatusForbidden, "not in group nodes")
-	_, err = admin.Call1(ctx, "", policy.APIAdmit, "stranger.example")
+	_, err = admin.Call1(ctx, "", keyapi.Admit, "stranger.example")
 	wantStatus(t, err, http.StatusBadRequest, "no node or account")
 }
 
@@ -328,11 +332,11 @@ func ed25519Key(t *testing.T) (ssh.Signer, string, error) {
 
 func TestUnauthenticated(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
-	_, err := c.Client("127.0.0.31", nil).Call1(ctx, "", credential.APIGetLocalConfig, "")
+	_, err := c.Client("127.0.0.31", nil).Call1(ctx, "", keyapi.GetLocalConfig, "")
 	wantStatus(t, err, http.StatusUnauthorized, "no credentials")
-	_, err = c.Client("127.0.0.200", c.Identity("nobody")).Call1(ctx, "", credential.APIGetLocalConfig, "")
+	_, err = c.Client("127.0.0.200", c.Identity("nobody")).Call1(ctx, "", keyapi.GetLocalConfig, "")
 	wantStatus(t, err, http.StatusUnauthorized, "unknown principal")
-	_, err = c.Client("127.0.0.31", nil).Call1(ctx, "AAAAAAAAAAAAAAAAAAAAAA", credential.APIRenewKeygrant, csr(t))
+	_, err = c.Client("127.0.0.31", nil).Call1(ctx, "AAAAAAAAAAAAAAAAAAAAAA", keyapi.RenewKeygrant, csr(t))
 	wantStatus(t, err, http.StatusUnauthorized, "checksum")
 }
 
@@ -340,7 +344,7 @@ func TestForeignClientCertificateFailsHandshake(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	other := keysystemtest.Start(t, policy.Lifetimes{}) // another cluster's keygranting
 	cl := c.Client("127.0.0.31", other.Identity("worker1.test.homeworld.example"))
-	_, err := cl.Call1(ctx, "", credential.APIGetLocalConfig, "")
+	_, err := cl.Call1(ctx, "", keyapi.GetLocalConfig, "")
 	if err == nil || !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("foreign certificate: %v, want a failed handshake", err)
 	}
@@ -369,21 +373,42 @@ func TestTLSAndServerCertificate(t *testing.T) {
 func TestPublicDownloads(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	cl := c.Client("127.0.0.200", nil)
-	pub, err := cl.Pub(ctx, "clusterca")
+	pub, err := cl.Pub(ctx, keyapi.ClusterCA)
 	if err != nil || !bytes.Equal(pub, c.ClusterCAPEM()) {
 		t.Errorf("pub clusterca = %v", err)
 	}
-	if sshPub, err := cl.Pub(ctx, "ssh-user"); err != nil || !strings.HasPrefix(string(sshPub), "ssh-ed25519 ") {
+	if sshPub, err := cl.Pub(ctx, keyapi.SSHUser); err != nil || !strings.HasPrefix(string(sshPub), "ssh-ed25519 ") {
 		t.Errorf("pub ssh-user = %q, %v", sshPub, err)
 	}
-	conf, err := cl.Static(ctx, "cluster.conf")
+	conf, err := cl.Static(ctx, nodeconf.ClusterFile)
 	if err != nil || !strings.Contains(string(conf), "ETCD_ENDPOINTS="+services.EtcdClient.URL("127.0.0.21", "")+","+services.EtcdClient.URL("127.0.0.22", "")+","+services.EtcdClient.URL("127.0.0.23", "")+"\n") {
 		t.Errorf("cluster.conf = %q, %v", conf, err)
+	}
+	if !strings.Contains(string(conf), "VIRTUAL=false\n") {
+		t.Errorf("cluster.conf of a cluster installed without spire virt up:\n%s", conf)
 	}
 	_, err = cl.Pub(ctx, "nonexistent")
 	wantStatus(t, err, http.StatusNotFound, "no authority")
 	_, err = cl.Static(ctx, "passwd")
 	wantStatus(t, err, http.StatusNotFound, "no static file")
+}
+
+// TestVirtualClusterMarker: the marker spire virt up installs on the
+// supervisor reaches every node as cluster.conf's VIRTUAL.
+func TestVirtualClusterMarker(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	if err := os.WriteFile(c.Supervisor.KeyserverVirtual(), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.StopServer()
+	c.StartServer()
+	data, err := c.Client("127.0.0.200", nil).Static(ctx, nodeconf.ClusterFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf, err := nodeconf.ParseCluster(nodeconf.ClusterFile, data); err != nil || !conf.Virtual {
+		t.Errorf("cluster.conf %+v, %v; want VIRTUAL=true", conf, err)
+	}
 }
 
 func TestAuditAndMetrics(t *testing.T) {
@@ -392,7 +417,7 @@ func TestAuditAndMetrics(t *testing.T) {
 	if _, err := bootstrap(t, c, "worker1", tok); err != nil {
 		t.Fatal(err)
 	}
-	c.NodeClient("worker1").Call1(ctx, "", credential.APIGrantEtcdClient, csr(t))
+	c.NodeClient("worker1").Call1(ctx, "", keyapi.GrantEtcdClient, csr(t))
 	c.Admit("worker2")
 
 	actions := map[string]int{}
@@ -420,10 +445,10 @@ func TestAuditAndMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`homeworld_keyserver_operations_total{api="grant-etcd-client",result="forbidden"} 1`,
-		`homeworld_keyserver_operations_total{api="renew-keygrant",result="ok"} 1`,
+		`homeworld_keyserver_operations_total{api="` + string(keyapi.GrantEtcdClient) + `",result="forbidden"} 1`,
+		`homeworld_keyserver_operations_total{api="` + string(keyapi.RenewKeygrant) + `",result="ok"} 1`,
 		`homeworld_keyserver_tokens_outstanding 1`,
-		`homeworld_keyserver_request_duration_seconds_count{api="admit"} 2`,
+		`homeworld_keyserver_request_duration_seconds_count{api="` + string(keyapi.Admit) + `"} 2`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)

@@ -1,6 +1,7 @@
 package keyserver
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -11,14 +12,16 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
 )
 
 // Load assembles a keyserver from a supervisor's files: setup.yaml, the
-// unsealed authorities, the token store, the deny list and the audit log.
-// They fill in opts; the caller sets the rest (Logf, Now), and Now is the
-// clock of the token store and the audit log too.
+// virtual-cluster marker, the unsealed authorities, the token store, the
+// deny list and the audit log. They fill in opts; the caller sets the rest
+// (Logf, Now), and Now is the clock of the token store and the audit log
+// too.
 func Load(node layout.Node, lifetimes policy.Lifetimes, opts Options) (*Server, *config.Config, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -34,7 +37,18 @@ func Load(node layout.Node, lifetimes policy.Lifetimes, opts Options) (*Server, 
 	for _, w := range warnings {
 		logf("warning: %s", w)
 	}
-	pol, err := policy.Build(cfg, lifetimes)
+	cluster := nodeconf.ForCluster(cfg)
+	// Whether the nodes are a virtual cluster is not in setup.yaml (the same
+	// file describes real hosts); spire virt up says so by installing this
+	// file beside the authorities, and cluster.conf's VIRTUAL passes it on
+	// to every node. A flag would need the service map to start the
+	// keyserver differently in the virtual cluster, which it avoids.
+	if _, err := os.Stat(node.KeyserverVirtual()); err == nil {
+		cluster.Virtual = true
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	pol, err := policy.Build(cfg, cluster, lifetimes)
 	if err != nil {
 		return nil, nil, err
 	}

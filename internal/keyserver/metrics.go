@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
 )
@@ -16,7 +17,7 @@ type metrics struct {
 	// apis is the closed set of API label values: every API the policy
 	// grants to anyone. Anything else a caller names is "other", so no
 	// caller can add label values (and memory) to the metrics.
-	apis map[string]bool
+	apis map[keyapi.API]bool
 }
 
 // Label values besides API names.
@@ -45,7 +46,7 @@ func newMetrics(reg *prometheus.Registry, tokens *token.Store, pol *policy.Polic
 			Name: "homeworld_keyserver_audit_suppressed_refusals_total",
 			Help: "Anonymous refusals not written to the audit log because their address exceeded its rate; each address's next written line says how many.",
 		}),
-		apis: map[string]bool{},
+		apis: map[keyapi.API]bool{},
 	}
 	for _, acct := range pol.Accounts {
 		for api := range acct.Grants {
@@ -64,14 +65,16 @@ func newMetrics(reg *prometheus.Registry, tokens *token.Store, pol *policy.Polic
 }
 
 // label maps a caller-supplied API name into the closed set.
-func (m *metrics) label(api string) string {
+func (m *metrics) label(api keyapi.API) string {
 	switch {
 	case api == "":
 		return labelNone
 	case m.apis[api]:
-		return api
+		return string(api)
 	}
 	return labelOther
 }
 
-func (m *metrics) count(api, result string) { m.requests.WithLabelValues(m.label(api), result).Inc() }
+func (m *metrics) count(api keyapi.API, result string) {
+	m.requests.WithLabelValues(m.label(api), result).Inc()
+}

@@ -27,7 +27,7 @@ type opResult struct {
 func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opResult, *policy.Account, *keyapi.Error) {
 	g := acct.Grants[req.API]
 	if g == nil {
-		return opResult{}, nil, forbidden("%s may not call %s", acct.Principal, sanitize(req.API, maxEchoedName))
+		return opResult{}, nil, forbidden("%s may not call %s", acct.Principal, sanitize(string(req.API), maxEchoedName))
 	}
 	if c.claim != nil && !tokenAllows(req.API) {
 		return opResult{}, nil, forbidden("an admission token only obtains the node's identity; %s needs that identity", req.API)
@@ -105,7 +105,7 @@ func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opR
 		if err != nil {
 			return opResult{}, nil, s.internal(err)
 		}
-		return opResult{result: string(key), detail: "private key of " + g.Authority}, acct, nil
+		return opResult{result: string(key), detail: "private key of " + string(g.Authority)}, acct, nil
 	case policy.Deny, policy.Allow:
 		return s.setDeny(c, acct, req, g.Privilege == policy.Deny)
 	}

@@ -11,7 +11,7 @@ import (
 
 // servePub answers GET /v1/pub/NAME with an authority's public half.
 func (s *Server) servePub(w http.ResponseWriter, r *http.Request) {
-	a, err := s.opts.Authorities.Get(r.PathValue("name"))
+	a, err := s.opts.Authorities.Get(authority.Name(r.PathValue("name")))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return

@@ -43,6 +43,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	certs   *serverCerts
+	clients *x509.CertPool // keygranting: who may present a client certificate
 	metrics *metrics
 	deny    *DenyList
 	limiter *refusalLimiter
@@ -66,14 +67,16 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("keyserver: authority %s has no private key", a.Name)
 		}
 	}
-	clusterCA, err := opts.Authorities.Get("clusterca")
+	clusterCA, err := opts.Authorities.Get(keyapi.ClusterCA)
 	if err != nil {
 		return nil, fmt.Errorf("keyserver: %w", err)
 	}
-	if _, err := opts.Authorities.Get("keygranting"); err != nil {
+	granting, err := opts.Authorities.Get(keyapi.Keygranting)
+	if err != nil {
 		return nil, fmt.Errorf("keyserver: %w", err)
 	}
-	s := &Server{opts: opts, deny: opts.Deny, limiter: newRefusalLimiter(), maxOps: maxBatch()}
+	s := &Server{opts: opts, deny: opts.Deny, limiter: newRefusalLimiter(), maxOps: maxBatch(), clients: x509.NewCertPool()}
+	s.clients.AddCert(granting.Cert)
 	if s.deny == nil {
 		s.deny, _ = OpenDenyList("")
 	}
@@ -114,14 +117,11 @@ func (s *Server) ReopenAudit() error { return s.opts.Audit.Reopen() }
 // keyserver's, and client certificates verified against keygranting when
 // offered.
 func (s *Server) TLSConfig() *tls.Config {
-	granting, _ := s.opts.Authorities.Get("keygranting") // checked in New
-	pool := x509.NewCertPool()
-	pool.AddCert(granting.Cert)
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS13,
 		GetCertificate: s.certs.get,
 		ClientAuth:     tls.VerifyClientCertIfGiven,
-		ClientCAs:      pool,
+		ClientCAs:      s.clients,
 		NextProtos:     []string{"h2", "http/1.1"},
 	}
 }

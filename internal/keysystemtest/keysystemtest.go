@@ -147,18 +147,32 @@ func (c *Cluster) StopServer() {
 // Server is the running keyserver.
 func (c *Cluster) Server() *keyserver.Server { return c.server }
 
+// Authority is the named authority of set; a test without it cannot go on.
+func Authority(t testing.TB, set *authority.Set, name authority.Name) *authority.Authority {
+	t.Helper()
+	a, err := set.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// Authority is the cluster's named authority.
+func (c *Cluster) Authority(name authority.Name) *authority.Authority {
+	c.t.Helper()
+	return Authority(c.t, c.Authorities, name)
+}
+
 // ClusterCA is the pool clients trust the keyserver with.
 func (c *Cluster) ClusterCA() *x509.CertPool {
-	ca, _ := c.Authorities.Get("clusterca")
 	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
+	pool.AddCert(c.Authority(keyapi.ClusterCA).Cert)
 	return pool
 }
 
 // ClusterCAPEM is clusterca's certificate as PEM.
 func (c *Cluster) ClusterCAPEM() []byte {
-	ca, _ := c.Authorities.Get("clusterca")
-	return pki.EncodeCert(ca.Cert)
+	return pki.EncodeCert(c.Authority(keyapi.ClusterCA).Cert)
 }
 
 // Client returns a client calling from sourceIP, presenting cert if non-nil.
@@ -183,7 +197,7 @@ func (c *Cluster) Client(sourceIP string, cert *tls.Certificate) *keyapi.Client 
 // authority, as if the principal had bootstrapped already.
 func (c *Cluster) Identity(principal string) *tls.Certificate {
 	c.t.Helper()
-	ca, _ := c.Authorities.Get("keygranting")
+	ca := c.Authority(keyapi.Keygranting)
 	key, err := pki.NewKey()
 	if err != nil {
 		c.t.Fatal(err)
@@ -217,7 +231,7 @@ func (c *Cluster) Admit(hostname string) string {
 	if !ok {
 		c.t.Fatalf("no node %s", hostname)
 	}
-	tok, err := c.AdminClient().Call1(context.Background(), "", policy.APIAdmit, c.Config.FQDN(n))
+	tok, err := c.AdminClient().Call1(context.Background(), "", keyapi.Admit, c.Config.FQDN(n))
 	if err != nil {
 		c.t.Fatalf("admit %s: %v", hostname, err)
 	}
@@ -258,7 +272,7 @@ func (c *Cluster) Workspace(dir string, key *disaster.Key) {
 func (c *Cluster) Impostor() string {
 	c.t.Helper()
 	sup := c.Config.Supervisor()
-	ca, _ := c.Authorities.Get("clusterca")
+	ca := c.Authority(keyapi.ClusterCA)
 	key, err := pki.NewKey()
 	if err != nil {
 		c.t.Fatal(err)

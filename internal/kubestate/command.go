@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/daemon"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -23,14 +24,11 @@ the Kubernetes API on every scrape and serves them on --listen/metrics under
 kube-state-metrics' names, plus kube_state_api_up. It authenticates with the
 supervisor's read-only certificate (--cert, --key; re-read on each request,
 so renewals are picked up), trusts --ca, and asks each --apiserver in turn
-until one answers.
-
-The older form "kube-state-exporter LISTEN CA CERT KEY APISERVER..." still
-works.`,
-		Example: `  kube-state-exporter --listen 10.0.0.10:9104 \
+until one answers.`,
+		Example: "  kube-state-exporter --listen " + services.KubeState.Addr("10.0.0.10") + ` \
     --ca /etc/homeworld/authorities/kubernetes.pem \
     --cert /etc/homeworld/keys/kubernetes-supervisor.pem --key /etc/homeworld/keys/kubernetes-supervisor.key \
-    --apiserver https://10.0.0.21:443 --apiserver https://10.0.0.22:443`,
+    --apiserver ` + services.APIServer.URL("10.0.0.21", "") + " --apiserver " + services.APIServer.URL("10.0.0.22", ""),
 		Version:       version.String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,

@@ -1,6 +1,8 @@
 package launch
 
 import (
+	"strings"
+
 	"homeworld.dev/homeworld/internal/kubeconfig"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
@@ -23,9 +25,9 @@ func cert(name string) string { return layout.KeysDir + "/" + name + ".pem" }
 // first master.
 func (n *Node) apiServerURL() string {
 	if n.isMaster() {
-		return services.APIServer.URL(n.local("HOST_IP"), "")
+		return services.APIServer.URL(n.ip(), "")
 	}
-	return n.cluster("APISERVER")
+	return n.Cluster.APIServer()
 }
 
 // kubeconfig renders a kubeconfig for one component's certificate.
@@ -41,17 +43,17 @@ func kubeconfigPath(component string) string {
 }
 
 func etcd(n *Node) (*Launch, error) {
-	ip := n.local("HOST_IP")
+	ip := n.ip()
 	return &Launch{Argv: []string{n.bin("etcd"),
-		"--name", n.local("HOST_NODE"),
+		"--name", n.Local.Hostname,
 		"--data-dir", layout.StateDir + "/etcd",
 		"--listen-client-urls", services.EtcdClient.URL(ip, ""),
 		"--advertise-client-urls", services.EtcdClient.URL(ip, ""),
 		"--listen-peer-urls", services.EtcdPeer.URL(ip, ""),
 		"--initial-advertise-peer-urls", services.EtcdPeer.URL(ip, ""),
 		"--listen-metrics-urls", services.EtcdHealth.URL(ip, ""),
-		"--initial-cluster", n.cluster("ETCD_CLUSTER"),
-		"--initial-cluster-token", n.cluster("ETCD_TOKEN"),
+		"--initial-cluster", n.Cluster.EtcdCluster(),
+		"--initial-cluster-token", n.Cluster.EtcdToken,
 		"--initial-cluster-state", "new",
 		"--client-cert-auth", "--trusted-ca-file", etcdClientCA,
 		"--cert-file", cert("etcd-server"), "--key-file", key("etcd-server"),
@@ -76,12 +78,12 @@ anonymous:
 func apiserver(n *Node) (*Launch, error) {
 	authn := layout.ConfigDir + "/apiserver-authentication.yaml"
 	return &Launch{Files: map[string]string{authn: apiserverAuthn}, Argv: []string{n.bin("kube-apiserver"),
-		"--advertise-address", n.local("HOST_IP"),
-		"--bind-address", n.local("HOST_IP"),
+		"--advertise-address", n.ip(),
+		"--bind-address", n.ip(),
 		"--secure-port", services.APIServer.PortString(),
-		"--etcd-servers", n.cluster("ETCD_ENDPOINTS"),
+		"--etcd-servers", strings.Join(n.Cluster.EtcdEndpoints(), ","),
 		"--etcd-cafile", etcdServerCA, "--etcd-certfile", cert("etcd-client"), "--etcd-keyfile", key("etcd-client"),
-		"--service-cluster-ip-range", n.cluster("SERVICE_CIDR"),
+		"--service-cluster-ip-range", n.Cluster.ServiceCIDR.String(),
 		"--authorization-mode", "Node,RBAC",
 		"--authentication-config", authn,
 		"--allow-privileged=true",
@@ -92,7 +94,7 @@ func apiserver(n *Node) (*Launch, error) {
 		"--kubelet-client-certificate", cert("kubernetes-master"), "--kubelet-client-key", key("kubernetes-master"),
 		"--service-account-key-file", saPub,
 		"--service-account-signing-key-file", saKey,
-		"--service-account-issuer", "https://kubernetes.default.svc." + n.cluster("CLUSTER_DOMAIN"),
+		"--service-account-issuer", "https://kubernetes.default.svc." + n.Cluster.ClusterDomain,
 		"--service-account-lookup",
 		"--profiling=false",
 	}}, nil
@@ -111,8 +113,8 @@ func controllerManager(n *Node) (*Launch, error) {
 			"--bind-address", services.ControllerManager.Host(""),
 			"--secure-port", services.ControllerManager.PortString(),
 			"--cluster-name", "homeworld",
-			"--cluster-cidr", n.cluster("CLUSTER_CIDR"),
-			"--service-cluster-ip-range", n.cluster("SERVICE_CIDR"),
+			"--cluster-cidr", n.Cluster.ClusterCIDR.String(),
+			"--service-cluster-ip-range", n.Cluster.ServiceCIDR.String(),
 			"--leader-elect",
 			"--use-service-account-credentials",
 			"--service-account-private-key-file", saKey,
@@ -148,8 +150,8 @@ func proxy(n *Node) (*Launch, error) {
 		Files: map[string]string{kc: kcText},
 		Argv: []string{n.bin("kube-proxy"),
 			"--kubeconfig", kc,
-			"--hostname-override", n.local("HOST_NODE"),
-			"--cluster-cidr", n.cluster("CLUSTER_CIDR"),
+			"--hostname-override", n.Local.Hostname,
+			"--cluster-cidr", n.Cluster.ClusterCIDR.String(),
 			"--proxy-mode", "iptables",
 			"--conntrack-max-per-core", "0",
 			"--metrics-bind-address", services.ProxyMetrics.Addr(""),

@@ -8,6 +8,7 @@
 package launch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,49 +18,41 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 )
 
 // Node is what a launch knows about its node.
 type Node struct {
-	Cluster map[string]string // cluster.conf
-	Local   map[string]string // local.conf
-	BinDir  string            // where the upstream binaries are
-	Images  string            // folder of OCI archives to import into containerd
-	Layout  layout.Node       // "/" on real hosts and inside virtual nodes
+	Cluster nodeconf.Cluster
+	Local   nodeconf.Local
+	BinDir  string      // where the upstream binaries are
+	Images  string      // folder of OCI archives to import into containerd
+	Layout  layout.Node // "/" on real hosts and inside virtual nodes
 }
 
-// Load reads the node's configuration files.
+// Load reads the node's configuration files; a missing or malformed key
+// fails here, naming the file and the key, before any component starts.
 func Load(l layout.Node, binDir, imagesDir string) (*Node, error) {
 	n := &Node{BinDir: binDir, Images: imagesDir, Layout: l}
-	for _, f := range []struct {
-		path string
-		into *map[string]string
-	}{{l.ClusterConf(), &n.Cluster}, {l.LocalConf(), &n.Local}} {
-		data, err := os.ReadFile(f.path)
-		if err != nil {
-			return nil, fmt.Errorf("%w (the keyclient fetches it; is it ready?)", err)
-		}
-		if *f.into, err = config.ParseConf(string(data)); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.path, err)
-		}
+	var err error
+	if n.Cluster, err = nodeconf.LoadCluster(l.ClusterConf()); err != nil {
+		return nil, fetchedHint(err)
+	}
+	if n.Local, err = nodeconf.LoadLocal(l.LocalConf()); err != nil {
+		return nil, fetchedHint(err)
 	}
 	return n, nil
 }
 
-func (n *Node) get(kv map[string]string, file, key string) string {
-	v, ok := kv[key]
-	if !ok || v == "" {
-		panic(missingKey{file, key})
+func fetchedHint(err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w (the keyclient fetches it; is it ready?)", err)
 	}
-	return v
+	return err
 }
 
-type missingKey struct{ file, key string }
-
-// cluster and local read required keys; a missing key aborts the launch
-// with a message naming it (see Plan).
-func (n *Node) cluster(key string) string { return n.get(n.Cluster, "cluster.conf", key) }
-func (n *Node) local(key string) string   { return n.get(n.Local, "local.conf", key) }
+// ip is the node's own address, which its components listen on.
+func (n *Node) ip() string { return n.Local.IP.String() }
 
 // Launch is a planned start: files to write, then the program to exec.
 type Launch struct {
@@ -96,20 +89,11 @@ func Names() []string {
 }
 
 // Plan prepares the launch of component.
-func Plan(component string, n *Node) (l *Launch, err error) {
+func Plan(component string, n *Node) (*Launch, error) {
 	f, ok := Components[component]
 	if !ok {
 		return nil, fmt.Errorf("unknown component %q (known: %s)", component, strings.Join(Names(), ", "))
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			mk, ok := r.(missingKey)
-			if !ok {
-				panic(r)
-			}
-			err = fmt.Errorf("%s lacks %s, which %s needs", mk.file, mk.key, component)
-		}
-	}()
 	return f(n)
 }
 
@@ -135,4 +119,4 @@ func (n *Node) Exec(l *Launch) error {
 
 func (n *Node) bin(name string) string { return filepath.Join(n.BinDir, name) }
 
-func (n *Node) isMaster() bool { return n.local("KIND") == string(config.KindMaster) }
+func (n *Node) isMaster() bool { return n.Local.Kind == config.KindMaster }

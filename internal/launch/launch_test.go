@@ -8,27 +8,44 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/services"
 )
 
-// testNode is master1 of the example cluster, with its conf files written
+// testNode is a node of the example cluster, with its conf files written
 // as the keyclient would.
 func testNode(t *testing.T, host string) *Node {
+	t.Helper()
+	node, err := Load(writeConf(t, host, nil), "/opt/hw", "/opt/hw/images")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
+// writeConf writes host's cluster.conf and local.conf into a fresh root,
+// after edit (if any) changes cluster.conf.
+func writeConf(t *testing.T, host string, edit func(string) string) layout.Node {
 	t.Helper()
 	c, _, err := config.Parse("setup.yaml", config.Template)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, _ := c.FindNode(host)
-	l := layout.Node{Root: t.TempDir()}
-	os.MkdirAll(filepath.Dir(l.ClusterConf()), 0o755)
-	os.WriteFile(l.ClusterConf(), []byte(config.ClusterConf(c)), 0o644)
-	os.WriteFile(l.LocalConf(), []byte(config.LocalConf(c, n)), 0o644)
-	node, err := Load(l, "/opt/hw", "/opt/hw/images")
-	if err != nil {
-		t.Fatal(err)
+	cluster := nodeconf.ForCluster(c).Render()
+	if edit != nil {
+		cluster = edit(cluster)
 	}
-	return node
+	l := layout.Node{Root: t.TempDir()}
+	for path, text := range map[string]string{l.ClusterConf(): cluster, l.LocalConf(): nodeconf.ForNode(c, n).Render()} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
 }
 
 func argv(t *testing.T, n *Node, component string) (*Launch, string) {
@@ -117,12 +134,30 @@ func TestContainerdAndCNI(t *testing.T) {
 }
 
 func TestMissingConfigIsNamed(t *testing.T) {
-	n := testNode(t, "master1")
-	delete(n.Cluster, "ETCD_TOKEN")
-	if _, err := Plan("etcd", n); err == nil || !strings.Contains(err.Error(), "cluster.conf lacks ETCD_TOKEN") {
+	l := writeConf(t, "master1", func(s string) string {
+		return strings.Replace(s, "ETCD_TOKEN=", "ETCD_TOKN=", 1)
+	})
+	if _, err := Load(l, "/opt/hw", "/opt/hw/images"); err == nil || !strings.Contains(err.Error(), "cluster.conf: ETCD_TOKEN is missing") {
+		t.Errorf("Load = %v", err)
+	}
+	l = writeConf(t, "master1", nil)
+	os.Remove(l.LocalConf())
+	if _, err := Load(l, "/opt/hw", "/opt/hw/images"); err == nil || !strings.Contains(err.Error(), "local.conf") || !strings.Contains(err.Error(), "keyclient fetches it") {
+		t.Errorf("Load without local.conf = %v", err)
+	}
+	if _, err := Plan("nonsense", testNode(t, "master1")); err == nil || !strings.Contains(err.Error(), "known:") {
 		t.Errorf("Plan = %v", err)
 	}
-	if _, err := Plan("nonsense", n); err == nil || !strings.Contains(err.Error(), "known:") {
-		t.Errorf("Plan = %v", err)
+}
+
+// TestVirtualNodes: cluster.conf's VIRTUAL decides where service states
+// come from (virtnode reports them; there is no systemd to collect).
+func TestVirtualNodes(t *testing.T) {
+	_, real := argv(t, testNode(t, "worker1"), "node-exporter")
+	virtual := testNode(t, "worker1")
+	virtual.Cluster.Virtual = true
+	_, virt := argv(t, virtual, "node-exporter")
+	if !strings.Contains(real, "--collector.systemd") || strings.Contains(virt, "--collector.systemd") {
+		t.Errorf("node exporter on a real host: %s; on a virtual node: %s", real, virt)
 	}
 }

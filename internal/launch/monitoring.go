@@ -2,6 +2,7 @@ package launch
 
 import (
 	"os"
+	"strings"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -10,25 +11,16 @@ import (
 	"homeworld.dev/homeworld/internal/services"
 )
 
-// VirtualMarker exists on nodes of the virtual cluster, where service states
-// come from the node supervisor instead of systemd.
-const VirtualMarker = layout.ConfigDir + "/virtual-cluster"
-
-func (n *Node) virtual() bool {
-	_, err := os.Stat(n.Layout.Path(VirtualMarker))
-	return err == nil
-}
-
 func nodeExporter(n *Node) (*Launch, error) {
-	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", services.NodeExporter.Addr(n.local("HOST_IP"))}
-	if !n.virtual() {
+	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", services.NodeExporter.Addr(n.ip())}
+	if !n.Cluster.Virtual {
 		argv = append(argv, "--collector.systemd") // service states, as node_systemd_unit_state
 	}
 	return &Launch{Argv: argv}, nil
 }
 
 func etcdExporter(n *Node) (*Launch, error) {
-	ip := n.local("HOST_IP")
+	ip := n.ip()
 	return &Launch{Argv: []string{n.bin("etcd-metrics-exporter"),
 		"--listen", services.EtcdExporter.Addr(ip), "--etcd", services.EtcdClient.URL(ip, ""),
 		"--ca", etcdServerCA, "--cert", cert("etcd-client"), "--key", key("etcd-client")}}, nil
@@ -47,7 +39,7 @@ func prometheus(n *Node) (*Launch, error) {
 		SupervisorCert: cert("kubernetes-supervisor"),
 		SupervisorKey:  key("kubernetes-supervisor"),
 	}
-	if n.virtual() {
+	if n.Cluster.Virtual {
 		o.Virtual = true
 		o.ScrapeInterval = 5 * time.Second // quick feedback for checks on a test cluster
 	}
@@ -61,7 +53,7 @@ func prometheus(n *Node) (*Launch, error) {
 		Argv: []string{"/usr/bin/prometheus", "--config.file", path,
 			"--storage.tsdb.path", layout.StateDir + "/prometheus",
 			"--storage.tsdb.retention.time", "15d",
-			"--web.listen-address", services.Prometheus.Addr(n.local("HOST_IP"))},
+			"--web.listen-address", services.Prometheus.Addr(n.ip())},
 	}, nil
 }
 
@@ -71,12 +63,12 @@ func sshd(n *Node) (*Launch, error) {
 	return &Launch{
 		Prepare: func() error { return os.MkdirAll("/run/sshd", 0o755) }, // privilege separation
 		Argv: []string{"/usr/sbin/sshd", "-D", "-e", "-f", layout.SSHDir + "/sshd_config.d/homeworld.conf",
-			"-o", "ListenAddress=" + services.SSH.Addr(n.local("HOST_IP")), "-o", "PidFile=/run/sshd.pid"},
+			"-o", "ListenAddress=" + services.SSH.Addr(n.ip()), "-o", "PidFile=/run/sshd.pid"},
 	}, nil
 }
 
 func kubeState(n *Node) (*Launch, error) {
-	return &Launch{Argv: []string{n.bin("kube-state-exporter"), "--listen", services.KubeState.Addr(n.local("HOST_IP")),
+	return &Launch{Argv: []string{n.bin("kube-state-exporter"), "--listen", services.KubeState.Addr(n.ip()),
 		"--ca", kubeCA, "--cert", cert("kubernetes-supervisor"), "--key", key("kubernetes-supervisor"),
-		"--apiserver", n.cluster("APISERVERS")}}, nil
+		"--apiserver", strings.Join(n.Cluster.APIServers(), ",")}}, nil
 }

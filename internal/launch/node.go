@@ -57,7 +57,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
-`, n.local("POD_CIDR"))
+`, n.Local.PodCIDR)
 	return &Launch{
 		Files: map[string]string{containerdConfig: conf, cniConfig: cni},
 		Argv:  []string{"/usr/bin/containerd", "--config", containerdConfig},
@@ -69,9 +69,9 @@ func CgroupRoot(host string) string { return "homeworld-" + host }
 
 func kubelet(n *Node) (*Launch, error) {
 	kc := kubeconfigPath("kubelet")
-	host := n.local("HOST_NODE")
+	host := n.Local.Hostname
 	taints := "[]"
-	if n.local("SCHEDULE_WORK") != "true" {
+	if !n.Local.ScheduleWork() {
 		taints = `[{key: node-role.kubernetes.io/control-plane, effect: NoSchedule}]`
 	}
 	conf := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
@@ -105,8 +105,8 @@ podLogsDir: /var/log/homeworld/pods
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 imageGCHighThresholdPercent: 100
 serializeImagePulls: false
-`, n.local("HOST_IP"), services.KubeletAPI.Port, services.KubeletHealth.Host(""), services.KubeletHealth.Port, kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
-		n.cluster("SERVICE_DNS"), n.cluster("CLUSTER_DOMAIN"), ContainerdSocket, CgroupRoot(host), taints)
+`, n.ip(), services.KubeletAPI.Port, services.KubeletHealth.Host(""), services.KubeletHealth.Port, kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
+		n.Cluster.ServiceDNS, n.Cluster.ClusterDomain, ContainerdSocket, CgroupRoot(host), taints)
 	confPath := layout.ConfigDir + "/kubelet.yaml"
 	kcText, err := n.kubeconfig("system:node:"+host, "kubernetes-worker")
 	if err != nil {
@@ -124,7 +124,7 @@ serializeImagePulls: false
 			"--config", confPath,
 			"--kubeconfig", kc,
 			"--hostname-override", host,
-			"--node-ip", n.local("HOST_IP"),
+			"--node-ip", n.ip(),
 			"--root-dir", layout.StateDir + "/kubelet",
 		}}, nil
 }

@@ -51,6 +51,7 @@ func (n Node) SSHDConfig() string  { return n.Path(SSHDir + "/sshd_config.d/home
 // Supervisor-only files of the keyserver.
 func (n Node) SetupYAML() string              { return n.Path(ConfigDir + "/setup.yaml") }
 func (n Node) KeyserverAuthorities() string   { return n.Path(HomeworldDir + "/keyserver/authorities") }
+func (n Node) KeyserverVirtual() string       { return n.Path(HomeworldDir + "/keyserver/virtual-cluster") }
 func (n Node) KeyserverState() string         { return n.Path(StateDir + "/keyserver") }
 func (n Node) KeyserverAuditLog() string      { return n.Path(LogDir + "/keyserver-audit.log") }
 func (n Node) KeyclientState() string         { return n.Path(StateDir + "/keyclient") }

@@ -7,19 +7,9 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
-)
-
-// Administrator APIs.
-const (
-	APIAccessSSH        = "access-ssh"
-	APIAccessKubernetes = "access-kubernetes"
-	APIAccessEtcd       = "access-etcd"
-	APIAdmit            = "admit"         // issue an admission token for a node
-	APIImpersonateAdmin = "auth-as-admin" // the supervisor's gateway acting for an admin
-	APIMonitorSSH       = "monitor-ssh"   // auth-monitor's SSH certificate for its login checks
-	APIDeny             = "deny"          // refuse a principal or certificate serial at once
-	APIAllow            = "allow"         // lift a deny
 )
 
 // MonitorProbe is the account auth-monitor acts as to prove the
@@ -35,8 +25,10 @@ func MonitorPrincipal(supervisorFQDN string) string { return "auth-monitor@" + s
 // login checks.
 const MonitorSSHLifetime = 10 * time.Minute
 
-// Build compiles the policy of a validated cluster description.
-func Build(c *config.Config, l Lifetimes) (*Policy, error) {
+// Build compiles the policy of a validated cluster description; cluster is
+// what it serves as cluster.conf (nodeconf.ForCluster(c), with what the
+// keyserver knows beyond setup.yaml).
+func Build(c *config.Config, cluster nodeconf.Cluster, l Lifetimes) (*Policy, error) {
 	if err := l.validate(); err != nil {
 		return nil, err
 	}
@@ -44,7 +36,7 @@ func Build(c *config.Config, l Lifetimes) (*Policy, error) {
 	p := &Policy{
 		Accounts:   map[string]*Account{},
 		Groups:     map[string]map[string]bool{GroupNodes: {}, GroupRootAdmins: {}, GroupMonitorProbes: {}},
-		Static:     map[string]string{"cluster.conf": config.ClusterConf(c)},
+		Static:     map[string]string{nodeconf.ClusterFile: cluster.Render()},
 		ServerName: c.FQDN(sup),
 		ServerIP:   netip.MustParseAddr(sup.IP),
 	}
@@ -73,38 +65,38 @@ func Build(c *config.Config, l Lifetimes) (*Policy, error) {
 // monitorAccount is auth-monitor: an SSH certificate of minutes for its
 // login checks, and impersonation of the probe account only.
 func monitorAccount(supFQDN string, ip netip.Addr) *Account {
-	a := &Account{Principal: MonitorPrincipal(supFQDN), IP: ip, DirectAuth: true, Grants: map[string]*Grant{}}
-	a.add(&Grant{API: APIMonitorSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a := &Account{Principal: MonitorPrincipal(supFQDN), IP: ip, DirectAuth: true, Grants: map[keyapi.API]*Grant{}}
+	a.add(&Grant{API: keyapi.MonitorSSH, Privilege: SignSSH, Authority: keyapi.SSHUser, SSH: pki.SSHGrant{
 		KeyID: "auth-monitor-" + supFQDN, Principals: []string{"root"}, Lifetime: MonitorSSHLifetime,
 	}})
-	a.add(&Grant{API: APIImpersonateAdmin, Privilege: Impersonate, Scope: GroupMonitorProbes})
+	a.add(&Grant{API: keyapi.ImpersonateAdmin, Privilege: Impersonate, Scope: GroupMonitorProbes})
 	return a
 }
 
 // probeAccount is reachable only by impersonation; its SSH certificate names
 // a user no node has.
 func probeAccount() *Account {
-	a := &Account{Principal: MonitorProbe, Grants: map[string]*Grant{}}
-	a.add(&Grant{API: APIAccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a := &Account{Principal: MonitorProbe, Grants: map[keyapi.API]*Grant{}}
+	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: keyapi.SSHUser, SSH: pki.SSHGrant{
 		KeyID: MonitorProbe, Principals: []string{MonitorProbe}, Lifetime: MonitorSSHLifetime,
 	}})
 	return a
 }
 
 func adminAccount(principal string, l Lifetimes) *Account {
-	a := &Account{Principal: principal, DirectAuth: true, Grants: map[string]*Grant{}}
-	a.add(&Grant{API: APIAccessSSH, Privilege: SignSSH, Authority: "ssh-user", SSH: pki.SSHGrant{
+	a := &Account{Principal: principal, DirectAuth: true, Grants: map[keyapi.API]*Grant{}}
+	a.add(&Grant{API: keyapi.AccessSSH, Privilege: SignSSH, Authority: keyapi.SSHUser, SSH: pki.SSHGrant{
 		KeyID: "admin-ssh-" + principal, Principals: []string{"root"}, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: APIAccessKubernetes, Privilege: SignTLS, Authority: "kubernetes", TLS: pki.TLSGrant{
+	a.add(&Grant{API: keyapi.AccessKubernetes, Privilege: SignTLS, Authority: keyapi.Kubernetes, TLS: pki.TLSGrant{
 		CommonName: "root:" + principal, Organizations: []string{"system:masters"}, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: APIAccessEtcd, Privilege: SignTLS, Authority: "etcd-client", TLS: pki.TLSGrant{
+	a.add(&Grant{API: keyapi.AccessEtcd, Privilege: SignTLS, Authority: keyapi.EtcdClient, TLS: pki.TLSGrant{
 		CommonName: "admin-etcd-" + principal, Usage: pki.ClientAuth, Lifetime: l.Admin,
 	}})
-	a.add(&Grant{API: APIAdmit, Privilege: IssueToken, Scope: GroupNodes, TokenTTL: l.Token})
-	a.add(&Grant{API: APIDeny, Privilege: Deny})
-	a.add(&Grant{API: APIAllow, Privilege: Allow})
+	a.add(&Grant{API: keyapi.Admit, Privilege: IssueToken, Scope: GroupNodes, TokenTTL: l.Token})
+	a.add(&Grant{API: keyapi.Deny, Privilege: Deny})
+	a.add(&Grant{API: keyapi.Allow, Privilege: Allow})
 	return a
 }
 
@@ -118,65 +110,65 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 		Kind:       n.Kind,
 		IP:         netip.MustParseAddr(n.IP),
 		DirectAuth: true,
-		Grants:     map[string]*Grant{},
+		Grants:     map[keyapi.API]*Grant{},
 	}
 	hostNames := []string{fqdn, n.Hostname, n.IP}
 	for _, cred := range credential.For(n.Kind) {
 		if cred.Type == credential.Authority || cred.Type == credential.Static {
 			continue // public downloads need no grant
 		}
-		g := &Grant{API: cred.Source}
-		tls := func(authority, cn string, usage pki.Usage, names []string, orgs ...string) {
+		g := &Grant{API: cred.API}
+		tls := func(authority keyapi.Authority, cn string, usage pki.Usage, names []string, orgs ...string) {
 			g.Privilege, g.Authority = SignTLS, authority
 			g.TLS = pki.TLSGrant{CommonName: cn, Names: names, Organizations: orgs, Usage: usage, Lifetime: l.NodeCert}
 		}
 		const client, server, both = pki.ClientAuth, pki.ServerAuth, pki.ClientAuth | pki.ServerAuth
-		switch cred.Source {
-		case credential.APIRenewKeygrant:
-			tls("keygranting", fqdn, client, nil)
+		switch cred.API {
+		case keyapi.RenewKeygrant:
+			tls(keyapi.Keygranting, fqdn, client, nil)
 			g.TLS.Lifetime = l.Keygrant
-		case credential.APIGetLocalConfig:
-			g.Privilege, g.Contents = Text, config.LocalConf(c, n)
-		case credential.APIGrantSSHHost:
-			g.Privilege, g.Authority = SignSSH, "ssh-host"
+		case keyapi.GetLocalConfig:
+			g.Privilege, g.Contents = Text, nodeconf.ForNode(c, n).Render()
+		case keyapi.GrantSSHHost:
+			g.Privilege, g.Authority = SignSSH, keyapi.SSHHost
 			g.SSH = pki.SSHGrant{KeyID: "admitted-" + fqdn, Principals: hostNames, Host: true, Lifetime: l.SSHHost}
-		case credential.APIGrantAuthMonitor:
-			tls("keygranting", MonitorPrincipal(fqdn), client, nil)
-		case credential.APIGrantRegistryHost:
+		case keyapi.GrantAuthMonitor:
+			tls(keyapi.Keygranting, MonitorPrincipal(fqdn), client, nil)
+		case keyapi.GrantRegistryHost:
 			// Only the registry's own name: not the supervisor's name or
 			// address, which belong to the keyserver.
-			tls("clusterca", "homeworld-registry", server, []string{RegistryName})
-		case credential.APIGrantKubeSupervisor:
+			tls(keyapi.ClusterCA, "homeworld-registry", server, []string{RegistryName})
+		case keyapi.GrantKubeSupervisor:
 			// Not system:masters: the supervisor's monitoring only reads (see
 			// internal/rbac).
-			tls("kubernetes", "supervisor:"+n.Hostname, client, nil)
-		case credential.APIGrantKubeWorker:
+			tls(keyapi.Kubernetes, "supervisor:"+n.Hostname, client, nil)
+		case keyapi.GrantKubeWorker:
 			// The kubelet's client and serving certificate.
-			tls("kubernetes", "system:node:"+n.Hostname, both, hostNames, "system:nodes")
-		case credential.APIGrantKubeProxy:
-			tls("kubernetes", "system:kube-proxy", client, nil)
-		case credential.APIGrantKubeMaster:
+			tls(keyapi.Kubernetes, "system:node:"+n.Hostname, both, hostNames, "system:nodes")
+		case keyapi.GrantKubeProxy:
+			tls(keyapi.Kubernetes, "system:kube-proxy", client, nil)
+		case keyapi.GrantKubeMaster:
 			// The apiserver's serving certificate and its client
 			// certificate towards kubelets.
 			d := c.Cluster.InternalDomain
-			tls("kubernetes", "apiserver:"+n.Hostname, both, []string{
+			tls(keyapi.Kubernetes, "apiserver:"+n.Hostname, both, []string{
 				fqdn, n.Hostname, "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc." + d, n.IP, c.Addresses.ServiceAPI,
 			})
-		case credential.APIGrantKubeCtrlMgr:
-			tls("kubernetes", "system:kube-controller-manager", client, nil)
-		case credential.APIGrantKubeScheduler:
-			tls("kubernetes", "system:kube-scheduler", client, nil)
-		case credential.APIGrantEtcdServer:
+		case keyapi.GrantKubeCtrlMgr:
+			tls(keyapi.Kubernetes, "system:kube-controller-manager", client, nil)
+		case keyapi.GrantKubeScheduler:
+			tls(keyapi.Kubernetes, "system:kube-scheduler", client, nil)
+		case keyapi.GrantEtcdServer:
 			// Serves clients and peers, and is the client side of peer
 			// connections.
-			tls("etcd-server", "etcd-server-"+n.Hostname, both, hostNames)
-		case credential.APIGrantEtcdClient:
-			tls("etcd-client", "etcd-client-"+n.Hostname, client, hostNames)
-		case credential.APIFetchServiceAccountKey:
-			g.Privilege, g.Authority = FetchKey, "serviceaccount"
+			tls(keyapi.EtcdServer, "etcd-server-"+n.Hostname, both, hostNames)
+		case keyapi.GrantEtcdClient:
+			tls(keyapi.EtcdClient, "etcd-client-"+n.Hostname, client, hostNames)
+		case keyapi.FetchServiceAccountKey:
+			g.Privilege, g.Authority = FetchKey, keyapi.ServiceAccount
 		default:
-			return nil, fmt.Errorf("policy: credential %s uses API %s, which the policy does not know", cred.Name, cred.Source)
+			return nil, fmt.Errorf("policy: credential %s uses API %s, which the policy does not know", cred.Name, cred.API)
 		}
 		a.add(g)
 	}
@@ -184,7 +176,7 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 		// The (future) Kerberos gateway runs on the supervisor and acts for
 		// the admin it authenticated. auth-monitor has an identity of its
 		// own (monitorAccount) and cannot do this.
-		a.add(&Grant{API: APIImpersonateAdmin, Privilege: Impersonate, Scope: GroupRootAdmins})
+		a.add(&Grant{API: keyapi.ImpersonateAdmin, Privilege: Impersonate, Scope: GroupRootAdmins})
 	}
 	return a, nil
 }

@@ -8,11 +8,13 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
@@ -33,9 +35,9 @@ const (
 
 // Grant is one API an account may call, with every parameter fixed.
 type Grant struct {
-	API       string
+	API       keyapi.API
 	Privilege Privilege
-	Authority string // SignTLS, SignSSH, FetchKey
+	Authority keyapi.Authority // SignTLS, SignSSH, FetchKey
 	TLS       pki.TLSGrant
 	SSH       pki.SSHGrant
 	Scope     string        // IssueToken, Impersonate: group of allowed targets
@@ -52,17 +54,12 @@ type Account struct {
 	// DirectAuth allows authenticating with a keygranting client certificate
 	// or token; without it the account is reachable only by impersonation.
 	DirectAuth bool
-	Grants     map[string]*Grant
+	Grants     map[keyapi.API]*Grant
 }
 
 // APIs lists the account's grant names, sorted.
-func (a *Account) APIs() []string {
-	out := make([]string, 0, len(a.Grants))
-	for api := range a.Grants {
-		out = append(out, api)
-	}
-	sort.Strings(out)
-	return out
+func (a *Account) APIs() []keyapi.API {
+	return slices.Sorted(maps.Keys(a.Grants))
 }
 
 // Group names.

@@ -8,6 +8,8 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
 )
 
@@ -22,7 +24,7 @@ func testConfig(t *testing.T) *config.Config {
 
 func TestNodeGrantsMatchCatalogue(t *testing.T) {
 	c := testConfig(t)
-	p, err := Build(c, DefaultLifetimes)
+	p, err := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,14 +33,14 @@ func TestNodeGrantsMatchCatalogue(t *testing.T) {
 		if acct == nil {
 			t.Fatalf("no account for %s", n.Hostname)
 		}
-		var want []string
+		var want []keyapi.API
 		for _, cred := range credential.For(n.Kind) {
 			if cred.Type != credential.Authority && cred.Type != credential.Static {
-				want = append(want, cred.Source)
+				want = append(want, cred.API)
 			}
 		}
 		if n.Kind == config.KindSupervisor {
-			want = append(want, APIImpersonateAdmin)
+			want = append(want, keyapi.ImpersonateAdmin)
 		}
 		slices.Sort(want)
 		if got := acct.APIs(); !slices.Equal(got, want) {
@@ -55,13 +57,13 @@ func TestNodeGrantsMatchCatalogue(t *testing.T) {
 
 func TestWorkersGetNoEtcdOrSigningMaterial(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	for _, n := range c.NodesOf(config.KindWorker) {
 		for api, g := range p.Accounts[c.FQDN(n)].Grants {
-			if strings.Contains(g.Authority, "etcd") || g.Privilege == FetchKey || g.Privilege == IssueToken || g.Privilege == Impersonate {
+			if strings.Contains(string(g.Authority), "etcd") || g.Privilege == FetchKey || g.Privilege == IssueToken || g.Privilege == Impersonate {
 				t.Errorf("worker %s may call %s (%s on %s)", n.Hostname, api, g.Privilege, g.Authority)
 			}
-			if g.Authority == "serviceaccount" || strings.Contains(api, "master") || strings.Contains(api, "ctrl-mgr") {
+			if g.Authority == keyapi.ServiceAccount || strings.Contains(string(api), "master") || strings.Contains(string(api), "ctrl-mgr") {
 				t.Errorf("worker %s may call %s", n.Hostname, api)
 			}
 		}
@@ -70,9 +72,9 @@ func TestWorkersGetNoEtcdOrSigningMaterial(t *testing.T) {
 
 func TestNamesComeFromPolicy(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	m := p.Accounts["master1.cluster.example.org"]
-	g := m.Grants[credential.APIGrantKubeMaster]
+	g := m.Grants[keyapi.GrantKubeMaster]
 	for _, want := range []string{"master1.cluster.example.org", "master1", "192.0.2.21", "kubernetes.default.svc.cluster.internal", "172.28.0.1"} {
 		if !slices.Contains(g.TLS.Names, want) {
 			t.Errorf("apiserver names %v lack %s", g.TLS.Names, want)
@@ -81,11 +83,11 @@ func TestNamesComeFromPolicy(t *testing.T) {
 	if g.TLS.Usage != pki.ClientAuth|pki.ServerAuth {
 		t.Error("apiserver certificate does not serve and authenticate to kubelets")
 	}
-	w := p.Accounts["worker1.cluster.example.org"].Grants[credential.APIGrantKubeWorker]
+	w := p.Accounts["worker1.cluster.example.org"].Grants[keyapi.GrantKubeWorker]
 	if w.TLS.CommonName != "system:node:worker1" || !slices.Equal(w.TLS.Organizations, []string{"system:nodes"}) {
 		t.Errorf("kubelet cert: %+v", w.TLS)
 	}
-	ssh := p.Accounts["worker1.cluster.example.org"].Grants[credential.APIGrantSSHHost]
+	ssh := p.Accounts["worker1.cluster.example.org"].Grants[keyapi.GrantSSHHost]
 	if !slices.Equal(ssh.SSH.Principals, []string{"worker1.cluster.example.org", "worker1", "192.0.2.31"}) || !ssh.SSH.Host {
 		t.Errorf("ssh host grant: %+v", ssh.SSH)
 	}
@@ -93,19 +95,19 @@ func TestNamesComeFromPolicy(t *testing.T) {
 
 func TestAdminGrantsAreShortLived(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	a := p.Accounts["admin"]
 	if a == nil || a.IP.IsValid() || !p.InGroup(GroupRootAdmins, "admin") {
 		t.Fatalf("admin account: %+v", a)
 	}
-	for _, api := range []string{APIAccessSSH, APIAccessKubernetes, APIAccessEtcd} {
+	for _, api := range []keyapi.API{keyapi.AccessSSH, keyapi.AccessKubernetes, keyapi.AccessEtcd} {
 		g := a.Grants[api]
 		life := g.TLS.Lifetime + g.SSH.Lifetime
 		if life <= 0 || life > 8*time.Hour {
 			t.Errorf("%s lifetime %v, want a few hours", api, life)
 		}
 	}
-	if g := a.Grants[APIAdmit]; g.Scope != GroupNodes || g.TokenTTL != time.Hour {
+	if g := a.Grants[keyapi.Admit]; g.Scope != GroupNodes || g.TokenTTL != time.Hour {
 		t.Errorf("admit grant: %+v", g)
 	}
 }
@@ -113,7 +115,8 @@ func TestAdminGrantsAreShortLived(t *testing.T) {
 func TestBadLifetimes(t *testing.T) {
 	l := DefaultLifetimes
 	l.Admin = 0
-	if _, err := Build(testConfig(t), l); err == nil || !strings.Contains(err.Error(), "admin lifetime") {
+	c := testConfig(t)
+	if _, err := Build(c, nodeconf.ForCluster(c), l); err == nil || !strings.Contains(err.Error(), "admin lifetime") {
 		t.Errorf("Build = %v", err)
 	}
 }
@@ -124,10 +127,10 @@ func TestBadLifetimes(t *testing.T) {
 // keyserver.
 func TestOnlyHostCertificatesServe(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
-	serving := map[string]bool{
-		credential.APIGrantKubeWorker: true, credential.APIGrantKubeMaster: true,
-		credential.APIGrantEtcdServer: true, credential.APIGrantRegistryHost: true,
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
+	serving := map[keyapi.API]bool{
+		keyapi.GrantKubeWorker: true, keyapi.GrantKubeMaster: true,
+		keyapi.GrantEtcdServer: true, keyapi.GrantRegistryHost: true,
 	}
 	sup := c.Supervisor()
 	for _, acct := range p.Accounts {
@@ -144,7 +147,7 @@ func TestOnlyHostCertificatesServe(t *testing.T) {
 			if g.TLS.Usage == 0 {
 				t.Errorf("%s: %s has no usage", acct.Principal, api)
 			}
-			if api != credential.APIGrantKubeMaster && api != credential.APIGrantKubeWorker && api != credential.APIGrantEtcdServer {
+			if api != keyapi.GrantKubeMaster && api != keyapi.GrantKubeWorker && api != keyapi.GrantEtcdServer {
 				for _, n := range g.TLS.Names {
 					if n == c.FQDN(sup) || n == sup.IP {
 						t.Errorf("%s: %s names the keyserver's %s", acct.Principal, api, n)
@@ -153,7 +156,7 @@ func TestOnlyHostCertificatesServe(t *testing.T) {
 			}
 		}
 	}
-	if r := p.Accounts[c.FQDN(sup)].Grants[credential.APIGrantRegistryHost]; !slices.Equal(r.TLS.Names, []string{RegistryName}) {
+	if r := p.Accounts[c.FQDN(sup)].Grants[keyapi.GrantRegistryHost]; !slices.Equal(r.TLS.Names, []string{RegistryName}) {
 		t.Errorf("registry names %v, want only %s", r.TLS.Names, RegistryName)
 	}
 }
@@ -162,16 +165,16 @@ func TestOnlyHostCertificatesServe(t *testing.T) {
 // and nothing else.
 func TestMonitorCannotActForAdmins(t *testing.T) {
 	c := testConfig(t)
-	p, _ := Build(c, DefaultLifetimes)
+	p, _ := Build(c, nodeconf.ForCluster(c), DefaultLifetimes)
 	sup := c.Supervisor()
 	mon := p.Accounts[MonitorPrincipal(c.FQDN(sup))]
 	if mon == nil || mon.IP.String() != sup.IP {
 		t.Fatalf("monitor account %+v", mon)
 	}
-	if got := mon.APIs(); !slices.Equal(got, []string{APIImpersonateAdmin, APIMonitorSSH}) {
+	if got := mon.APIs(); !slices.Equal(got, []keyapi.API{keyapi.ImpersonateAdmin, keyapi.MonitorSSH}) {
 		t.Errorf("monitor APIs %v", got)
 	}
-	if g := mon.Grants[APIImpersonateAdmin]; g.Scope != GroupMonitorProbes {
+	if g := mon.Grants[keyapi.ImpersonateAdmin]; g.Scope != GroupMonitorProbes {
 		t.Errorf("monitor may impersonate %s", g.Scope)
 	}
 	for _, admin := range c.RootAdmins {
@@ -180,7 +183,7 @@ func TestMonitorCannotActForAdmins(t *testing.T) {
 		}
 	}
 	probe := p.Accounts[MonitorProbe]
-	if probe.DirectAuth || !slices.Equal(probe.APIs(), []string{APIAccessSSH}) || slices.Contains(probe.Grants[APIAccessSSH].SSH.Principals, "root") {
+	if probe.DirectAuth || !slices.Equal(probe.APIs(), []keyapi.API{keyapi.AccessSSH}) || slices.Contains(probe.Grants[keyapi.AccessSSH].SSH.Principals, "root") {
 		t.Errorf("probe account %+v", probe)
 	}
 }

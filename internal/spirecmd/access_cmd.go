@@ -10,8 +10,8 @@ import (
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
-	"homeworld.dev/homeworld/internal/policy"
 )
 
 func (a *app) accessCommand() *cobra.Command {
@@ -66,7 +66,7 @@ for a few hours, and write a kubeconfig that uses it into the workspace. Use it
 with: kubectl --kubeconfig $HOMEWORLD_DIR/kubeconfig ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withAuthority(&f, "kubernetes", func(s *adminSession, ca *x509.Certificate) error {
+			return a.withAuthority(&f, keyapi.Kubernetes, func(s *adminSession, ca *x509.Certificate) error {
 				cert, err := s.admin.WriteKubeconfig(cmd.Context(), s.ws.Dir, ca)
 				if err != nil {
 					return err
@@ -86,9 +86,9 @@ written to the workspace as etcd-access.key, etcd-access.pem and etcd-ca.pem.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// etcd-server: the CA must verify etcd's servers, not sign clients.
-			return a.withAuthority(&f, "etcd-server", func(s *adminSession, ca *x509.Certificate) error {
+			return a.withAuthority(&f, keyapi.EtcdServer, func(s *adminSession, ca *x509.Certificate) error {
 				files := access.EtcdFiles(s.ws.Dir)
-				cert, err := s.admin.WriteTLS(cmd.Context(), policy.APIAccessEtcd, ca, files)
+				cert, err := s.admin.WriteTLS(cmd.Context(), keyapi.AccessEtcd, ca, files)
 				if err != nil {
 					return err
 				}
@@ -116,7 +116,10 @@ Other lines are kept. This reads only public files; no disaster key needed.`,
 			if err != nil {
 				return err
 			}
-			hostCA, _ := set.Get("ssh-host")
+			hostCA, err := set.Get(keyapi.SSHHost)
+			if err != nil {
+				return err
+			}
 			path, err := access.UpdateKnownHosts(knownHosts, cfg.Cluster.ExternalDomain, hostCA.SSHKey)
 			if err != nil {
 				return err

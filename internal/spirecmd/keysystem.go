@@ -63,7 +63,7 @@ func (a *app) connectAdmin(f *keyserverFlags) (*adminSession, error) {
 
 // withAuthority runs fn as a connected admin with the named authority's
 // certificate.
-func (a *app) withAuthority(f *keyserverFlags, name string, fn func(s *adminSession, ca *x509.Certificate) error) error {
+func (a *app) withAuthority(f *keyserverFlags, name authority.Name, fn func(s *adminSession, ca *x509.Certificate) error) error {
 	s, err := a.connectAdmin(f)
 	if err != nil {
 		return err

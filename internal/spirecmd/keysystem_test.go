@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/disaster"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/layout"
@@ -49,7 +49,7 @@ func TestInfraAdmit(t *testing.T) {
 		t.Fatalf("admit output %q", out.stdout)
 	}
 	csr, _ := pki.MakeCSR(mustKey(t))
-	if _, err := c.Client("127.0.0.31", nil).Call1(context.Background(), m[1], credential.APIRenewKeygrant, string(csr)); err != nil {
+	if _, err := c.Client("127.0.0.31", nil).Call1(context.Background(), m[1], keyapi.RenewKeygrant, string(csr)); err != nil {
 		t.Errorf("the admitted token does not bootstrap worker1: %v", err)
 	}
 	e.fails(`no node named "worker9"`, "infra", "admit", "--keyserver", c.Addr, "worker9")
@@ -103,7 +103,7 @@ func TestAccessCommands(t *testing.T) {
 	}
 
 	e.mustRun(append([]string{"access", "etcd"}, ks...)...)
-	etcdServer, _ := c.Authorities.Get("etcd-server")
+	etcdServer := c.Authority(keyapi.EtcdServer)
 	if readFile(t, filepath.Join(e.dir, "etcd-ca.pem")) != string(pki.EncodeCert(etcdServer.Cert)) {
 		t.Error("etcd-ca.pem is not the etcd-server authority (it must verify etcd's servers)")
 	}
@@ -134,7 +134,7 @@ func TestUpdateKnownHosts(t *testing.T) {
 	e.mustRun("access", "update-known-hosts", "--known-hosts", kh)
 	e.mustRun("access", "update-known-hosts", "--known-hosts", kh)
 	content := readFile(t, kh)
-	hostCA, _ := c.Authorities.Get("ssh-host")
+	hostCA := c.Authority(keyapi.SSHHost)
 	want := "@cert-authority *.test.homeworld.example " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostCA.SSHKey)))
 	if strings.Count(content, want) != 1 || !strings.HasPrefix(content, "github.com ") {
 		t.Errorf("known_hosts:\n%s", content)
@@ -201,13 +201,13 @@ func TestSetupCommands(t *testing.T) {
 	if got := readFile(t, node.KeyserverDomain()); got != "supervisor.test.homeworld.example" {
 		t.Errorf("keyserver.domain %q", got)
 	}
-	clusterCA, _ := c.Authorities.Get("clusterca")
+	clusterCA := c.Authority(keyapi.ClusterCA)
 	if readFile(t, node.KeyserverCA()) != string(pki.EncodeCert(clusterCA.Cert)) {
 		t.Error("the node's keyserver CA is not clusterca")
 	}
 	tok := strings.TrimSpace(readFile(t, node.BootstrapToken()))
 	csr, _ := pki.MakeCSR(mustKey(t))
-	if _, err := c.Client("127.0.0.31", nil).Call1(context.Background(), tok, credential.APIRenewKeygrant, string(csr)); err != nil {
+	if _, err := c.Client("127.0.0.31", nil).Call1(context.Background(), tok, keyapi.RenewKeygrant, string(csr)); err != nil {
 		t.Errorf("the installed token does not bootstrap worker1: %v", err)
 	}
 	e.fails(`no node named "worker9"`, "setup", "node", "worker9", "--root", node.Root, "--keyserver", c.Addr)

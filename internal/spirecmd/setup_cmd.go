@@ -8,6 +8,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/layout"
 )
@@ -70,7 +71,10 @@ then admits it.`,
 			if _, ok := s.cfg.FindNode(args[0]); !ok {
 				return fmt.Errorf("no node named %q in setup.yaml", args[0])
 			}
-			ca, _ := s.auths.Get("clusterca")
+			ca, err := s.auths.Get(keyapi.ClusterCA)
+			if err != nil {
+				return err
+			}
 			node := layout.Node{Root: root}
 			if err := access.InstallTrust(node, s.cfg, ca.Cert); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/disaster"
 	"homeworld.dev/homeworld/internal/services"
@@ -231,9 +232,9 @@ func TestAuthorityGenAndShow(t *testing.T) {
 	e.ready()
 	gen := e.mustRun("authority", "gen")
 	show := e.mustRun("authority", "show")
-	for _, name := range []string{"keygranting", "clusterca", "ssh-user", "ssh-host", "kubernetes", "etcd-server", "etcd-client", "serviceaccount"} {
-		if !strings.Contains(show.stdout, name) {
-			t.Errorf("show does not list %s:\n%s", name, show.stdout)
+	for _, spec := range authority.Specs {
+		if !strings.Contains(show.stdout, string(spec.Name)) {
+			t.Errorf("show does not list %s:\n%s", spec.Name, show.stdout)
 		}
 	}
 	if !strings.Contains(gen.stdout, show.stdout) {

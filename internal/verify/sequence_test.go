@@ -10,6 +10,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/seq"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 func names(steps []seq.Step) []string {
@@ -26,10 +27,10 @@ func TestSequences(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := PrometheusFor(cfg, "")
-	if want := "http://" + cfg.Supervisor().IP + ":9090"; p.Base != want {
+	if want := services.Prometheus.URL(cfg.Supervisor().IP, ""); p.Base != want {
 		t.Errorf("default Prometheus %s, want %s", p.Base, want)
 	}
-	if p := PrometheusFor(cfg, "http://prom:9090/"); p.Base != "http://prom:9090" {
+	if p := PrometheusFor(cfg, "http://prom.example/"); p.Base != "http://prom.example" {
 		t.Errorf("Prometheus asked for: %s", p.Base)
 	}
 

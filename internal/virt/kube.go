@@ -12,6 +12,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/rbac"
 )
 
@@ -23,7 +24,7 @@ func (t *Topology) adminDir() string { return filepath.Join(t.Dir, "admin") }
 // kubeAdmin obtains a short-lived admin certificate from the keyserver and
 // writes a kubeconfig for it, as spire access kubeconfig does.
 func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options) error {
-	ca, err := o.Authorities.Get("kubernetes")
+	ca, err := o.Authorities.Get(keyapi.Kubernetes)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyserver"
-	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/supervise"
@@ -230,6 +230,10 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 	for _, n := range t.Nodes {
 		hosts += fmt.Sprintf("%s\t%s %s\n", n.IP, o.Config.FQDN(n.Node), n.Hostname)
 	}
+	clusterCA, err := o.Authorities.Get(keyapi.ClusterCA)
+	if err != nil {
+		return err
+	}
 	for _, n := range t.Nodes {
 		for _, p := range nodeMounts {
 			if err := os.MkdirAll(n.Folder(p), 0o755); err != nil {
@@ -242,11 +246,7 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 		if err := os.WriteFile(n.HostsFile(), []byte(hosts), 0o644); err != nil {
 			return err
 		}
-		ca, _ := o.Authorities.Get("clusterca")
-		if err := access.InstallTrust(n.layout(), o.Config, ca.Cert); err != nil {
-			return err
-		}
-		if err := writeNodeFile(n.layout().Path(launch.VirtualMarker), []byte("service states come from virtnode\n"), 0o644); err != nil {
+		if err := access.InstallTrust(n.layout(), o.Config, clusterCA.Cert); err != nil {
 			return err
 		}
 	}
@@ -254,7 +254,11 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 	if err != nil {
 		return err
 	}
-	return keyserver.Install(t.nodeByKind(config.KindSupervisor).layout(), setup, o.Authorities)
+	sup := t.nodeByKind(config.KindSupervisor).layout()
+	if err := keyserver.Install(sup, setup, o.Authorities); err != nil {
+		return err
+	}
+	return keyserver.MarkVirtual(sup)
 }
 
 func (n NodeTopo) layout() layout.Node { return layout.Node{Root: filepath.Join(n.Dir, "root")} }

@@ -1,0 +1,14 @@
+package credential
+
+import "testing"
+
+// TestOneSourceEach: a credential names exactly the source its type is
+// obtained from.
+func TestOneSourceEach(t *testing.T) {
+	for _, c := range Catalogue {
+		byAPI := c.Type == Text || c.Type == TLSCert || c.Type == SSHCert
+		if (c.API != "") != byAPI || (c.Authority != "") != (c.Type == Authority) || (c.Static != "") != (c.Type == Static) {
+			t.Errorf("%s (%s): API %q, authority %q, static %q", c.Name, c.Type, c.API, c.Authority, c.Static)
+		}
+	}
+}

@@ -1,0 +1,37 @@
+package keyapi
+
+// API names one operation of a batch. Every operation's name is declared
+// here and nowhere else: the policy grants them, the credential catalogue
+// says which one yields each credential, and the clients call them.
+type API string
+
+// Node operations: each yields one credential of the catalogue
+// (internal/credential).
+const (
+	RenewKeygrant          API = "renew-keygrant"
+	GetLocalConfig         API = "get-local-config"
+	GrantSSHHost           API = "grant-ssh-host"
+	GrantRegistryHost      API = "grant-registry-host"
+	GrantAuthMonitor       API = "grant-auth-monitor"
+	GrantKubeSupervisor    API = "grant-kubernetes-supervisor"
+	GrantKubeWorker        API = "grant-kubernetes-worker"
+	GrantKubeProxy         API = "grant-kubernetes-proxy"
+	GrantKubeMaster        API = "grant-kubernetes-master"
+	GrantKubeCtrlMgr       API = "grant-kubernetes-ctrl-mgr"
+	GrantKubeScheduler     API = "grant-kubernetes-scheduler"
+	GrantEtcdServer        API = "grant-etcd-server"
+	GrantEtcdClient        API = "grant-etcd-client"
+	FetchServiceAccountKey API = "fetch-serviceaccount-key"
+)
+
+// Administrator operations.
+const (
+	AccessSSH        API = "access-ssh"
+	AccessKubernetes API = "access-kubernetes"
+	AccessEtcd       API = "access-etcd"
+	Admit            API = "admit"         // issue an admission token for a node
+	ImpersonateAdmin API = "auth-as-admin" // the supervisor's gateway acting for an admin
+	MonitorSSH       API = "monitor-ssh"   // auth-monitor's SSH certificate for its login checks
+	Deny             API = "deny"          // refuse a principal or certificate serial at once
+	Allow            API = "allow"         // lift a deny
+)
