@@ -91,6 +91,8 @@ var Catalogue = []Credential{
 		KeyPath: layout.KeysDir + "/kubernetes-worker.key", Path: layout.KeysDir + "/kubernetes-worker.pem", Mode: 0o644},
 	{Name: "kubernetes-proxy", Type: TLSCert, API: keyapi.GrantKubeProxy, Kinds: kube,
 		KeyPath: layout.KeysDir + "/kubernetes-proxy.key", Path: layout.KeysDir + "/kubernetes-proxy.pem", Mode: 0o644},
+	{Name: "kubernetes-flannel", Type: TLSCert, API: keyapi.GrantKubeFlannel, Kinds: kube,
+		KeyPath: layout.KeysDir + "/kubernetes-flannel.key", Path: layout.KeysDir + "/kubernetes-flannel.pem", Mode: 0o644},
 
 	{Name: "etcd-server-ca", Type: Authority, Authority: keyapi.EtcdServer, Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-server.pem", Mode: 0o644},
 	{Name: "etcd-client-ca", Type: Authority, Authority: keyapi.EtcdClient, Kinds: masters, Path: layout.AuthoritiesDir + "/etcd-client.pem", Mode: 0o644},

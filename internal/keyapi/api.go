@@ -16,6 +16,7 @@ const (
 	GrantKubeSupervisor    API = "grant-kubernetes-supervisor"
 	GrantKubeWorker        API = "grant-kubernetes-worker"
 	GrantKubeProxy         API = "grant-kubernetes-proxy"
+	GrantKubeFlannel       API = "grant-kubernetes-flannel"
 	GrantKubeMaster        API = "grant-kubernetes-master"
 	GrantKubeCtrlMgr       API = "grant-kubernetes-ctrl-mgr"
 	GrantKubeScheduler     API = "grant-kubernetes-scheduler"

@@ -10,6 +10,7 @@ import (
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/rbac"
 )
 
 // MonitorProbe is the account auth-monitor acts as to prove the
@@ -147,6 +148,10 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			tls(keyapi.Kubernetes, "system:node:"+n.Hostname, both, hostNames, "system:nodes")
 		case keyapi.GrantKubeProxy:
 			tls(keyapi.Kubernetes, "system:kube-proxy", client, nil)
+		case keyapi.GrantKubeFlannel:
+			// flanneld's API identity: its group may read nodes and
+			// patch their status, nothing else (internal/rbac).
+			tls(keyapi.Kubernetes, "flannel:"+n.Hostname, client, nil, rbac.FlannelGroup)
 		case keyapi.GrantKubeMaster:
 			// The apiserver's serving certificate and its client
 			// certificate towards kubelets.

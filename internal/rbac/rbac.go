@@ -4,8 +4,9 @@
 // kube-proxy, the controller manager and the scheduler use their built-in
 // users, admins are root:<principal> in system:masters. What is missing by
 // default is the apiserver's access to kubelets (logs, exec), granted here
-// to each master's apiserver identity, and read-only access for the
-// supervisor's monitoring (supervisor:<host>). spire applies it.
+// to each master's apiserver identity, read-only access for the
+// supervisor's monitoring (supervisor:<host>), and flannel's (FlannelGroup).
+// spire applies it.
 package rbac
 
 import (
@@ -14,6 +15,13 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 )
+
+// FlannelGroup is the certificate organization of every node's flanneld
+// (user flannel:<host>). With the Kubernetes subnet manager it reads nodes
+// (their pod ranges and the other nodes' VXLAN addresses) and patches node
+// status (its own annotations and NetworkUnavailable condition); it is
+// granted exactly that.
+const FlannelGroup = "homeworld:flannel"
 
 // Manifest returns the objects as one YAML document stream.
 func Manifest(c *config.Config) string {
@@ -67,5 +75,32 @@ roleRef:
   kind: ClusterRole
   name: system:kubelet-api-admin
 subjects:
-` + strings.Join(subjects, "\n") + "\n"
+` + strings.Join(subjects, "\n") + `
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: homeworld:flannel
+  labels: {app.kubernetes.io/managed-by: homeworld}
+rules:
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [nodes/status]
+  verbs: [patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: homeworld:flannel
+  labels: {app.kubernetes.io/managed-by: homeworld}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: homeworld:flannel
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: Group
+  name: ` + FlannelGroup + "\n"
 }

@@ -16,8 +16,8 @@ func TestManifest(t *testing.T) {
 	}
 	m := Manifest(c)
 	docs := strings.Split(m, "\n---\n")
-	if len(docs) != 3 {
-		t.Fatalf("%d objects, want 3", len(docs))
+	if len(docs) != 5 {
+		t.Fatalf("%d objects, want 5", len(docs))
 	}
 	for _, d := range docs {
 		var obj map[string]any
@@ -25,14 +25,24 @@ func TestManifest(t *testing.T) {
 			t.Fatalf("invalid YAML: %v\n%s", err, d)
 		}
 	}
-	for _, want := range []string{"name: apiserver:master1", "name: apiserver:master3", "name: supervisor:supervisor", "name: system:kubelet-api-admin"} {
+	for _, want := range []string{"name: apiserver:master1", "name: apiserver:master3", "name: supervisor:supervisor", "name: system:kubelet-api-admin", "name: " + FlannelGroup} {
 		if !strings.Contains(m, want) {
 			t.Errorf("manifest lacks %q", want)
 		}
 	}
 	for _, verb := range []string{"create", "update", "delete", "patch", "\"*\""} {
-		if strings.Contains(m, verb) {
+		if strings.Contains(docs[0], verb) {
 			t.Errorf("the supervisor's role allows %s", verb)
 		}
+	}
+	flannel := `rules:
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [nodes/status]
+  verbs: [patch]`
+	if !strings.Contains(docs[3], "name: homeworld:flannel") || !strings.HasSuffix(docs[3], flannel) {
+		t.Errorf("flannel's role is not exactly read nodes, patch their status:\n%s", docs[3])
 	}
 }

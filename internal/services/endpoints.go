@@ -14,6 +14,7 @@ const (
 	HTTP  Scheme = "http"
 	HTTPS Scheme = "https"
 	TCP   Scheme = "tcp" // a plain stream (SSH, etcd peers)
+	UDP   Scheme = "udp" // datagrams (VXLAN)
 )
 
 // Trust says how Prometheus authenticates an HTTPS endpoint it scrapes.
@@ -68,6 +69,12 @@ var (
 	KubeletHealth     = Endpoint{Port: 10248, Scheme: HTTP, Loopback: true}
 	ProxyMetrics      = Endpoint{Port: 10249, Scheme: HTTP, Loopback: true}
 	ProxyHealth       = Endpoint{Port: 10256, Scheme: HTTP, Loopback: true}
+	// FlannelVXLAN carries pod traffic between nodes (the kernel's VXLAN
+	// device; flanneld only configures it).
+	FlannelVXLAN = Endpoint{Port: 8472, Scheme: UDP}
+	// FlannelHealth is flanneld's /healthz and /readyz (ready once the
+	// node's subnet is leased and subnet.env written).
+	FlannelHealth = Endpoint{Port: 9110, Scheme: HTTP, Loopback: true}
 	// NodeSupervisor is the virtual cluster's node supervisor (/status,
 	// and service states in node_systemd_unit_state, which the node
 	// exporter's systemd collector reports on real hosts).
@@ -79,7 +86,7 @@ var (
 func Endpoints() []Endpoint {
 	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, Prometheus,
 		EtcdClient, EtcdPeer, EtcdHealth, EtcdExporter, APIServer, ControllerManager, Scheduler,
-		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, NodeSupervisor}
+		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, NodeSupervisor}
 }
 
 // Host is the address the endpoint listens on for a node with address ip.
