@@ -1,8 +1,6 @@
 package config
 
 import (
-	"net/netip"
-	"slices"
 	"strings"
 )
 
@@ -40,14 +38,13 @@ func (c *Config) FindNode(name string) (Node, bool) {
 	return Node{}, false
 }
 
-// PodCIDR is the /24 of cidr-pods a node's pods get addresses from: the
-// node's position in setup.yaml picks it, so it never changes while the
-// node list only grows. Validation guarantees there is room.
-func (c *Config) PodCIDR(n Node) netip.Prefix {
-	pods := netip.MustParsePrefix(c.Addresses.CIDRPods)
-	i := slices.IndexFunc(c.Nodes, func(o Node) bool { return o.Hostname == n.Hostname })
-	b := pods.Addr().As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	v += uint32(i) << 8
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}), 24)
+// NodePodPrefix is the size of each Kubernetes node's pod range, which the
+// controller-manager allocates from cidr-pods as nodes register: a /24
+// holds 254 pods, more than a node runs.
+const NodePodPrefix = 24
+
+// KubeNodes counts the nodes that run pods (masters and workers), each of
+// which needs a pod range.
+func (c *Config) KubeNodes() int {
+	return len(c.NodesOf(KindMaster)) + len(c.NodesOf(KindWorker))
 }

@@ -95,8 +95,8 @@ func (v *validator) check(c *Config) {
 	v.checkAdmins(c)
 	v.checkNodes(c.Nodes, nodes)
 	if p, err := netip.ParsePrefix(c.Addresses.CIDRPods); err == nil && p.Addr().Is4() && p.Masked() == p {
-		if room := 24 - p.Bits(); room < 0 || (room < 31 && 1<<room < len(c.Nodes)) {
-			v.errorf("addresses.cidr-pods", "%s is too small: each of the %d nodes gets a /24 of it", p, len(c.Nodes))
+		if room := NodePodPrefix - p.Bits(); room < 0 || (room < 31 && 1<<room < c.KubeNodes()) {
+			v.errorf("addresses.cidr-pods", "%s is too small: each of the %d masters and workers gets a /%d of it", p, c.KubeNodes(), NodePodPrefix)
 		}
 	}
 }

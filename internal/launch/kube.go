@@ -1,8 +1,10 @@
 package launch
 
 import (
+	"strconv"
 	"strings"
 
+	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/kubeconfig"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
@@ -113,7 +115,11 @@ func controllerManager(n *Node) (*Launch, error) {
 			"--bind-address", services.ControllerManager.Host(""),
 			"--secure-port", services.ControllerManager.PortString(),
 			"--cluster-name", "homeworld",
+			// Each node's pod range (node.spec.podCIDR), which flannel
+			// leases to the node.
+			"--allocate-node-cidrs",
 			"--cluster-cidr", n.Cluster.ClusterCIDR.String(),
+			"--node-cidr-mask-size", strconv.Itoa(config.NodePodPrefix),
 			"--service-cluster-ip-range", n.Cluster.ServiceCIDR.String(),
 			"--leader-elect",
 			"--use-service-account-credentials",

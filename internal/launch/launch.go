@@ -76,6 +76,7 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"prometheus":         prometheus,
 	"sshd":               sshd,
 	"kube-state":         kubeState,
+	"flannel":            flannel,
 }
 
 // Names returns the component names, sorted.

@@ -127,9 +127,13 @@ func TestContainerdAndCNI(t *testing.T) {
 	if c := l.Files[containerdConfig]; !strings.Contains(c, "restrict_oom_score_adj = true") || !strings.Contains(c, `sandbox_image = "homeworld.private/pause:1"`) {
 		t.Errorf("containerd config:\n%s", c)
 	}
-	// worker1 is the fifth node: the fifth /24 of cidr-pods.
-	if c := l.Files[cniConfig]; !strings.Contains(c, `"subnet": "172.18.4.0/24"`) {
+	// Pods join flannel's network through Homeworld's plugin, which
+	// containerd finds beside Debian's in the node's own plugin folder.
+	if c := l.Files[cniConfigPath]; !strings.Contains(c, `"type": "homeworld-flannel"`) || !strings.Contains(c, `"subnetFile": "/run/flannel/subnet.env"`) {
 		t.Errorf("CNI config:\n%s", c)
+	}
+	if c := l.Files[containerdConfig]; !strings.Contains(c, `bin_dir = "/var/lib/homeworld/cni/bin"`) {
+		t.Errorf("containerd does not look for plugins in the node's folder:\n%s", c)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 const (
 	ContainerdSocket = "/run/containerd/containerd.sock"
 	containerdConfig = layout.ConfigDir + "/containerd.toml"
-	cniConfig        = "/etc/cni/net.d/10-homeworld.conflist"
 	// PauseImage is the sandbox image, built by Homeworld and imported
 	// locally: nothing is ever pulled.
 	PauseImage = "homeworld.private/pause:1"
@@ -45,22 +44,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "/etc/cni/net.d"
-`, layout.StateDir, ContainerdSocket, PauseImage)
-	cni := fmt.Sprintf(`{
-  "cniVersion": "0.4.0",
-  "name": "homeworld",
-  "plugins": [
-    {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "%s"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-`, n.Local.PodCIDR)
+    bin_dir = "%s"
+    conf_dir = "%s"
+`, layout.StateDir, ContainerdSocket, PauseImage, cniBinDir, filepath.Dir(cniConfigPath))
+	cni, err := cniConfig()
+	if err != nil {
+		return nil, err
+	}
 	return &Launch{
-		Files: map[string]string{containerdConfig: conf, cniConfig: cni},
-		Argv:  []string{"/usr/bin/containerd", "--config", containerdConfig},
+		Files:   map[string]string{containerdConfig: conf, cniConfigPath: cni},
+		Prepare: n.linkCNIPlugins,
+		Argv:    []string{"/usr/bin/containerd", "--config", containerdConfig},
 	}, nil
 }
 

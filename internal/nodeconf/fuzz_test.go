@@ -73,7 +73,7 @@ func FuzzNodeConf(f *testing.F) {
 			if back, err := ParseLocal(LocalFile, []byte(l.Render())); err != nil || back != l {
 				t.Errorf("local.conf of %s reads back as %+v, %v; want %+v", n.Hostname, back, err, l)
 			}
-			if l.Hostname != n.Hostname || l.FQDN != c.FQDN(n) || l.IP.String() != n.IP || l.Kind != n.Kind || l.PodCIDR != c.PodCIDR(n) {
+			if l.Hostname != n.Hostname || l.FQDN != c.FQDN(n) || l.IP.String() != n.IP || l.Kind != n.Kind {
 				t.Errorf("local.conf of %s = %+v", n.Hostname, l)
 			}
 		}

@@ -50,11 +50,10 @@ type Master struct {
 
 // Local is one node's local.conf.
 type Local struct {
-	Hostname string       // HOST_NODE
-	FQDN     string       // HOST_DNS
-	IP       netip.Addr   // HOST_IP
-	Kind     config.Kind  // KIND
-	PodCIDR  netip.Prefix // POD_CIDR: the node's share of cidr-pods
+	Hostname string      // HOST_NODE
+	FQDN     string      // HOST_DNS
+	IP       netip.Addr  // HOST_IP
+	Kind     config.Kind // KIND
 }
 
 // ForCluster builds cluster.conf from a validated setup.yaml; Virtual is
@@ -82,7 +81,6 @@ func ForNode(c *config.Config, n config.Node) Local {
 		FQDN:     c.FQDN(n),
 		IP:       netip.MustParseAddr(n.IP),
 		Kind:     n.Kind,
-		PodCIDR:  c.PodCIDR(n),
 	}
 }
 
@@ -156,7 +154,6 @@ func (l Local) values() map[string]string {
 		"HOST_DNS":      l.FQDN,
 		"HOST_IP":       l.IP.String(),
 		"KIND":          string(l.Kind),
-		"POD_CIDR":      l.PodCIDR.String(),
 		"SCHEDULE_WORK": strconv.FormatBool(l.ScheduleWork()),
 	}
 }

@@ -64,7 +64,6 @@ func ParseLocal(file string, data []byte) (Local, error) {
 		FQDN:     r.text("HOST_DNS"),
 		IP:       r.addr("HOST_IP"),
 		Kind:     r.kind("KIND"),
-		PodCIDR:  r.prefix("POD_CIDR"),
 	}
 	r.boolean("SCHEDULE_WORK") // checked against KIND below
 	return l, r.agree(l.values)

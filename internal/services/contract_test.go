@@ -18,7 +18,7 @@ import (
 var upstreamNotifies = map[string]bool{
 	"etcd": true, "containerd": true, "kubelet": true,
 	"apiserver": false, "controller-manager": false, "scheduler": false, "proxy": false,
-	"node-exporter": false, "prometheus": false, "sshd": true,
+	"node-exporter": false, "prometheus": false, "sshd": true, "flannel": true,
 }
 
 // homeworldPrograms are launch components that exec one of our binaries.

@@ -274,6 +274,20 @@ var Map = []Service{
 		RestartSec:  5 * time.Second,
 		Sandbox:     Sandbox{Unconfined: true},
 	},
+	{
+		Name:        "flannel",
+		Description: "flannel (pod network between nodes over VXLAN; pod ranges from the Kubernetes API)",
+		Kinds:       kubeNodes,
+		// Its launch reads the keyclient's files; on masters it talks to
+		// the node's own apiserver.
+		After:      []string{"keyclient", "kube-apiserver"},
+		Launch:     "flannel",
+		Endpoints:  []Endpoint{FlannelVXLAN, FlannelHealth},
+		Ready:      Probe{Endpoint: FlannelHealth, Path: "/readyz"},
+		RestartSec: 5 * time.Second,
+		Notify:     true, // flanneld notifies systemd once subnet.env is written
+		Sandbox:    Sandbox{Unconfined: true},
+	},
 }
 
 // For returns the services a node runs, in dependency order.

@@ -37,13 +37,13 @@ func TestMapIsConsistent(t *testing.T) {
 	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "kube-state", "prometheus"}) {
 		t.Errorf("supervisor runs %v", got)
 	}
-	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy"}) {
+	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy", "flannel"}) {
 		t.Errorf("worker runs %v", got)
 	}
-	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "etcd", "etcd-exporter", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy"}) {
+	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "etcd", "etcd-exporter", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "flannel"}) {
 		t.Errorf("master runs %v", got)
 	}
-	if d := Deps(Map[len(Map)-2], config.KindWorker); !slices.Equal(d, []string{"containerd"}) {
+	if d := Deps(MustGet("kubelet"), config.KindWorker); !slices.Equal(d, []string{"containerd"}) {
 		t.Errorf("worker kubelet depends on %v", d)
 	}
 	kc := For(config.KindWorker)[0]
