@@ -73,6 +73,12 @@ func (v *virtCluster) inNode(pid int, script string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// inNetns runs a command inside a node's network namespace only.
+func inNetns(netns string, argv ...string) (string, error) {
+	out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + netns}, argv...)...).CombinedOutput()
+	return string(out), err
+}
+
 // reachable tries a TCP connection from inside a node's network namespace.
 func reachable(netns, addr string) bool {
 	host, port, _ := strings.Cut(addr, ":")
@@ -80,9 +86,9 @@ func reachable(netns, addr string) bool {
 }
 
 func TestVirtualCluster(t *testing.T) {
-	v := newVirtCluster(t, 3, 1)
+	v := newVirtCluster(t, 3, 2)
 	out, upTime := v.up()
-	if !strings.Contains(out, "[5/5]") || !strings.Contains(out, "4/4 Kubernetes nodes Ready") || !strings.Contains(out, "every service of every node active") {
+	if !strings.Contains(out, "[6/6]") || !strings.Contains(out, "5/5 Kubernetes nodes Ready") || !strings.Contains(out, "every service of every node active") {
 		t.Fatalf("up output:\n%s", out)
 	}
 	t.Logf("measured: virt up to all nodes Ready took %v\n%s", upTime, out)
@@ -152,9 +158,9 @@ func TestVirtualCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("kubectl lists 4 Ready nodes; masters unschedulable", func(t *testing.T) {
+	t.Run("kubectl lists 5 Ready nodes; masters unschedulable", func(t *testing.T) {
 		out := v.kubectl(t, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}{"\n"}{end}`)
-		want := "master1 True node-role.kubernetes.io/control-plane\nmaster2 True node-role.kubernetes.io/control-plane\nmaster3 True node-role.kubernetes.io/control-plane\nworker1 True"
+		want := "master1 True node-role.kubernetes.io/control-plane\nmaster2 True node-role.kubernetes.io/control-plane\nmaster3 True node-role.kubernetes.io/control-plane\nworker1 True \nworker2 True"
 		if strings.TrimSpace(out) != want {
 			t.Errorf("nodes:\n%s\nwant:\n%s", out, want)
 		}
@@ -193,11 +199,15 @@ spec:
 		})
 	})
 
+	t.Run("pods reach each other across nodes, through a ClusterIP and a NodePort", func(t *testing.T) {
+		v.podNetwork(t)
+	})
+
 	t.Run("a worker's credentials reach neither etcd nor other namespaces' secrets", func(t *testing.T) {
 		w := v.topo.Nodes[len(v.topo.Nodes)-1]
 		cert, key := w.Folder("/etc/homeworld/keys/kubernetes-worker.pem"), w.Folder("/etc/homeworld/keys/kubernetes-worker.key")
 		out, err := v.tryKubectl("--client-certificate", cert, "--client-key", key, "get", "secrets", "-n", "kube-system")
-		if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, `User "system:node:worker1" cannot list resource "secrets"`) {
+		if err == nil || !strings.Contains(out, "Forbidden") || !strings.Contains(out, `User "system:node:`+w.Hostname+`" cannot list resource "secrets"`) {
 			t.Errorf("worker listing kube-system secrets: %v\n%s", err, out)
 		}
 		etcd := exec.Command(filepath.Join(bin, "etcdctl"), "--endpoints", v.masterEndpoints()[0], "--cacert", filepath.Join(v.dir, "etcd-ca.pem"),

@@ -84,6 +84,10 @@ func flannel(n *Node) (*Launch, error) {
 	}
 	return &Launch{
 		Files: map[string]string{kc: kcText, flannelNetConf: string(netConf) + "\n"},
+		// Nodes route between pods, VXLAN and Services: without
+		// forwarding a node reaches only its own pods (found on masters,
+		// which run none: only the bridge plugin turned it on elsewhere).
+		Prepare: enableForwarding,
 		Argv: []string{n.bin("flanneld"),
 			"--kube-subnet-mgr", "--kubeconfig-file", kc,
 			"--net-config-path", flannelNetConf,
@@ -95,4 +99,11 @@ func flannel(n *Node) (*Launch, error) {
 		// Outside a pod, flanneld learns its node's name from NODE_NAME.
 		Env: []string{"NODE_NAME=" + n.Local.Hostname},
 	}, nil
+}
+
+func enableForwarding() error {
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {
+		return fmt.Errorf("enabling IPv4 forwarding: %w", err)
+	}
+	return nil
 }

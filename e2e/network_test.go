@@ -1,0 +1,109 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+)
+
+// helloApp is two replicas of our hello image, one per worker, behind a
+// NodePort Service, and a client pod on a master: traffic between them
+// crosses nodes over flannel's VXLAN.
+const helloApp = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello-net, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: hello-net}}
+  template:
+    metadata: {labels: {app: hello-net}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: hello-net}}}
+      containers:
+      - {name: hello, image: homeworld.private/hello:1, imagePullPolicy: Never, ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello-net, namespace: default}
+spec:
+  type: NodePort
+  selector: {app: hello-net}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: net-client, namespace: default}
+spec:
+  nodeName: master1
+  tolerations: [{operator: Exists}]
+  containers:
+  - {name: hello, image: homeworld.private/hello:1, imagePullPolicy: Never}
+`
+
+// podNetwork proves the pod network: from a pod on a master, each replica
+// on each worker answers at its pod address, the ClusterIP reaches both,
+// and the NodePort answers on every node's address from another node.
+func (v *virtCluster) podNetwork(t *testing.T) {
+	v.kubectlIn(t, helloApp, "apply", "-f", "-")
+	v.kubectl(t, "rollout", "status", "deployment/hello-net", "--timeout=120s")
+	v.kubectl(t, "wait", "--for=condition=Ready", "pod/net-client", "--timeout=120s")
+	pods := v.kubectl(t, "get", "pods", "-l", "app=hello-net", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP}{"\n"}{end}`)
+	hosts := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(pods), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Fatalf("pods:\n%s", pods)
+		}
+		hosts[f[1]] = true
+		// Each replica answers from the master, over VXLAN.
+		want := "hello from homeworld pod " + f[0]
+		waitFor(t, "pod "+f[0]+" on "+f[1]+" from master1", 30*time.Second, func() error {
+			out, err := v.tryKubectl("exec", "net-client", "--", "/hello", "get", "http://"+net.JoinHostPort(f[2], "8080")+"/")
+			if err != nil || !strings.Contains(out, want) {
+				return fmt.Errorf("%q: %v", out, err)
+			}
+			return nil
+		})
+	}
+	if len(hosts) != 2 || !hosts["worker1"] || !hosts["worker2"] {
+		t.Errorf("replicas run on %v, want one on each worker", hosts)
+	}
+	// kube-proxy balances the ClusterIP over both replicas.
+	cip := v.kubectl(t, "get", "svc", "hello-net", "-o", "jsonpath={.spec.clusterIP}")
+	seen := map[string]bool{}
+	waitFor(t, "both replicas behind the ClusterIP", 60*time.Second, func() error {
+		out, err := v.tryKubectl("exec", "net-client", "--", "/hello", "get", "http://"+cip+"/")
+		if err != nil {
+			return err
+		}
+		seen[strings.TrimSpace(out)] = true
+		if len(seen) < 2 {
+			return fmt.Errorf("answers so far: %v", seen)
+		}
+		return nil
+	})
+	// The NodePort answers on every Kubernetes node, asked from the
+	// supervisor (no pod network there).
+	port := v.kubectl(t, "get", "svc", "hello-net", "-o", "jsonpath={.spec.ports[0].nodePort}")
+	sup := v.topo.Nodes[0]
+	for _, n := range v.topo.Nodes {
+		if n.Kind == config.KindSupervisor {
+			continue
+		}
+		url := "http://" + net.JoinHostPort(n.IP, port) + "/"
+		waitFor(t, "NodePort on "+n.Hostname, 30*time.Second, func() error {
+			out, err := inNetns(sup.Netns, "curl", "-sS", "--max-time", "3", url)
+			if err != nil || !strings.Contains(out, "hello from homeworld pod hello-net") {
+				return fmt.Errorf("%q: %v", out, err)
+			}
+			return nil
+		})
+	}
+}
