@@ -85,6 +85,7 @@ Getting started:
 		a.accessCommand(),
 		a.setupCommand(),
 		a.virtCommand(),
+		a.deployCommand(),
 		a.servicesCommand(),
 		a.verifyCommand(),
 		a.seqCommand(),

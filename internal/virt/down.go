@@ -38,6 +38,7 @@ func Down(t *Topology, out io.Writer) error {
 		}
 	}
 	stopping.Wait()
+	stopUpstreamDNS(st, out)
 	// Namespaces, including any not in the state file (spire died early).
 	names := append([]string(nil), st.Netns...)
 	for _, n := range netnsList() {

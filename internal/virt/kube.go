@@ -63,6 +63,9 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pro
 	}); err != nil {
 		return err
 	}
+	if err := deployDNS(ctx, t, st, o, progress); err != nil {
+		return err
+	}
 	want := len(o.Config.Nodes) - 1 // all but the supervisor
 	var last string
 	err := retry(ctx, func() error {

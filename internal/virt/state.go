@@ -18,6 +18,7 @@ type State struct {
 	Veths       []string       `json:"veths,omitempty"`
 	MountPoints []string       `json:"mount_points,omitempty"` // host folders up created
 	Nodes       map[string]int `json:"nodes,omitempty"`        // hostname -> node supervisor PID
+	UpstreamDNS int            `json:"upstream_dns,omitempty"` // the host's resolver for the cluster DNS (upstreamdns.go)
 }
 
 func statePath(t *Topology) string { return filepath.Join(t.Dir, "state.json") }

@@ -1,6 +1,6 @@
 // Command coredns is CoreDNS with only the plugins a cluster's DNS needs.
 // Upstream's main imports every plugin (core/plugin); this one imports the
-// twelve below and makes them the only directives, in the execution order of
+// thirteen below and makes them the only directives, in the execution order of
 // upstream's core/dnsserver/zdirectives.go. A Corefile naming any other
 // plugin is refused at startup.
 package main
@@ -11,6 +11,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
 
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/forward"
@@ -29,6 +30,7 @@ import (
 // before it pass on. It keeps upstream's relative order (v1.15.0).
 var directives = []string{
 	"reload",
+	"bind",
 	"ready",
 	"health",
 	"prometheus",
