@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/virt"
 )
 
 // helloApp is two replicas of our hello image, one per worker, behind a
@@ -105,5 +106,39 @@ func (v *virtCluster) podNetwork(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// clusterDNS proves the DNS add-on: both CoreDNS replicas run, a pod on a
+// master reaches the Service by its name (short and fully qualified), a
+// name that does not exist is NXDOMAIN, names outside the cluster are
+// forwarded (to the virtual cluster's own upstream on the bridge), and
+// deploying the add-on again changes nothing.
+func (v *virtCluster) clusterDNS(t *testing.T) {
+	v.kubectl(t, "-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=120s")
+	fqdn := "hello-net.default.svc." + v.cfg.Cluster.InternalDomain
+	for _, name := range []string{fqdn, "hello-net"} {
+		waitFor(t, "the Service by the name "+name, 60*time.Second, func() error {
+			out, err := v.tryKubectl("exec", "net-client", "--", "/hello", "get", "http://"+name+"/")
+			if err != nil || !strings.Contains(out, "hello from homeworld pod hello-net") {
+				return fmt.Errorf("%q: %v", out, err)
+			}
+			return nil
+		})
+	}
+	out, err := v.tryKubectl("exec", "net-client", "--", "/hello", "lookup", "no-such-service.default.svc."+v.cfg.Cluster.InternalDomain)
+	if err == nil || !strings.Contains(out, "no such host") {
+		t.Errorf("a Service that does not exist: %v %q, want no such host (NXDOMAIN)", err, out)
+	}
+	waitFor(t, "a name outside the cluster, forwarded upstream", 30*time.Second, func() error {
+		out, err := v.tryKubectl("exec", "net-client", "--", "/hello", "lookup", virt.UpstreamCheckName)
+		if err != nil || strings.TrimSpace(out) != virt.UpstreamCheckAddr.String() {
+			return fmt.Errorf("%q: %v", out, err)
+		}
+		return nil
+	})
+	again := v.spire("deploy", "dns-addon")
+	if strings.Count(again, "unchanged") != 6 || strings.Contains(again, "created") || strings.Contains(again, "changed ") {
+		t.Errorf("deploying the DNS add-on again changed something:\n%s", again)
 	}
 }

@@ -203,6 +203,10 @@ spec:
 		v.podNetwork(t)
 	})
 
+	t.Run("cluster DNS: Service names, NXDOMAIN, forwarding, idempotent deploy", func(t *testing.T) {
+		v.clusterDNS(t)
+	})
+
 	t.Run("a worker's credentials reach neither etcd nor other namespaces' secrets", func(t *testing.T) {
 		w := v.topo.Nodes[len(v.topo.Nodes)-1]
 		cert, key := w.Folder("/etc/homeworld/keys/kubernetes-worker.pem"), w.Folder("/etc/homeworld/keys/kubernetes-worker.key")

@@ -1,16 +1,19 @@
 // Command hello is a minimal workload image: it prints a greeting with its
 // hostname and answers HTTP with the same greeting until it is stopped.
-// "hello get URL" fetches a URL and prints the answer, so tests can prove
-// pod-to-pod and Service traffic from inside a pod (kubectl exec).
+// "hello get URL" fetches a URL and prints the answer, and "hello lookup
+// NAME" prints a name's addresses, so tests can prove pod-to-pod, Service
+// and DNS traffic from inside a pod (kubectl exec).
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -19,9 +22,18 @@ import (
 const port = "8080"
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == "get" {
-		if err := get(os.Args[2]); err != nil {
-			fmt.Fprintf(os.Stderr, "hello get: %v\n", err)
+	if len(os.Args) == 3 {
+		var err error
+		switch os.Args[1] {
+		case "get":
+			err = get(os.Args[2])
+		case "lookup":
+			err = lookup(os.Args[2])
+		default:
+			err = fmt.Errorf("unknown command %q (get URL, lookup NAME)", os.Args[1])
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hello %s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
@@ -38,6 +50,17 @@ func main() {
 		fmt.Fprintf(os.Stderr, "hello: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func lookup(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Println(strings.Join(addrs, " "))
+	return nil
 }
 
 func get(url string) error {

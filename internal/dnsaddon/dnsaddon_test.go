@@ -14,7 +14,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/upstreamtest"
 )
 
 func setup(t *testing.T, edit func(string) string) *config.Config {
@@ -351,19 +350,6 @@ func TestPortsUnique(t *testing.T) {
 			t.Errorf("port %+v repeats a name or a number", p)
 		}
 		names[p.Name], numbers[key] = true, true
-	}
-}
-
-// TestValidForKubernetes checks the objects against the pinned
-// Kubernetes' schemas and with its kubectl.
-func TestValidForKubernetes(t *testing.T) {
-	m, err := Manifest(setup(t, nil), Options{Upstreams: []string{"10.213.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := upstreamtest.CheckManifest(t, m)
-	if n := strings.Count(out, "created (dry run)"); n != 6 {
-		t.Errorf("kubectl would create %d objects, want 6:\n%s", n, out)
 	}
 }
 
