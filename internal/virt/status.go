@@ -23,7 +23,8 @@ type NodeStatus struct {
 	PID      int                `json:"pid,omitempty"`
 	Running  bool               `json:"running"`
 	Services []supervise.Status `json:"services,omitempty"`
-	RSSBytes int64              `json:"rss_bytes"` // all processes in the node
+	RSSBytes int64              `json:"rss_bytes"` // all processes of the node, its pods included
+	Memory   []ProgramMemory    `json:"memory,omitempty"`
 	Error    string             `json:"error,omitempty"`
 }
 
@@ -48,9 +49,7 @@ func Status(t *Topology) ([]NodeStatus, error) {
 			if err != nil {
 				ns.Error = err.Error()
 			}
-			for _, p := range netnsPIDs(n.Netns) {
-				ns.RSSBytes += rss(p)
-			}
+			ns.RSSBytes, ns.Memory = nodeMemory(n, ns.Services)
 		}
 		out = append(out, ns)
 	}
@@ -94,5 +93,9 @@ func PrintStatus(w io.Writer, nodes []NodeStatus) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f MiB\t%s\n", n.Hostname, n.Kind, n.IP, proc, float64(n.RSSBytes)/(1<<20), strings.Join(svcs, ", "))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printMemory(w, nodes)
+	return nil
 }
