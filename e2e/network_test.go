@@ -142,3 +142,70 @@ func (v *virtCluster) clusterDNS(t *testing.T) {
 		t.Errorf("deploying the DNS add-on again changed something:\n%s", again)
 	}
 }
+
+// replicaOn is the address of the hello-net replica on node, once its pod
+// runs there.
+func (v *virtCluster) replicaOn(node string) (name, ip string, err error) {
+	out, err := v.tryKubectl("get", "pods", "-l", "app=hello-net", "--field-selector", "spec.nodeName="+node+",status.phase=Running",
+		"-o", `jsonpath={range .items[*]}{.metadata.name} {.status.podIP}{"\n"}{end}`)
+	if err != nil {
+		return "", "", err
+	}
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return "", "", fmt.Errorf("replicas on %s: %q", node, out)
+	}
+	return f[0], f[1], nil
+}
+
+// answers reports whether the pod at ip answers master1's client as name.
+func (v *virtCluster) answers(name, ip string) error {
+	out, err := v.tryKubectl("exec", "net-client", "--", "/hello", "get", "http://"+net.JoinHostPort(ip, "8080")+"/")
+	if err != nil || !strings.Contains(out, "hello from homeworld pod "+name) {
+		return fmt.Errorf("%s at %s: %q %v", name, ip, out, err)
+	}
+	return nil
+}
+
+// workerOutage switches worker2 off and on: worker1's pod keeps answering
+// master1's the whole time, and worker2's answers again once it is back
+// (its flannel re-leases the same range from the node object).
+func (v *virtCluster) workerOutage(t *testing.T) {
+	name1, ip1, err := v.replicaOn("worker1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = v.replicaOn("worker2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cidr := v.kubectl(t, "get", "node", "worker2", "-o", "jsonpath={.spec.podCIDR}")
+	v.spire("virt", "stop", "worker2")
+	for i := range 5 {
+		if err := v.answers(name1, ip1); err != nil {
+			t.Errorf("with worker2 off, check %d: %v", i+1, err)
+		}
+	}
+	v.spire("virt", "start", "worker2", "--bin-dir", bin)
+	waitFor(t, "worker2's pod answering master1's again", 120*time.Second, func() error {
+		name2, ip2, err := v.replicaOn("worker2")
+		if err != nil {
+			return err
+		}
+		return v.answers(name2, ip2)
+	})
+	if err := v.answers(name1, ip1); err != nil {
+		t.Errorf("after worker2's return: %v", err)
+	}
+	if again := v.kubectl(t, "get", "node", "worker2", "-o", "jsonpath={.spec.podCIDR}"); again != cidr {
+		t.Errorf("worker2's pod range moved from %s to %s", cidr, again)
+	}
+	// The cluster is whole again by its own monitoring's account.
+	waitFor(t, "spire verify all to pass after worker2's return", 90*time.Second, func() error {
+		out, _, err := v.trySpire("verify", "all")
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	})
+}

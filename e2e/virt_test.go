@@ -207,6 +207,10 @@ spec:
 		v.clusterDNS(t)
 	})
 
+	t.Run("a worker switched off and on: the other pods keep talking, its own return", func(t *testing.T) {
+		v.workerOutage(t)
+	})
+
 	t.Run("a worker's credentials reach neither etcd nor other namespaces' secrets", func(t *testing.T) {
 		w := v.topo.Nodes[len(v.topo.Nodes)-1]
 		cert, key := w.Folder("/etc/homeworld/keys/kubernetes-worker.pem"), w.Folder("/etc/homeworld/keys/kubernetes-worker.key")
@@ -286,7 +290,8 @@ spec:
 	})
 
 	t.Run("a killed service is restarted and the metric shows it", func(t *testing.T) {
-		worker := nodes[len(nodes)-1]
+		now := v.status() // PIDs as they are now: earlier subtests restart nodes
+		worker := now[len(now)-1]
 		victim := worker.Services[0]
 		syscall.Kill(victim.PID, syscall.SIGKILL)
 		waitFor(t, victim.Name+" restarted on "+worker.Hostname, 30*time.Second, func() error {
