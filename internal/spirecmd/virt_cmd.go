@@ -119,6 +119,7 @@ removes what it made. Needs root.`,
 			if err != nil {
 				return err
 			}
+			start := time.Now()
 			if err := virt.Up(cmd.Context(), virt.Options{
 				Workspace: ws.Dir, SetupPath: ws.SetupPath(), Config: cfg, Authorities: auths,
 				Principal: principal, BinDir: bin, Timeout: timeout, Out: a.Stdout,
@@ -126,7 +127,11 @@ removes what it made. Needs root.`,
 				return err
 			}
 			fmt.Fprintln(a.Stdout, "== spire seq cluster: proving the cluster works from its monitoring")
-			return seq.Run(cmd.Context(), verify.ClusterSequence(cfg, verify.PrometheusFor(cfg, "")), a.seqOptions(3*time.Minute))
+			if err := seq.Run(cmd.Context(), verify.ClusterSequence(cfg, verify.PrometheusFor(cfg, "")), a.seqOptions(3*time.Minute)); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "== up and proven working in %.1fs\n", time.Since(start).Seconds())
+			return nil
 		},
 	}
 	upCmd.Flags().StringVar(&binFlag, "bin-dir", "", "folder with virtnode, keyserver and keyclient (default: spire's own folder)")
