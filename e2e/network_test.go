@@ -209,3 +209,27 @@ func (v *virtCluster) workerOutage(t *testing.T) {
 		return nil
 	})
 }
+
+// flannelLeaseLost removes worker2's flannel lease (the annotations on its
+// node object that tell other nodes its VXLAN address) and restarts its
+// flanneld: the lease is back, and worker2's pod answers again.
+func (v *virtCluster) flannelLeaseLost(t *testing.T) {
+	const backend = "flannel.alpha.coreos.com/backend-data"
+	v.kubectl(t, "annotate", "node", "worker2", backend+"-", "flannel.alpha.coreos.com/public-ip-")
+	v.spire("virt", "service", "worker2", "flannel", "stop")
+	v.spire("virt", "service", "worker2", "flannel", "start")
+	waitFor(t, "worker2's flannel lease back", 60*time.Second, func() error {
+		out, err := v.tryKubectl("get", "node", "worker2", "-o", "jsonpath={.metadata.annotations.flannel\\.alpha\\.coreos\\.com/backend-data}")
+		if err != nil || !strings.Contains(out, "VtepMAC") {
+			return fmt.Errorf("%q: %v", out, err)
+		}
+		return nil
+	})
+	waitFor(t, "worker2's pod answering master1's after the new lease", 60*time.Second, func() error {
+		name, ip, err := v.replicaOn("worker2")
+		if err != nil {
+			return err
+		}
+		return v.answers(name, ip)
+	})
+}

@@ -211,6 +211,10 @@ spec:
 		v.workerOutage(t)
 	})
 
+	t.Run("a lost flannel lease is taken again when flannel restarts", func(t *testing.T) {
+		v.flannelLeaseLost(t)
+	})
+
 	t.Run("a worker's credentials reach neither etcd nor other namespaces' secrets", func(t *testing.T) {
 		w := v.topo.Nodes[len(v.topo.Nodes)-1]
 		cert, key := w.Folder("/etc/homeworld/keys/kubernetes-worker.pem"), w.Folder("/etc/homeworld/keys/kubernetes-worker.key")
