@@ -5,8 +5,9 @@
 // users, admins are root:<principal> in system:masters. What is missing by
 // default is the apiserver's access to kubelets (logs, exec), granted here
 // to each master's apiserver identity, read-only access for the
-// supervisor's monitoring (supervisor:<host>), and flannel's (FlannelGroup).
-// spire applies it.
+// supervisor's monitoring (supervisor:<host>), and, in a manifest of its
+// own, flannel's (FlannelGroup). spire applies them (virt up, spire deploy
+// flannel).
 package rbac
 
 import (
@@ -75,9 +76,13 @@ roleRef:
   kind: ClusterRole
   name: system:kubelet-api-admin
 subjects:
-` + strings.Join(subjects, "\n") + `
----
-apiVersion: rbac.authorization.k8s.io/v1
+` + strings.Join(subjects, "\n") + "\n"
+}
+
+// FlannelManifest returns what every node's flanneld may do in the API, as
+// one YAML document stream.
+func FlannelManifest() string {
+	return `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: homeworld:flannel
