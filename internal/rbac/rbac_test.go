@@ -16,8 +16,8 @@ func TestManifest(t *testing.T) {
 	}
 	m := Manifest(c)
 	docs := strings.Split(m, "\n---\n")
-	if len(docs) != 3 {
-		t.Fatalf("%d objects, want 3", len(docs))
+	if len(docs) != 5 {
+		t.Fatalf("%d objects, want 5", len(docs))
 	}
 	fl := FlannelManifest()
 	flDocs := strings.Split(fl, "\n---\n")
@@ -39,6 +39,19 @@ func TestManifest(t *testing.T) {
 		if strings.Contains(docs[0], verb) {
 			t.Errorf("the supervisor's role allows %s", verb)
 		}
+	}
+	// The supervisor may read the two monitors' metrics through the
+	// service proxy, and no other Service's.
+	proxy := `rules:
+- apiGroups: [""]
+  resources: [services/proxy]
+  resourceNames: [flannel-monitor-collector:metrics, dns-monitor:metrics]
+  verbs: [get]`
+	if !strings.Contains(docs[2], "kind: Role\n") || !strings.Contains(docs[2], "namespace: kube-system") || !strings.HasSuffix(docs[2], proxy) {
+		t.Errorf("the supervisor's proxy role is not exactly get on the monitors' services/proxy:\n%s", docs[2])
+	}
+	if !strings.Contains(docs[3], "kind: RoleBinding") || !strings.HasSuffix(docs[3], "kind: User\n  name: supervisor:supervisor") {
+		t.Errorf("the proxy role is not bound to the supervisor:\n%s", docs[3])
 	}
 	flannel := `rules:
 - apiGroups: [""]
