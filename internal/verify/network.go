@@ -83,7 +83,10 @@ func flannel(ctx context.Context, p *Prometheus, c *config.Config) error {
 		if unique[from.IP] != 1 {
 			ps = append(ps, fmt.Sprintf("flannel: the monitor on %s finds more than one reflector on a node", from.Hostname))
 		}
-		if a, ok := age[from.IP]; !ok || seconds(a) > FlannelRecency {
+		switch a, ok := age[from.IP]; {
+		case !ok:
+			ps = append(ps, fmt.Sprintf("flannel: the monitor on %s reports no time of measurement", from.Hostname))
+		case seconds(a) > FlannelRecency:
 			ps = append(ps, fmt.Sprintf("flannel: the monitor on %s last measured %s ago, want at most %s", from.Hostname, seconds(a), FlannelRecency))
 		}
 		for _, to := range kube {

@@ -134,6 +134,8 @@ func TestNetworkCheckFailures(t *testing.T) {
 			"flannel: the monitor on worker1 finds more than one reflector on a node"},
 		{"flannel", "monitor stale", map[string]string{qMonitorAge: vector(with1(c, "ping_from_host", w1, "75", "12.5")...)},
 			"flannel: the monitor on worker1 last measured 1m15s ago, want at most 1m0s"},
+		{"flannel", "monitor without time", map[string]string{qMonitorAge: vector(with1(c, "ping_from_host", m1, "", "12.5")...)},
+			"flannel: the monitor on master1 reports no time of measurement"},
 
 		{"dns", "not deployed", map[string]string{qDNSAge: vector()},
 			"dns: no results from dns-monitor (is it deployed? spire deploy dns-monitor)"},
