@@ -88,7 +88,7 @@ func reachable(netns, addr string) bool {
 func TestVirtualCluster(t *testing.T) {
 	v := newVirtCluster(t, 3, 2)
 	out, upTime := v.up()
-	if !strings.Contains(out, "[6/6]") || !strings.Contains(out, "5/5 Kubernetes nodes Ready") || !strings.Contains(out, "every service of every node active") {
+	if !strings.Contains(out, "[8/8]") || !strings.Contains(out, "5/5 Kubernetes nodes Ready") || !strings.Contains(out, "every service of every node active") {
 		t.Fatalf("up output:\n%s", out)
 	}
 	t.Logf("measured: virt up to all nodes Ready took %v\n%s", upTime, out)
@@ -215,6 +215,10 @@ spec:
 		v.flannelLeaseLost(t)
 	})
 
+	t.Run("monitors: verify flannel and dns pass; a node cut off fails flannel, naming it", func(t *testing.T) {
+		v.monitors(t)
+	})
+
 	t.Run("a worker's credentials reach neither etcd nor other namespaces' secrets", func(t *testing.T) {
 		w := v.topo.Nodes[len(v.topo.Nodes)-1]
 		cert, key := w.Folder("/etc/homeworld/keys/kubernetes-worker.pem"), w.Folder("/etc/homeworld/keys/kubernetes-worker.key")
@@ -230,7 +234,7 @@ spec:
 	})
 
 	t.Run("monitoring: every check passes, a stopped service fails exactly its check", func(t *testing.T) {
-		if !strings.Contains(out, "all 6 steps passed") {
+		if !strings.Contains(out, "all 8 steps passed") {
 			t.Errorf("virt up did not end with a green seq cluster:\n%s", out)
 		}
 		if out := v.spire("verify", "all"); strings.Contains(out, "FAIL") {
@@ -265,7 +269,7 @@ spec:
 			}
 			return nil
 		})
-		if out := v.spire("seq", "cluster"); !strings.Contains(out, "all 6 steps passed") || !strings.Contains(out, "[6/6] verify kubernetes ok") {
+		if out := v.spire("seq", "cluster"); !strings.Contains(out, "all 8 steps passed") || !strings.Contains(out, "[8/8] verify dns ok") {
 			t.Errorf("seq cluster:\n%s", out)
 		}
 	})

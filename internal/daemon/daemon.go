@@ -60,3 +60,22 @@ func ServeListener(ctx context.Context, l net.Listener, h http.Handler) error {
 	}
 	return nil
 }
+
+// Every runs f now and then every interval until ctx ends. A run that
+// overruns the interval is followed by the next one minGap after it ended,
+// so a slow cycle (timeouts) never makes the next start back to back.
+func Every(ctx context.Context, interval, minGap time.Duration, f func(context.Context)) {
+	for {
+		start := time.Now()
+		f(ctx)
+		wait := interval - time.Since(start)
+		if wait < minGap {
+			wait = minGap
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

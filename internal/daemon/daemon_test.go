@@ -134,3 +134,39 @@ func TestMainFails(t *testing.T) {
 		t.Errorf("stderr %q, want NAME: error", out)
 	}
 }
+
+// TestEveryKeepsAGapAfterAnOverrun: runs start an interval apart, but a
+// run longer than the interval is followed by the next only minGap after
+// it ended; Every returns once the context ends.
+func TestEveryKeepsAGapAfterAnOverrun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var starts, ends []time.Time
+	done := make(chan struct{})
+	go func() {
+		Every(ctx, 30*time.Millisecond, 20*time.Millisecond, func(context.Context) {
+			starts = append(starts, time.Now())
+			if len(starts) == 2 {
+				time.Sleep(50 * time.Millisecond) // overruns
+			}
+			ends = append(ends, time.Now())
+			if len(starts) == 3 {
+				cancel()
+			}
+		})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Every did not return after its context ended")
+	}
+	if len(starts) != 3 {
+		t.Fatalf("%d runs, want 3", len(starts))
+	}
+	if d := starts[1].Sub(starts[0]); d < 30*time.Millisecond {
+		t.Errorf("second run %v after the first, want at least the interval", d)
+	}
+	if d := starts[2].Sub(ends[1]); d < 20*time.Millisecond {
+		t.Errorf("after an overrun the next run started %v after it ended, want at least the gap", d)
+	}
+}

@@ -1,6 +1,7 @@
 // Package monitoring generates the supervisor's Prometheus configuration and
 // alerting rules from setup.yaml and the service map: every node's exporter,
-// keyclient and service states, the keyserver, etcd and the apiservers. The
+// keyclient and service states, the keyserver, etcd and the apiservers, and
+// the in-cluster monitors (Addons) through the apiserver's service proxy. The
 // checks of spire verify query the series it collects. kube-launch (for
 // Prometheus) and spire import it.
 package monitoring
@@ -83,6 +84,33 @@ func Jobs(o Options) []Scraped {
 	return out
 }
 
+// Addon is a Service in the cluster whose /metrics Prometheus reads
+// through the first master's apiserver (its service proxy), as the
+// supervisor: the monitors that live in pods, which Prometheus on the
+// supervisor cannot reach directly (it has no pod network).
+type Addon struct {
+	Job       string
+	Namespace string
+	Service   string
+	Port      string // the Service's port name
+}
+
+// Addons are the in-cluster monitors (internal/flannelmonitor and
+// internal/dnsmonitor; a test checks the names agree).
+var Addons = []Addon{
+	{Job: "flannel-monitor", Namespace: "kube-system", Service: "flannel-monitor-collector", Port: "metrics"},
+	{Job: "dns-monitor", Namespace: "kube-system", Service: "dns-monitor", Port: "metrics"},
+}
+
+// ProxyName is the Service as the proxy path names it, and as RBAC sees
+// the request (its resource name): service:port.
+func (a Addon) ProxyName() string { return a.Service + ":" + a.Port }
+
+// Path is the apiserver's path to the Service's /metrics.
+func (a Addon) Path() string {
+	return "/api/v1/namespaces/" + a.Namespace + "/services/" + a.ProxyName() + "/proxy/metrics"
+}
+
 // PrometheusConfig renders prometheus.yaml.
 func PrometheusConfig(c *config.Config, o Options) (string, error) {
 	var jobs []job
@@ -100,6 +128,15 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 		}
 		jobs = append(jobs, j)
 	}
+	if masters := c.NodesOf(config.KindMaster); len(masters) > 0 {
+		for _, a := range Addons {
+			// honor_labels: the monitors' labels name the nodes they
+			// measure; no target label may replace them.
+			jobs = append(jobs, job{Name: a.Job, Scheme: string(services.HTTPS), Path: a.Path(), Honor: true,
+				TLS:    map[string]any{"ca_file": o.KubeCA, "cert_file": o.SupervisorCert, "key_file": o.SupervisorKey},
+				Static: []target{{Targets: []string{services.APIServer.Addr(masters[0].IP)}}}})
+		}
+	}
 	doc := map[string]any{
 		"global": map[string]any{
 			"scrape_interval":     o.ScrapeInterval.String(),
@@ -116,8 +153,11 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 // Rules renders the alerting rules: a credential close to expiry (renewal
 // happens at two thirds of a lifetime, so a week left means renewal has
 // been failing for long), a target or service down, etcd without leader, a
-// node that needs a new admission token or whose clock is off, and a
-// keyserver that cannot audit (so grants nothing).
+// node that needs a new admission token or whose clock is off, a keyserver
+// that cannot audit (so grants nothing), pods of two nodes that cannot
+// talk, a flannel monitor that is not read or has stopped measuring,
+// cluster names that do not resolve, forwarding that fails, and a
+// dns-monitor that has stopped.
 func Rules() string {
 	rules := []struct{ name, expr, forDur, summary string }{
 		{"HomeworldCredentialExpiresSoon", `homeworld_keyclient_credential_expiry_timestamp_seconds - time() < 7 * 86400`, "10m",
@@ -136,6 +176,18 @@ func Rules() string {
 			"{{ $labels.node }}'s clock is {{ $value | humanizeDuration }} off the keyserver's; fix its time sync"},
 		{"HomeworldAuditFailing", `increase(homeworld_keyserver_audit_failures_total[5m]) > 0`, "0m",
 			"the keyserver cannot write its audit log and is refusing to grant anything"},
+		{"HomeworldFlannelTalkFailing", `flannel_talk_check == 0`, "3m",
+			"pods on {{ $labels.ping_from_host }} cannot reach pods on {{ $labels.ping_to_host }}"},
+		{"HomeworldFlannelMonitorUnread", `flannel_collect_check == 0`, "5m",
+			"flannel-monitor's collector gets nothing from a monitor on {{ $labels.monitor_hostip }} (none there, or unreachable)"},
+		{"HomeworldFlannelMonitorStale", `time() - flannel_monitor_recency > 60`, "5m",
+			"the flannel monitor on {{ $labels.ping_from_host }} last measured {{ $value | humanizeDuration }} ago"},
+		{"HomeworldDNSLookupFailing", `dns_lookup_internal_check == 0`, "3m",
+			"the cluster DNS does not resolve {{ $labels.hostname }} to its Service address"},
+		{"HomeworldDNSForwardingFailing", `dns_lookup_upstream_check == 0`, "5m",
+			"the cluster DNS does not resolve {{ $labels.hostname }}, outside the cluster: forwarding to the upstream resolvers fails"},
+		{"HomeworldDNSMonitorStale", `time() - dns_lookup_recency > 60`, "5m",
+			"dns-monitor last looked names up {{ $value | humanizeDuration }} ago"},
 	}
 	var b strings.Builder
 	b.WriteString("# Generated by Homeworld; do not edit.\ngroups:\n- name: homeworld\n  rules:\n")

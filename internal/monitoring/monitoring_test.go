@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/dnsmonitor"
+	"homeworld.dev/homeworld/internal/flannelmonitor"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -61,8 +64,9 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 
 // TestEveryMetricsEndpointIsScraped: an endpoint that serves metrics has a
 // job, the job is in the generated configuration with the endpoint's path
-// and port on every node of the service's kinds, and no job name is used
-// twice.
+// and port on every node of the service's kinds; every add-on is read
+// through the first master's apiserver, as the supervisor, keeping its
+// labels; and no job name is used twice.
 func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 	c, _, err := config.Parse("setup.yaml", config.Template)
 	if err != nil {
@@ -75,6 +79,16 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 		}
 		jobs[s.Endpoint.Job] = s
 	}
+	addons := map[string]Addon{}
+	for _, a := range Addons {
+		if _, dup := jobs[a.Job]; dup {
+			t.Errorf("add-on job %s is also a node job", a.Job)
+		}
+		if _, dup := addons[a.Job]; dup {
+			t.Errorf("add-on job %s is used twice", a.Job)
+		}
+		addons[a.Job] = a
+	}
 	for _, e := range services.Endpoints() {
 		if (e.MetricsPath == "") != (e.Job == "") {
 			t.Errorf("endpoint :%d has metrics path %q but job %q: both or neither", e.Port, e.MetricsPath, e.Job)
@@ -83,14 +97,17 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 			t.Errorf("endpoint :%d (job %s) is not scraped", e.Port, e.Job)
 		}
 	}
-	conf, err := PrometheusConfig(c, Options{Virtual: true, ScrapeInterval: time.Second})
+	conf, err := PrometheusConfig(c, Options{Virtual: true, ScrapeInterval: time.Second, KubeCA: "kube.pem", SupervisorCert: "sup.pem", SupervisorKey: "sup.key"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
 		Scrape []struct {
-			Job    string `yaml:"job_name"`
-			Path   string `yaml:"metrics_path"`
+			Job    string            `yaml:"job_name"`
+			Path   string            `yaml:"metrics_path"`
+			Scheme string            `yaml:"scheme"`
+			Honor  bool              `yaml:"honor_labels"`
+			TLS    map[string]string `yaml:"tls_config"`
 			Static []struct {
 				Targets []string `yaml:"targets"`
 			} `yaml:"static_configs"`
@@ -99,7 +116,16 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(conf), &doc); err != nil {
 		t.Fatal(err)
 	}
+	apiserver := services.APIServer.Addr(c.NodesOf(config.KindMaster)[0].IP)
 	for _, j := range doc.Scrape {
+		if a, ok := addons[j.Job]; ok {
+			if len(j.Static) != 1 || !slices.Equal(j.Static[0].Targets, []string{apiserver}) || j.Path != a.Path() ||
+				j.Scheme != "https" || !j.Honor || fmt.Sprint(j.TLS) != "map[ca_file:kube.pem cert_file:sup.pem key_file:sup.key]" {
+				t.Errorf("add-on job %s: %+v, want %s%s over TLS as the supervisor, honoring labels", j.Job, j, apiserver, a.Path())
+			}
+			delete(addons, j.Job)
+			continue
+		}
 		s, ok := jobs[j.Job]
 		if !ok {
 			t.Errorf("job %s is in the configuration but not derived from the map", j.Job)
@@ -122,5 +148,23 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 	}
 	for name := range jobs {
 		t.Errorf("job %s is missing from the configuration", name)
+	}
+	for name := range addons {
+		t.Errorf("add-on job %s is missing from the configuration", name)
+	}
+}
+
+// TestAddonsNameTheMonitorsServices: the jobs read the Services the
+// monitors' manifests make, at the port they name, and the spec's path.
+func TestAddonsNameTheMonitorsServices(t *testing.T) {
+	want := []Addon{
+		{"flannel-monitor", flannelmonitor.Namespace, flannelmonitor.Service, flannelmonitor.MetricsPort},
+		{"dns-monitor", dnsmonitor.Namespace, dnsmonitor.Name, dnsmonitor.MetricsPort},
+	}
+	if !slices.Equal(Addons, want) {
+		t.Errorf("Addons = %+v, want %+v", Addons, want)
+	}
+	if p := Addons[0].Path(); p != "/api/v1/namespaces/kube-system/services/flannel-monitor-collector:metrics/proxy/metrics" {
+		t.Errorf("flannel-monitor's path %s", p)
 	}
 }

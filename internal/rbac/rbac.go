@@ -5,8 +5,10 @@
 // users, admins are root:<principal> in system:masters. What is missing by
 // default is the apiserver's access to kubelets (logs, exec), granted here
 // to each master's apiserver identity, read-only access for the
-// supervisor's monitoring (supervisor:<host>), and flannel's (FlannelGroup).
-// spire applies it.
+// supervisor's monitoring (supervisor:<host>) and its reading of the
+// in-cluster monitors through the service proxy, and, in a manifest of its
+// own, flannel's (FlannelGroup). spire applies them (virt up, spire deploy
+// flannel).
 package rbac
 
 import (
@@ -14,6 +16,7 @@ import (
 	"strings"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/monitoring"
 )
 
 // FlannelGroup is the certificate organization of every node's flanneld
@@ -30,6 +33,10 @@ func Manifest(c *config.Config) string {
 		subjects = append(subjects, fmt.Sprintf("- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: apiserver:%s", m.Hostname))
 	}
 	sup := c.Supervisor().Hostname
+	return supervisorMonitoring(sup) + "---\n" + supervisorProxy(sup) + "---\n" + apiserverKubeletClient(subjects)
+}
+
+func supervisorMonitoring(sup string) string {
 	return `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
@@ -63,9 +70,58 @@ roleRef:
 subjects:
 - apiGroup: rbac.authorization.k8s.io
   kind: User
-  name: supervisor:` + sup + `
+  name: supervisor:` + sup + "\n"
+}
+
+// supervisorProxy lets Prometheus, as the supervisor, read the in-cluster
+// monitors through the apiserver's service proxy: get on services/proxy
+// for their Services alone. RBAC sees a proxy request's resource name as
+// the path writes it, service:port (k8s.io/apiserver's RequestInfo), so
+// that is what resourceNames lists.
+func supervisorProxy(sup string) string {
+	byNS := map[string][]string{}
+	var namespaces []string
+	for _, a := range monitoring.Addons {
+		if byNS[a.Namespace] == nil {
+			namespaces = append(namespaces, a.Namespace)
+		}
+		byNS[a.Namespace] = append(byNS[a.Namespace], a.ProxyName())
+	}
+	var docs []string
+	for _, ns := range namespaces {
+		docs = append(docs, fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: homeworld:supervisor-monitor-proxy
+  namespace: %[1]s
+  labels: {app.kubernetes.io/managed-by: homeworld}
+rules:
+- apiGroups: [""]
+  resources: [services/proxy]
+  resourceNames: [%[2]s]
+  verbs: [get]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: homeworld:supervisor-monitor-proxy
+  namespace: %[1]s
+  labels: {app.kubernetes.io/managed-by: homeworld}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: homeworld:supervisor-monitor-proxy
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: supervisor:%[3]s
+`, ns, strings.Join(byNS[ns], ", "), sup))
+	}
+	return strings.Join(docs, "---\n")
+}
+
+func apiserverKubeletClient(subjects []string) string {
+	return `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
   name: homeworld:apiserver-kubelet-client
@@ -75,9 +131,13 @@ roleRef:
   kind: ClusterRole
   name: system:kubelet-api-admin
 subjects:
-` + strings.Join(subjects, "\n") + `
----
-apiVersion: rbac.authorization.k8s.io/v1
+` + strings.Join(subjects, "\n") + "\n"
+}
+
+// FlannelManifest returns what every node's flanneld may do in the API, as
+// one YAML document stream.
+func FlannelManifest() string {
+	return `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: homeworld:flannel

@@ -19,13 +19,18 @@ func TestManifest(t *testing.T) {
 	if len(docs) != 5 {
 		t.Fatalf("%d objects, want 5", len(docs))
 	}
-	for _, d := range docs {
+	fl := FlannelManifest()
+	flDocs := strings.Split(fl, "\n---\n")
+	if len(flDocs) != 2 || strings.Contains(m, "homeworld:flannel") {
+		t.Fatalf("flannel's objects are not apart: %d of them, and Manifest has them %v", len(flDocs), strings.Contains(m, "homeworld:flannel"))
+	}
+	for _, d := range append(docs, flDocs...) {
 		var obj map[string]any
 		if err := yaml.Unmarshal([]byte(d), &obj); err != nil {
 			t.Fatalf("invalid YAML: %v\n%s", err, d)
 		}
 	}
-	for _, want := range []string{"name: apiserver:master1", "name: apiserver:master3", "name: supervisor:supervisor", "name: system:kubelet-api-admin", "name: " + FlannelGroup} {
+	for _, want := range []string{"name: apiserver:master1", "name: apiserver:master3", "name: supervisor:supervisor", "name: system:kubelet-api-admin"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("manifest lacks %q", want)
 		}
@@ -35,6 +40,19 @@ func TestManifest(t *testing.T) {
 			t.Errorf("the supervisor's role allows %s", verb)
 		}
 	}
+	// The supervisor may read the two monitors' metrics through the
+	// service proxy, and no other Service's.
+	proxy := `rules:
+- apiGroups: [""]
+  resources: [services/proxy]
+  resourceNames: [flannel-monitor-collector:metrics, dns-monitor:metrics]
+  verbs: [get]`
+	if !strings.Contains(docs[2], "kind: Role\n") || !strings.Contains(docs[2], "namespace: kube-system") || !strings.HasSuffix(docs[2], proxy) {
+		t.Errorf("the supervisor's proxy role is not exactly get on the monitors' services/proxy:\n%s", docs[2])
+	}
+	if !strings.Contains(docs[3], "kind: RoleBinding") || !strings.HasSuffix(docs[3], "kind: User\n  name: supervisor:supervisor") {
+		t.Errorf("the proxy role is not bound to the supervisor:\n%s", docs[3])
+	}
 	flannel := `rules:
 - apiGroups: [""]
   resources: [nodes]
@@ -42,7 +60,10 @@ func TestManifest(t *testing.T) {
 - apiGroups: [""]
   resources: [nodes/status]
   verbs: [patch]`
-	if !strings.Contains(docs[3], "name: homeworld:flannel") || !strings.HasSuffix(docs[3], flannel) {
-		t.Errorf("flannel's role is not exactly read nodes, patch their status:\n%s", docs[3])
+	if !strings.Contains(flDocs[0], "name: homeworld:flannel") || !strings.HasSuffix(flDocs[0], flannel) {
+		t.Errorf("flannel's role is not exactly read nodes, patch their status:\n%s", flDocs[0])
+	}
+	if !strings.Contains(flDocs[1], "kind: Group\n  name: "+FlannelGroup) {
+		t.Errorf("flannel's role is not bound to %s:\n%s", FlannelGroup, flDocs[1])
 	}
 }

@@ -10,36 +10,78 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/dnsaddon"
+	"homeworld.dev/homeworld/internal/dnsmonitor"
+	"homeworld.dev/homeworld/internal/flannelmonitor"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/kubeapply"
+	"homeworld.dev/homeworld/internal/rbac"
 	"homeworld.dev/homeworld/internal/virt"
 	"homeworld.dev/homeworld/internal/workspace"
 )
 
-func (a *app) deployCommand() *cobra.Command {
-	var f keyserverFlags
-	var binFlag string
-	var export bool
-	dnsCmd := &cobra.Command{
-		Use:   "dns-addon",
-		Short: "Deploy the cluster DNS (CoreDNS) into Kubernetes",
-		Long: `Render the cluster DNS add-on from setup.yaml and apply it: CoreDNS, two
-replicas spread over the nodes, the kube-dns Service at addresses.service-dns
-(port 53), names of internal-domain and the reverse zones of the pod and
-service ranges from Kubernetes, everything else forwarded to dns-upstreams.
-A virtual cluster forwards to its own resolver on the host instead.
+// applyHelp ends every deploy command's help: how it applies.
+const applyHelp = `
 
 The objects are applied server-side as field manager "homeworld" with a
 fresh admin certificate; running it again changes nothing. Each object is
 reported as created, changed or unchanged. --export prints the objects
-instead, and talks to nothing.`,
-		Args: cobra.NoArgs,
+instead, and talks to nothing.`
+
+func (a *app) deployCommand() *cobra.Command {
+	var f keyserverFlags
+	dnsCmd := a.addonCommand(&f, "dns-addon", "Deploy the cluster DNS (CoreDNS) into Kubernetes",
+		`Render the cluster DNS add-on from setup.yaml and apply it: CoreDNS, two
+replicas spread over the nodes, the kube-dns Service at addresses.service-dns
+(port 53), names of internal-domain and the reverse zones of the pod and
+service ranges from Kubernetes, everything else forwarded to dns-upstreams.
+A virtual cluster forwards to its own resolver on the host instead.`, dnsManifest)
+	flannelCmd := a.addonCommand(&f, "flannel", "Deploy flannel's access to the Kubernetes API",
+		`flannel itself is not deployed into Kubernetes: flanneld runs on every master
+and worker as a service of the service map (spire virt service NODE flannel,
+or the node's systemd), with a keysystem certificate in group
+`+rbac.FlannelGroup+`. This applies what that group may do in the API: read
+nodes and patch their status, nothing else.`,
+		func(*workspace.Workspace, *config.Config) (string, error) { return rbac.FlannelManifest(), nil })
+	flannelMonCmd := a.addonCommand(&f, "flannel-monitor", "Deploy the pod network's monitor (flannel-monitor) into Kubernetes",
+		`Render flannel-monitor from setup.yaml and apply it in kube-system: a
+reflector and a monitor on every master and worker (DaemonSets; each monitor
+pings every reflector), and one collector (Deployment) behind the Service
+`+flannelmonitor.Service+`, which Prometheus reads through the apiserver.
+Its service account may read pods in kube-system and list nodes.`,
+		func(_ *workspace.Workspace, cfg *config.Config) (string, error) { return flannelmonitor.Manifest(cfg) })
+	var upstream []string
+	dnsMonCmd := a.addonCommand(&f, "dns-monitor", "Deploy the cluster DNS's monitor (dns-monitor) into Kubernetes",
+		`Render dns-monitor from setup.yaml and apply it in kube-system: one pod that
+resolves the API's and the cluster DNS's Service names every 15 seconds and
+checks their addresses, behind the Service `+dnsmonitor.Name+`, which Prometheus
+reads through the apiserver. --upstream-check NAME=IP adds a name outside the
+cluster that only forwarding to dns-upstreams answers; a virtual cluster
+checks its own resolver's name, `+virt.UpstreamCheckName+`, unless given one.`,
+		func(ws *workspace.Workspace, cfg *config.Config) (string, error) {
+			return dnsMonitorManifest(ws, cfg, upstream)
+		})
+	dnsMonCmd.Flags().StringArrayVar(&upstream, "upstream-check", nil, "NAME=IP outside the cluster, answered only through forwarding (repeatable)")
+	c := group("deploy", "Deploy Homeworld's add-ons into the cluster's Kubernetes", dnsCmd, flannelCmd, flannelMonCmd, dnsMonCmd)
+	f.register(c)
+	return c
+}
+
+// addonCommand is "spire deploy NAME": render the manifest and apply it,
+// or print it with --export.
+func (a *app) addonCommand(f *keyserverFlags, name, short, long string, render func(*workspace.Workspace, *config.Config) (string, error)) *cobra.Command {
+	var binFlag string
+	var export bool
+	c := &cobra.Command{
+		Use:   name,
+		Short: short,
+		Long:  long + applyHelp,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, cfg, err := a.workspaceConfig()
 			if err != nil {
 				return err
 			}
-			m, err := dnsManifest(ws, cfg)
+			m, err := render(ws, cfg)
 			if err != nil {
 				return err
 			}
@@ -51,7 +93,7 @@ instead, and talks to nothing.`,
 			if err != nil {
 				return err
 			}
-			return a.withAuthority(&f, keyapi.Kubernetes, func(s *adminSession, ca *x509.Certificate) error {
+			return a.withAuthority(f, keyapi.Kubernetes, func(s *adminSession, ca *x509.Certificate) error {
 				if _, err := s.admin.WriteKubeconfig(cmd.Context(), s.ws.Dir, ca); err != nil {
 					return err
 				}
@@ -64,10 +106,8 @@ instead, and talks to nothing.`,
 			})
 		},
 	}
-	dnsCmd.Flags().StringVar(&binFlag, "bin-dir", "", "folder with the pinned kubectl (default: spire's own folder)")
-	dnsCmd.Flags().BoolVar(&export, "export", false, "print the objects instead of applying them")
-	c := group("deploy", "Deploy Homeworld's add-ons into the cluster's Kubernetes", dnsCmd)
-	f.register(c)
+	c.Flags().StringVar(&binFlag, "bin-dir", "", "folder with the pinned kubectl (default: spire's own folder)")
+	c.Flags().BoolVar(&export, "export", false, "print the objects instead of applying them")
 	return c
 }
 
@@ -83,4 +123,21 @@ func dnsManifest(ws *workspace.Workspace, cfg *config.Config) (string, error) {
 		o.Upstreams = virt.DNSUpstreams(t)
 	}
 	return dnsaddon.Manifest(cfg, o)
+}
+
+// dnsMonitorManifest is dns-monitor for the workspace's cluster: checking
+// the upstream names given, or a virtual cluster's own, as virt up
+// applies it.
+func dnsMonitorManifest(ws *workspace.Workspace, cfg *config.Config, upstream []string) (string, error) {
+	var o dnsmonitor.Options
+	if len(upstream) > 0 {
+		exp, err := dnsmonitor.ParseExpectations(upstream)
+		if err != nil {
+			return "", fmt.Errorf("--upstream-check: %w", err)
+		}
+		o.Upstream = exp
+	} else if virt.IsVirtual(ws.Dir) {
+		o = virt.DNSMonitorOptions()
+	}
+	return dnsmonitor.Manifest(cfg, o)
 }

@@ -41,6 +41,8 @@ var Checks = []Check{
 	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
 	{"etcd", "every etcd member answers and sees a leader", etcd},
 	{"kubernetes", "every kube-apiserver answers; every node is registered and Ready, masters unschedulable; system namespaces active", kubernetes},
+	{"flannel", "pods on every master and worker reach pods on every other (flannel-monitor, measured in the last minute)", flannel},
+	{"dns", "the cluster DNS resolves the cluster's Service names from a pod, and forwards where checked (dns-monitor, in the last 30 s)", dns},
 }
 
 // Find returns the named check.

@@ -87,7 +87,7 @@ func unitStates(c *config.Config, other map[string]string) []sample {
 // healthy is every query answered as by a working cluster.
 func healthy(c *config.Config) map[string]string {
 	kube := []config.Kind{config.KindMaster, config.KindWorker}
-	return map[string]string{
+	answers := map[string]string{
 		qUp:             vector(allAt(c, "1")...),
 		qSSH:            vector(allAt(c, "1")...),
 		qKeyclientReady: vector(allAt(c, "1")...),
@@ -105,6 +105,8 @@ func healthy(c *config.Config) map[string]string {
 			sample{map[string]string{"namespace": "kube-public", "phase": "Active"}, "1"},
 		),
 	}
+	maps.Copy(answers, networkHealthy(c))
+	return answers
 }
 
 func run(t *testing.T, name string, answers map[string]string) (*fakeProm, error) {
@@ -251,7 +253,7 @@ func TestFindNamesTheChecks(t *testing.T) {
 		t.Errorf("Find(etcd) = %v, %v", c.Name, err)
 	}
 	_, err := Find("nope")
-	if want := `no check named "nope" (checks: online, keysystem, services, etcd, kubernetes)`; err == nil || err.Error() != want {
+	if want := `no check named "nope" (checks: online, keysystem, services, etcd, kubernetes, flannel, dns)`; err == nil || err.Error() != want {
 		t.Errorf("Find(nope) = %v, want %s", err, want)
 	}
 }

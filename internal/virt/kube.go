@@ -58,12 +58,15 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pro
 	}
 	progress("kube-apiserver ready on every master; applying Homeworld's RBAC")
 	if err := retry(ctx, func() error {
-		_, err := kubectl(ctx, t, o.BinDir, strings.NewReader(rbac.Manifest(o.Config)), "apply", "--server-side", "--field-manager", "homeworld", "-f", "-")
+		_, err := kubectl(ctx, t, o.BinDir, strings.NewReader(rbac.Manifest(o.Config)+"---\n"+rbac.FlannelManifest()), "apply", "--server-side", "--field-manager", "homeworld", "-f", "-")
 		return err
 	}); err != nil {
 		return err
 	}
 	if err := deployDNS(ctx, t, st, o, progress); err != nil {
+		return err
+	}
+	if err := deployMonitors(ctx, t, o, progress); err != nil {
 		return err
 	}
 	want := len(o.Config.Nodes) - 1 // all but the supervisor

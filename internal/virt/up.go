@@ -36,7 +36,8 @@ type Options struct {
 // Binaries the virtual cluster runs.
 var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch", "etcd-metrics-exporter", "auth-monitor", "kube-state-exporter",
 	"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
-	"flanneld", "homeworld-flannel", "coredns", "images/pause.tar", "images/coredns.tar"}
+	"flanneld", "homeworld-flannel", "coredns", "flannel-monitor", "dns-monitor",
+	"images/pause.tar", "images/coredns.tar", "images/flannel-monitor.tar", "images/dns-monitor.tar"}
 
 // Preflight checks what up needs before it changes anything.
 func Preflight(binDir string) error {

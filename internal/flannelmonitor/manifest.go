@@ -1,0 +1,67 @@
+package flannelmonitor
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"net/netip"
+	"text/template"
+
+	"homeworld.dev/homeworld/internal/config"
+)
+
+// Image is flannel-monitor's image; scripts/build makes it (a test checks
+// the two agree).
+const Image = "homeworld.private/flannel-monitor:1"
+
+// Names of the objects, for whoever looks them up.
+const (
+	Namespace   = "kube-system"
+	Account     = "flannel-monitor"          // ServiceAccount, Role
+	Topology    = "flannel-monitor-topology" // ClusterRole: list nodes
+	Reflectors  = "kube-flannel-monitor-reflector-ds"
+	Monitors    = "kube-flannel-monitor-ds"
+	CollectorDe = "flannel-monitor-collector" // the Deployment
+	// Service is the collector's Service; Prometheus reads it through the
+	// apiserver's service proxy at port MetricsPort.
+	Service     = "flannel-monitor-collector"
+	MetricsPort = "metrics"
+	// ServicePort is the Service's port, as the original's; it maps to
+	// Port in the pod.
+	ServicePort = 80
+
+	controlPlaneTaint = "node-role.kubernetes.io/control-plane"
+	managedByLabel    = "app.kubernetes.io/managed-by: homeworld"
+)
+
+type role struct {
+	Kind, Name, App, Role string
+	Args                  []string
+	PortName, Probe       string
+}
+
+//go:embed manifest.yaml
+var manifestText string
+
+var manifest = template.Must(template.New("manifest.yaml").Parse(manifestText))
+
+// Manifest returns flannel-monitor's objects for the cluster of c as one
+// YAML document stream.
+func Manifest(c *config.Config) (string, error) {
+	pods, err := netip.ParsePrefix(c.Addresses.CIDRPods)
+	if err != nil {
+		return "", fmt.Errorf("addresses.cidr-pods: %w", err)
+	}
+	var b bytes.Buffer
+	err = manifest.Execute(&b, map[string]any{
+		"Namespace": Namespace, "Account": Account, "Topology": Topology, "ManagedBy": managedByLabel,
+		"ControlPlaneTaint": controlPlaneTaint, "Image": Image, "Port": Port,
+		"Service": Service, "MetricsPort": MetricsPort, "ServicePort": ServicePort, "CollectorApp": CollectorApp,
+		"Roles": []role{
+			{"DaemonSet", Reflectors, ReflectorApp, "reflector", []string{"--pod-network", pods.String()}, "ping", "/ping"},
+			{"DaemonSet", Monitors, MonitorApp, "monitor", nil, MetricsPort, "/metrics"},
+			{"Deployment", CollectorDe, CollectorApp, "collector", nil, MetricsPort, "/metrics"},
+		},
+	})
+	return b.String(), err
+}
