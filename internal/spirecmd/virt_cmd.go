@@ -250,7 +250,25 @@ real host. Useful to see what the checks of 'spire verify' report.`,
 			return nil
 		},
 	}
-	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, serviceCmd, stopCmd, startCmd, downCmd)
+	importCmd := &cobra.Command{
+		Use:   "import-images ARCHIVE...",
+		Short: "Load image archives into every running virtual node's containerd",
+		Long: `Import image archives (as imagebuild writes them) into the containerd of
+every virtual node that runs pods, as kubelet's start does with Homeworld's own
+images. For images a cluster needs only at times, such as those of
+Kubernetes' conformance suite (scripts/conformance); a node started later
+does not have them.`,
+		Example: `  spire virt import-images bin/conformance-images/*.tar`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := a.topology()
+			if err != nil {
+				return err
+			}
+			return virt.ImportImages(t, args, a.Stdout)
+		},
+	}
+	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, serviceCmd, stopCmd, startCmd, importCmd, downCmd)
 }
 
 // topology names the virtual cluster of the workspace.
