@@ -26,7 +26,7 @@ spec:
     metadata: {labels: {app: hello-net}}
     spec:
       topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: hello-net}}}
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: hello-net}}}
       containers:
       - {name: hello, image: homeworld.private/hello:1, imagePullPolicy: Never, ports: [{containerPort: 8080}]}
 ---

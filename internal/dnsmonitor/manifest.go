@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"text/template"
+	"time"
 
 	"homeworld.dev/homeworld/internal/config"
 )
@@ -34,6 +35,8 @@ type Options struct {
 	// through the cluster DNS's forwarding; none when empty. The virtual
 	// cluster names its own upstream resolver's.
 	Upstream []Expectation
+	// Interval between lookups; zero is the default (Interval).
+	Interval time.Duration
 }
 
 // Expected is what the monitor checks in the cluster of c: the API's and
@@ -69,7 +72,7 @@ func Manifest(c *config.Config, o Options) (string, error) {
 	err = manifest.Execute(&b, map[string]any{
 		"Namespace": Namespace, "Name": Name, "App": App, "ManagedBy": managedByLabel, "Image": Image,
 		"Port": Port, "MetricsPort": MetricsPort, "ServicePort": ServicePort,
-		"Internal": internal, "Upstream": o.Upstream,
+		"Internal": internal, "Upstream": o.Upstream, "Interval": o.Interval,
 	})
 	return b.String(), err
 }

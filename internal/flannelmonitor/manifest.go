@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"text/template"
+	"time"
 
 	"homeworld.dev/homeworld/internal/config"
 )
@@ -45,9 +46,17 @@ var manifestText string
 
 var manifest = template.Must(template.New("manifest.yaml").Parse(manifestText))
 
+// Options vary the deployment.
+type Options struct {
+	// Interval between the monitors' and the collector's cycles; zero is
+	// the default (Interval). The virtual cluster measures more often so
+	// a new cluster is proven sooner.
+	Interval time.Duration
+}
+
 // Manifest returns flannel-monitor's objects for the cluster of c as one
 // YAML document stream.
-func Manifest(c *config.Config) (string, error) {
+func Manifest(c *config.Config, o Options) (string, error) {
 	pods, err := netip.ParsePrefix(c.Addresses.CIDRPods)
 	if err != nil {
 		return "", fmt.Errorf("addresses.cidr-pods: %w", err)
@@ -59,9 +68,16 @@ func Manifest(c *config.Config) (string, error) {
 		"Service": Service, "MetricsPort": MetricsPort, "ServicePort": ServicePort, "CollectorApp": CollectorApp,
 		"Roles": []role{
 			{"DaemonSet", Reflectors, ReflectorApp, "reflector", []string{"--pod-network", pods.String()}, "ping", "/ping"},
-			{"DaemonSet", Monitors, MonitorApp, "monitor", nil, MetricsPort, "/metrics"},
-			{"Deployment", CollectorDe, CollectorApp, "collector", nil, MetricsPort, "/metrics"},
+			{"DaemonSet", Monitors, MonitorApp, "monitor", interval(o), MetricsPort, "/metrics"},
+			{"Deployment", CollectorDe, CollectorApp, "collector", interval(o), MetricsPort, "/metrics"},
 		},
 	})
 	return b.String(), err
+}
+
+func interval(o Options) []string {
+	if o.Interval == 0 {
+		return nil
+	}
+	return []string{"--interval", o.Interval.String()}
 }

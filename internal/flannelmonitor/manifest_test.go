@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -78,7 +79,7 @@ func testConfig(t *testing.T) *config.Config {
 // unprivileged port, on every node, masters included.
 func TestManifest(t *testing.T) {
 	c := testConfig(t)
-	m, err := Manifest(c)
+	m, err := Manifest(c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +149,21 @@ func TestImageIsBuilt(t *testing.T) {
 	}
 	if !strings.Contains(string(build), "flannel-monitor="+Image+`="$out/flannel-monitor"=/flannel-monitor`) {
 		t.Errorf("scripts/build does not build %s from the flannel-monitor binary", Image)
+	}
+}
+
+// TestManifestInterval: a set interval reaches the monitors and the
+// collector (they measure), not the reflectors (they only answer).
+func TestManifestInterval(t *testing.T) {
+	c := testConfig(t)
+	m, err := Manifest(c, Options{Interval: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(m, "--interval, 5s"); n != 2 {
+		t.Errorf("--interval 5s appears %d times, want 2 (monitor, collector):\n%s", n, m)
+	}
+	if plain, _ := Manifest(c, Options{}); strings.Contains(plain, "--interval") {
+		t.Error("the default manifest sets an interval")
 	}
 }

@@ -48,7 +48,13 @@ reflector and a monitor on every master and worker (DaemonSets; each monitor
 pings every reflector), and one collector (Deployment) behind the Service
 `+flannelmonitor.Service+`, which Prometheus reads through the apiserver.
 Its service account may read pods in kube-system and list nodes.`,
-		func(_ *workspace.Workspace, cfg *config.Config) (string, error) { return flannelmonitor.Manifest(cfg) })
+		func(ws *workspace.Workspace, cfg *config.Config) (string, error) {
+			var o flannelmonitor.Options
+			if virt.IsVirtual(ws.Dir) {
+				o = virt.FlannelMonitorOptions() // as virt up applies it
+			}
+			return flannelmonitor.Manifest(cfg, o)
+		})
 	var upstream []string
 	dnsMonCmd := a.addonCommand(&f, "dns-monitor", "Deploy the cluster DNS's monitor (dns-monitor) into Kubernetes",
 		`Render dns-monitor from setup.yaml and apply it in kube-system: one pod that
@@ -138,6 +144,9 @@ func dnsMonitorManifest(ws *workspace.Workspace, cfg *config.Config, upstream []
 		o.Upstream = exp
 	} else if virt.IsVirtual(ws.Dir) {
 		o = virt.DNSMonitorOptions()
+	}
+	if virt.IsVirtual(ws.Dir) {
+		o.Interval = virt.MonitorInterval
 	}
 	return dnsmonitor.Manifest(cfg, o)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"homeworld.dev/homeworld/internal/dnsmonitor"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
@@ -14,13 +15,22 @@ import (
 // cluster's names it checks the upstream resolver's one name, which only
 // the cluster DNS's forwarding can answer.
 func DNSMonitorOptions() dnsmonitor.Options {
-	return dnsmonitor.Options{Upstream: []dnsmonitor.Expectation{{Name: UpstreamCheckName, Addr: UpstreamCheckAddr}}}
+	return dnsmonitor.Options{Upstream: []dnsmonitor.Expectation{{Name: UpstreamCheckName, Addr: UpstreamCheckAddr}}, Interval: MonitorInterval}
 }
+
+// FlannelMonitorOptions is the virtual cluster's flannel-monitor.
+func FlannelMonitorOptions() flannelmonitor.Options {
+	return flannelmonitor.Options{Interval: MonitorInterval}
+}
+
+// MonitorInterval is how often the virtual cluster's monitors measure:
+// as often as its Prometheus scrapes, so a new cluster is proven soon.
+const MonitorInterval = 5 * time.Second
 
 // deployMonitors applies flannel-monitor and dns-monitor, whose results
 // spire seq cluster then reads from Prometheus.
 func deployMonitors(ctx context.Context, t *Topology, o Options, progress func(string, ...any)) error {
-	fm, err := flannelmonitor.Manifest(o.Config)
+	fm, err := flannelmonitor.Manifest(o.Config, FlannelMonitorOptions())
 	if err != nil {
 		return err
 	}
