@@ -5,6 +5,8 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +233,61 @@ func (v *virtCluster) flannelLeaseLost(t *testing.T) {
 			return err
 		}
 		return v.answers(name, ip)
+	})
+}
+
+// conformanceQuick runs a few of Kubernetes' own sig-network conformance
+// tests (scripts/conformance --quick) against this cluster; the README says
+// how to run the whole set.
+func (v *virtCluster) conformanceQuick(t *testing.T) {
+	cmd := exec.Command("../scripts/conformance", "--quick")
+	cmd.Env = append(os.Environ(), "HOMEWORLD_DIR="+v.dir, "HOMEWORLD_DISASTER="+v.key)
+	out, err := cmd.CombinedOutput()
+	summary := string(out)
+	if i := strings.LastIndex(summary, "== the suite's summary"); i >= 0 {
+		summary = summary[i:]
+	}
+	t.Logf("measured: scripts/conformance --quick\n%s", summary)
+	if err != nil || !strings.Contains(string(out), "SUCCESS!") {
+		t.Errorf("scripts/conformance --quick: %v\n%s", err, out)
+	}
+}
+
+// upstreamDown stops the virtual cluster's upstream resolver: names inside
+// the cluster still resolve from a pod, spire verify dns fails naming the
+// forwarded name, and passes again once the resolver is back.
+func (v *virtCluster) upstreamDown(t *testing.T) {
+	v.spire("virt", "upstream-dns", "stop")
+	restarted := false
+	defer func() {
+		if !restarted {
+			v.trySpire("virt", "upstream-dns", "start", "--bin-dir", bin)
+		}
+	}()
+	inside := "kubernetes.default.svc." + v.cfg.Cluster.InternalDomain
+	if out, err := v.tryKubectl("exec", "net-client", "--", "/hello", "lookup", inside); err != nil || strings.TrimSpace(out) != v.cfg.Addresses.ServiceAPI {
+		t.Errorf("with the upstream down, %s: %q %v; want %s", inside, out, err, v.cfg.Addresses.ServiceAPI)
+	}
+	waitFor(t, "verify dns to fail naming the forwarded name", 90*time.Second, func() error {
+		out, _, err := v.trySpire("verify", "dns")
+		if err == nil {
+			return fmt.Errorf("verify dns still passes")
+		}
+		if !strings.Contains(out, virt.UpstreamCheckName) || !strings.Contains(out, "forwarding") {
+			return fmt.Errorf("verify dns fails without naming %s:\n%s", virt.UpstreamCheckName, out)
+		}
+		if strings.Contains(out, "kubernetes.default") {
+			return fmt.Errorf("verify dns blames a name inside the cluster:\n%s", out)
+		}
+		return nil
+	})
+	v.spire("virt", "upstream-dns", "start", "--bin-dir", bin)
+	restarted = true
+	waitFor(t, "verify dns to pass with the upstream back", 90*time.Second, func() error {
+		out, _, err := v.trySpire("verify", "dns")
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
 	})
 }

@@ -207,6 +207,14 @@ spec:
 		v.clusterDNS(t)
 	})
 
+	t.Run("Kubernetes' own conformance tests, quick subset", func(t *testing.T) {
+		v.conformanceQuick(t)
+	})
+
+	t.Run("upstream DNS down: cluster names resolve, verify dns names the forwarded one", func(t *testing.T) {
+		v.upstreamDown(t)
+	})
+
 	t.Run("a worker switched off and on: the other pods keep talking, its own return", func(t *testing.T) {
 		v.workerOutage(t)
 	})

@@ -250,6 +250,37 @@ real host. Useful to see what the checks of 'spire verify' report.`,
 			return nil
 		},
 	}
+	var upstreamBin string
+	upstreamCmd := &cobra.Command{
+		Use:   "upstream-dns stop|start",
+		Short: "Stop or start the virtual cluster's upstream DNS resolver",
+		Long: `The virtual cluster's DNS forwards names outside the cluster to a resolver of
+its own on the bridge's host address (in place of setup.yaml's dns-upstreams,
+which a test machine must not reach). Stop it to see the cluster without its
+upstream: names inside the cluster still resolve, and 'spire verify dns' fails
+naming the forwarded name; start it again.`,
+		Example: `  spire virt upstream-dns stop`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "stop" && args[0] != "start" {
+				return fmt.Errorf("the action is stop or start, not %q", args[0])
+			}
+			t, err := a.topology()
+			if err != nil {
+				return err
+			}
+			bin, err := binDir(upstreamBin)
+			if err != nil {
+				return err
+			}
+			if err := virt.UpstreamDNS(cmd.Context(), t, bin, args[0] == "start", a.Stdout); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Stdout, "upstream resolver %s\n", map[string]string{"stop": "stopped", "start": "started"}[args[0]])
+			return nil
+		},
+	}
+	upstreamCmd.Flags().StringVar(&upstreamBin, "bin-dir", "", "folder with Homeworld's binaries (default: spire's own folder)")
 	importCmd := &cobra.Command{
 		Use:   "import-images ARCHIVE...",
 		Short: "Load image archives into every running virtual node's containerd",
@@ -268,7 +299,7 @@ does not have them.`,
 			return virt.ImportImages(t, args, a.Stdout)
 		},
 	}
-	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, serviceCmd, stopCmd, startCmd, importCmd, downCmd)
+	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, serviceCmd, stopCmd, startCmd, upstreamCmd, importCmd, downCmd)
 }
 
 // topology names the virtual cluster of the workspace.

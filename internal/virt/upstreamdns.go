@@ -192,3 +192,22 @@ func deployDNS(ctx context.Context, t *Topology, st *State, o Options, progress 
 	progress("upstream resolver on %s; DNS add-on applied (%d objects)", t.Gateway.Addr(), len(results))
 	return nil
 }
+
+// UpstreamDNS stops or starts the virtual cluster's upstream resolver, so
+// an operator (or a test) sees the cluster without its upstream: names
+// inside the cluster still resolve, forwarding fails.
+func UpstreamDNS(ctx context.Context, t *Topology, binDir string, start bool, out io.Writer) error {
+	st, err := loadState(t)
+	if err != nil {
+		return err
+	}
+	if !allUp(t, st) {
+		return errors.New("virtual cluster is not running: spire virt up")
+	}
+	if start {
+		return startUpstreamDNS(ctx, t, st, binDir)
+	}
+	stopUpstreamDNS(st, out)
+	st.UpstreamDNS = 0
+	return st.save()
+}
