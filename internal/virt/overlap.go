@@ -2,6 +2,7 @@ package virt
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -10,7 +11,9 @@ import (
 // checkHostOverlap refuses a node range that this machine already uses:
 // the virtual nodes' traffic would leave through a real interface towards
 // machines that are not ours.
-func checkHostOverlap(t *Topology) error {
+// A Homeworld bridge whose cluster is an orphan is removed (and said so on
+// out) rather than refused.
+func checkHostOverlap(t *Topology, out io.Writer) error {
 	nodes := t.Gateway.Masked()
 	ifaces, err := net.Interfaces()
 	if err != nil {
@@ -32,17 +35,22 @@ func checkHostOverlap(t *Topology) error {
 			}
 			if p.Masked().Overlaps(nodes) && !p.Addr().IsLoopback() {
 				if strings.HasPrefix(ifc.Name, "hwb") {
+					if gone, err := reclaimOrphan(ifc.Name, out); err != nil {
+						return fmt.Errorf("removing the orphaned virtual cluster on bridge %s: %w", ifc.Name, err)
+					} else if gone {
+						break // its other addresses went with it
+					}
 					return fmt.Errorf("cidr-nodes %s is in use by another Homeworld virtual cluster (bridge %s); take that one down first (spire virt down in its workspace)", nodes, ifc.Name)
 				}
 				return fmt.Errorf("cidr-nodes %s overlaps this machine's network %s on %s; a virtual cluster needs a range of its own (spire virt init writes one)", nodes, p.Masked(), ifc.Name)
 			}
 		}
 	}
-	out, err := ipOut("-4", "route", "show")
+	routes, err := ipOut("-4", "route", "show")
 	if err != nil {
 		return nil // no routing table to compare with
 	}
-	for _, line := range strings.Split(out, "\n") {
+	for _, line := range strings.Split(routes, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 3 || f[0] == "default" || strings.Contains(line, "dev "+t.Bridge+" ") || strings.HasSuffix(line, "dev "+t.Bridge) {
 			continue

@@ -81,7 +81,7 @@ func Up(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	if !st.exists() {
-		if err := checkHostOverlap(t); err != nil {
+		if err := checkHostOverlap(t, o.Out); err != nil {
 			return err
 		}
 	}
