@@ -3,6 +3,9 @@ package virt
 import (
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,6 +19,10 @@ import (
 // an orphan; a `virt up` in another workspace makes its namespaces a moment
 // before it starts processes in them.
 const orphanSettle = 2 * time.Second
+
+// orphanMounts are the host's mount points an orphan may have made; a
+// test points it at folders of its own.
+var orphanMounts = nodeMounts
 
 // reclaimOrphan removes the cluster behind bridge if nothing runs in any of
 // its namespaces, and reports whether it did.
@@ -71,5 +78,28 @@ func reclaimOrphan(bridge string, out io.Writer) (bool, error) {
 	if err := ip("link", "del", bridge); err != nil && linkExists(bridge) {
 		return false, err
 	}
+	// Its up made the host's mount points if they were missing; which ones
+	// was in the lost state file. Empty ones are remains (a host that uses
+	// them for real has files in them) unless another cluster's nodes have
+	// them as mount points: removing them would detach those mounts.
+	if otherClusters() {
+		return true, nil
+	}
+	for _, p := range slices.Backward(orphanMounts) {
+		if os.Remove(p) == nil {
+			fmt.Fprintf(out, "removed the empty mount point %s\n", p)
+		}
+	}
 	return true, nil
+}
+
+// otherClusters reports whether any Homeworld bridge remains.
+func otherClusters() bool {
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if strings.HasPrefix(ifc.Name, "hwb") {
+			return true
+		}
+	}
+	return false
 }

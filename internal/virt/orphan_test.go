@@ -3,6 +3,7 @@ package virt
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +62,19 @@ func TestOrphanReclaimed(t *testing.T) {
 		ip("link", "del", bridge)
 	})
 
+	// Remains of its mount points: an empty one goes, one in use stays.
+	mounts := []string{filepath.Join(t.TempDir(), "empty"), filepath.Join(t.TempDir(), "used")}
+	for _, m := range mounts {
+		if err := os.Mkdir(m, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mounts[1], "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	orphanMounts = mounts
+	t.Cleanup(func() { orphanMounts = nodeMounts })
+
 	leave()
 	sleeper := exec.Command("ip", "netns", "exec", netns, "sleep", "600")
 	if err := sleeper.Start(); err != nil {
@@ -87,5 +101,11 @@ func TestOrphanReclaimed(t *testing.T) {
 	}
 	if linkExists(bridge) || linkExists(veth) || slices.Contains(netnsList(), netns) {
 		t.Error("the orphan's bridge, veth or namespace is still there")
+	}
+	if _, err := os.Stat(mounts[0]); !os.IsNotExist(err) {
+		t.Errorf("the empty mount point remains: %v", err)
+	}
+	if _, err := os.Stat(mounts[1]); err != nil {
+		t.Errorf("the mount point in use was removed: %v", err)
 	}
 }
