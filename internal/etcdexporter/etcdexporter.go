@@ -1,8 +1,8 @@
-// Package etcdexporter lets Prometheus see etcd's health without holding
-// etcd client credentials: on each scrape it fetches etcd's metrics over
-// mutual TLS with the master's own etcd-client certificate and re-exposes a
-// chosen set of families (leader, proposals, database size), plus
-// etcd_version_info. cmd/etcd-metrics-exporter runs it on every master.
+// Package etcdexporter lets Prometheus see etcd without holding etcd client
+// credentials: on each scrape it fetches etcd's metrics over mutual TLS with
+// the master's own etcd-client certificate and re-exposes every family etcd
+// serves, as the original's exporter did, plus etcd_version_info.
+// cmd/etcd-metrics-exporter runs it on every master.
 package etcdexporter
 
 import (
@@ -11,8 +11,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +24,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Families re-exposed from etcd.
+// Families are some of the families passed through, those Homeworld's
+// alerts and verify read; a scrape lacking one of them means etcd is not
+// the etcd expected.
 var Families = []string{
 	"etcd_server_has_leader",
 	"etcd_server_is_leader",
@@ -48,12 +52,16 @@ func New(base, caFile, certFile, keyFile string) (*Exporter, error) {
 	if !pool.AppendCertsFromPEM(ca) {
 		return nil, fmt.Errorf("%s holds no certificate", caFile)
 	}
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
+	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 		return nil, err
 	}
 	return &Exporter{base: base, client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12,
+			// Read on each handshake: the keyclient renews the pair in place.
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+				return &pair, err
+			}},
 	}}}, nil
 }
 
@@ -95,11 +103,10 @@ func (e *Exporter) collect(ctx context.Context) ([]*dto.MetricFamily, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*dto.MetricFamily
-	for _, name := range Families {
-		if f, ok := all[name]; ok {
-			out = append(out, asCounter(f))
-		}
+	names := slices.Sorted(maps.Keys(all))
+	out := make([]*dto.MetricFamily, 0, len(names)+1)
+	for _, name := range names {
+		out = append(out, asCounter(all[name]))
 	}
 	version := "unknown"
 	if vr, err := e.get(ctx, "/version"); err == nil {
