@@ -20,7 +20,9 @@ func Command() *cobra.Command {
 credentials: on each scrape of --listen/metrics it fetches the metrics of the
 etcd at --etcd over mutual TLS with the master's etcd-client certificate
 (--cert, --key), trusting --ca (the etcd-server authority), and re-exposes
-the leader, proposal and database-size families plus etcd_version_info.`,
+every family etcd serves (etcd's gauges named *_total as the counters they
+are) plus etcd_version_info. The pair is read again on each new connection,
+so the keyclient's renewals need no restart.`,
 		Example: "  etcd-metrics-exporter --listen " + services.EtcdExporter.Addr("10.0.0.21") + " --etcd " + services.EtcdClient.URL("10.0.0.21", "") + ` \
     --ca /etc/homeworld/authorities/etcd-server.pem \
     --cert /etc/homeworld/keys/etcd-client.pem --key /etc/homeworld/keys/etcd-client.key`,
