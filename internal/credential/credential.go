@@ -69,6 +69,14 @@ var AuthMonitor = Credential{
 	KeyPath: layout.KeysDir + "/auth-monitor.key", Path: layout.KeysDir + "/auth-monitor.pem", Mode: 0o644,
 }
 
+// SetupQueue is the supervisor's setup queue's identity in Kubernetes: it
+// applies the cluster's manifests, RBAC among them, so it is an
+// administrator (system:masters) and nothing else on the supervisor is.
+var SetupQueue = Credential{
+	Name: "kubernetes-setup-queue", Type: TLSCert, API: keyapi.GrantKubeSetupQueue, Kinds: sup,
+	KeyPath: layout.KeysDir + "/kubernetes-setup-queue.key", Path: layout.KeysDir + "/kubernetes-setup-queue.pem", Mode: 0o644,
+}
+
 // Catalogue lists every credential in the order a node obtains them: its
 // identity, then what identifies the cluster, then role certificates.
 var Catalogue = []Credential{
@@ -86,6 +94,7 @@ var Catalogue = []Credential{
 	AuthMonitor,
 	{Name: "kubernetes-supervisor", Type: TLSCert, API: keyapi.GrantKubeSupervisor, Kinds: sup,
 		KeyPath: layout.KeysDir + "/kubernetes-supervisor.key", Path: layout.KeysDir + "/kubernetes-supervisor.pem", Mode: 0o644},
+	SetupQueue,
 
 	{Name: "kubernetes-worker", Type: TLSCert, API: keyapi.GrantKubeWorker, Kinds: kube,
 		KeyPath: layout.KeysDir + "/kubernetes-worker.key", Path: layout.KeysDir + "/kubernetes-worker.pem", Mode: 0o644},

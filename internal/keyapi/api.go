@@ -14,6 +14,7 @@ const (
 	GrantRegistryHost      API = "grant-registry-host"
 	GrantAuthMonitor       API = "grant-auth-monitor"
 	GrantKubeSupervisor    API = "grant-kubernetes-supervisor"
+	GrantKubeSetupQueue    API = "grant-kubernetes-setup-queue"
 	GrantKubeWorker        API = "grant-kubernetes-worker"
 	GrantKubeProxy         API = "grant-kubernetes-proxy"
 	GrantKubeFlannel       API = "grant-kubernetes-flannel"

@@ -143,6 +143,10 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			// Not system:masters: the supervisor's monitoring only reads (see
 			// internal/rbac).
 			tls(keyapi.Kubernetes, "supervisor:"+n.Hostname, client, nil)
+		case keyapi.GrantKubeSetupQueue:
+			// Applies RBAC among the cluster's manifests; creating a role
+			// needs every permission in it, so only an administrator can.
+			tls(keyapi.Kubernetes, "setup-queue:"+n.Hostname, client, nil, "system:masters")
 		case keyapi.GrantKubeWorker:
 			// The kubelet's client and serving certificate.
 			tls(keyapi.Kubernetes, "system:node:"+n.Hostname, both, hostNames, "system:nodes")

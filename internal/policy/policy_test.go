@@ -159,6 +159,24 @@ func TestOnlyHostCertificatesServe(t *testing.T) {
 	if r := p.Accounts[c.FQDN(sup)].Grants[keyapi.GrantRegistryHost]; !slices.Equal(r.TLS.Names, []string{RegistryName}) {
 		t.Errorf("registry names %v, want only %s", r.TLS.Names, RegistryName)
 	}
+	// Only the setup queue is a Kubernetes administrator among the nodes'
+	// identities.
+	for _, acct := range p.Accounts {
+		for api, g := range acct.Grants {
+			if g.Privilege != SignTLS || !slices.Contains(g.TLS.Organizations, "system:masters") {
+				continue
+			}
+			if acct.Kind == config.KindSupervisor && api == keyapi.GrantKubeSetupQueue {
+				continue
+			}
+			if acct.Kind != "" { // nodes; admins reach system:masters through access-kubernetes
+				t.Errorf("%s: %s grants system:masters", acct.Principal, api)
+			}
+		}
+	}
+	if g := p.Accounts[c.FQDN(sup)].Grants[keyapi.GrantKubeSetupQueue]; g == nil || g.TLS.CommonName != "setup-queue:"+sup.Hostname {
+		t.Errorf("the supervisor's setup-queue grant: %+v", g)
+	}
 }
 
 // TestMonitorCannotActForAdmins: auth-monitor's identity runs its checks
