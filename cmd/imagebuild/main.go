@@ -3,7 +3,9 @@
 //	imagebuild OUT_DIR NAME=REF=BINARY=PATH ...   a single static binary, run as nobody
 //	imagebuild OUT_DIR NAME=@SPEC_FILE ...        an image described by a file
 //
-// Each image goes to OUT_DIR/NAME.tar. The spec file format is
+// Each image goes to OUT_DIR/NAME.tar, and OUT_DIR/index.tsv lists them
+// all with their digests (what spire registry push checks archives
+// against). The spec file format is
 // internal/images.ParseSpec's. See internal/images.
 package main
 
@@ -28,6 +30,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	var built []images.Built
 	for _, arg := range os.Args[2:] {
 		name, refs, spec, err := parseArg(arg)
 		if err != nil {
@@ -44,6 +47,11 @@ func main() {
 		}
 		d, _ := img.Digest()
 		fmt.Printf("%s\t%s\t%s\n", name, strings.Join(refs, ","), d)
+		built = append(built, images.Built{Name: name, Refs: refs, Digest: d})
+	}
+	if err := images.WriteIndex(out, built); err != nil {
+		fmt.Fprintf(os.Stderr, "imagebuild: %v\n", err)
+		os.Exit(1)
 	}
 }
 

@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"os"
 	"path/filepath"
@@ -82,4 +83,18 @@ func (a *Admin) WriteKubeconfig(ctx context.Context, dir string, kubeCA *x509.Ce
 		return nil, err
 	}
 	return cert, renameio.WriteFile(KubeconfigPath(dir), kc, 0o600)
+}
+
+// ClientTLS obtains a client certificate from api for a key that lives only
+// in this process, for a command that needs it once (spire registry push).
+func (a *Admin) ClientTLS(ctx context.Context, api keyapi.API) (*tls.Certificate, error) {
+	key, err := pki.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	cert, err := a.TLSCert(ctx, api, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}, nil
 }

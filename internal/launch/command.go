@@ -14,7 +14,7 @@ import (
 
 // Command is kube-launch's command line.
 func Command() *cobra.Command {
-	var binDir, root, imagesDir string
+	var binDir, root string
 	var dryRun bool
 	c := &cobra.Command{
 		Use:   "kube-launch COMPONENT",
@@ -35,13 +35,7 @@ Components: ` + strings.Join(Names(), ", ") + `.`,
 				}
 				binDir = filepath.Dir(exe)
 			}
-			if imagesDir == "" {
-				imagesDir = ImagesDir
-				if st, err := os.Stat(filepath.Join(binDir, "images")); err == nil && st.IsDir() {
-					imagesDir = filepath.Join(binDir, "images") // a build tree, as in the virtual cluster
-				}
-			}
-			n, err := Load(layout.Node{Root: root}, binDir, imagesDir)
+			n, err := Load(layout.Node{Root: root}, binDir)
 			if err != nil {
 				return err
 			}
@@ -58,7 +52,6 @@ Components: ` + strings.Join(Names(), ", ") + `.`,
 	}
 	c.Flags().StringVar(&binDir, "bin-dir", "", "folder of the upstream binaries (default: kube-launch's own)")
 	c.Flags().StringVar(&root, "root", "/", "folder the node's files are below")
-	c.Flags().StringVar(&imagesDir, "images-dir", "", "folder of image archives to import (default: images/ beside the binaries, else "+ImagesDir+")")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the command instead of running it")
 	return c
 }

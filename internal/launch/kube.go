@@ -13,6 +13,7 @@ import (
 // Paths of the keysystem's files, as the components see them.
 const (
 	kubeCA       = layout.AuthoritiesDir + "/kubernetes.pem"
+	clusterCA    = layout.AuthoritiesDir + "/clusterca.pem"
 	etcdServerCA = layout.AuthoritiesDir + "/etcd-server.pem"
 	etcdClientCA = layout.AuthoritiesDir + "/etcd-client.pem"
 	saKey        = layout.KeysDir + "/serviceaccount.key"

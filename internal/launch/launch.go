@@ -26,14 +26,13 @@ type Node struct {
 	Cluster nodeconf.Cluster
 	Local   nodeconf.Local
 	BinDir  string      // where the upstream binaries are
-	Images  string      // folder of OCI archives to import into containerd
 	Layout  layout.Node // "/" on real hosts and inside virtual nodes
 }
 
 // Load reads the node's configuration files; a missing or malformed key
 // fails here, naming the file and the key, before any component starts.
-func Load(l layout.Node, binDir, imagesDir string) (*Node, error) {
-	n := &Node{BinDir: binDir, Images: imagesDir, Layout: l}
+func Load(l layout.Node, binDir string) (*Node, error) {
+	n := &Node{BinDir: binDir, Layout: l}
 	var err error
 	if n.Cluster, err = nodeconf.LoadCluster(l.ClusterConf()); err != nil {
 		return nil, fetchedHint(err)
@@ -77,6 +76,7 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"sshd":               sshd,
 	"kube-state":         kubeState,
 	"flannel":            flannel,
+	"registry":           registry,
 }
 
 // Names returns the component names, sorted.

@@ -16,7 +16,7 @@ import (
 // as the keyclient would.
 func testNode(t *testing.T, host string) *Node {
 	t.Helper()
-	node, err := Load(writeConf(t, host, nil), "/opt/hw", "/opt/hw/images")
+	node, err := Load(writeConf(t, host, nil), "/opt/hw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +132,17 @@ func TestContainerdAndCNI(t *testing.T) {
 	if c := l.Files[cniConfigPath]; !strings.Contains(c, `"type": "homeworld-flannel"`) || !strings.Contains(c, `"subnetFile": "/run/flannel/subnet.env"`) {
 		t.Errorf("CNI config:\n%s", c)
 	}
+	// Images come from the cluster's registry, trusted through the cluster
+	// CA, pull only.
+	if c := l.Files[containerdConfig]; !strings.Contains(c, `config_path = "/etc/homeworld/config/registry-hosts"`) {
+		t.Errorf("containerd does not read the registry hosts:\n%s", c)
+	}
+	hosts := l.Files["/etc/homeworld/config/registry-hosts/homeworld.private/hosts.toml"]
+	for _, want := range []string{`server = "https://homeworld.private"`, `capabilities = ["pull", "resolve"]`, `ca = "/etc/homeworld/authorities/clusterca.pem"`} {
+		if !strings.Contains(hosts, want) {
+			t.Errorf("hosts.toml lacks %q:\n%s", want, hosts)
+		}
+	}
 	if c := l.Files[containerdConfig]; !strings.Contains(c, `bin_dir = "/var/lib/homeworld/cni/bin"`) {
 		t.Errorf("containerd does not look for plugins in the node's folder:\n%s", c)
 	}
@@ -141,12 +152,12 @@ func TestMissingConfigIsNamed(t *testing.T) {
 	l := writeConf(t, "master1", func(s string) string {
 		return strings.Replace(s, "ETCD_TOKEN=", "ETCD_TOKN=", 1)
 	})
-	if _, err := Load(l, "/opt/hw", "/opt/hw/images"); err == nil || !strings.Contains(err.Error(), "cluster.conf: ETCD_TOKEN is missing") {
+	if _, err := Load(l, "/opt/hw"); err == nil || !strings.Contains(err.Error(), "cluster.conf: ETCD_TOKEN is missing") {
 		t.Errorf("Load = %v", err)
 	}
 	l = writeConf(t, "master1", nil)
 	os.Remove(l.LocalConf())
-	if _, err := Load(l, "/opt/hw", "/opt/hw/images"); err == nil || !strings.Contains(err.Error(), "local.conf") || !strings.Contains(err.Error(), "keyclient fetches it") {
+	if _, err := Load(l, "/opt/hw"); err == nil || !strings.Contains(err.Error(), "local.conf") || !strings.Contains(err.Error(), "keyclient fetches it") {
 		t.Errorf("Load without local.conf = %v", err)
 	}
 	if _, err := Plan("nonsense", testNode(t, "master1")); err == nil || !strings.Contains(err.Error(), "known:") {

@@ -2,11 +2,10 @@ package launch
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -14,13 +13,26 @@ import (
 const (
 	ContainerdSocket = "/run/containerd/containerd.sock"
 	containerdConfig = layout.ConfigDir + "/containerd.toml"
-	// PauseImage is the sandbox image, built by Homeworld and imported
-	// locally: nothing is ever pulled.
-	PauseImage = "homeworld.private/pause:1"
-	// ImagesDir holds OCI image archives imported before kubelet starts on
-	// real hosts.
-	ImagesDir = "/usr/lib/homeworld/images"
+	// PauseImage is the sandbox image, built by Homeworld and pulled from
+	// the cluster's registry like every other image.
+	PauseImage = policy.RegistryName + "/pause:1"
+	// registryHostsDir is containerd's per-registry configuration
+	// (hosts.toml): the cluster's registry, trusted through the cluster CA.
+	registryHostsDir = layout.ConfigDir + "/registry-hosts"
 )
+
+// registryHosts tells containerd how to reach the cluster's registry:
+// HTTPS under its own name, whose certificate the cluster CA signs; pull
+// and resolve only, since nodes never push.
+func registryHosts() (path, content string) {
+	name := policy.RegistryName
+	return registryHostsDir + "/" + name + "/hosts.toml", fmt.Sprintf(`server = "https://%s"
+
+[host."https://%s"]
+  capabilities = ["pull", "resolve"]
+  ca = "%s"
+`, name, name, clusterCA)
+}
 
 func containerd(n *Node) (*Launch, error) {
 	conf := fmt.Sprintf(`version = 2
@@ -46,13 +58,16 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "%s"
     conf_dir = "%s"
-`, layout.StateDir, ContainerdSocket, PauseImage, cniBinDir, filepath.Dir(cniConfigPath))
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "%s"
+`, layout.StateDir, ContainerdSocket, PauseImage, cniBinDir, filepath.Dir(cniConfigPath), registryHostsDir)
 	cni, err := cniConfig()
 	if err != nil {
 		return nil, err
 	}
+	hostsPath, hosts := registryHosts()
 	return &Launch{
-		Files:   map[string]string{containerdConfig: conf, cniConfigPath: cni},
+		Files:   map[string]string{containerdConfig: conf, cniConfigPath: cni, hostsPath: hosts},
 		Prepare: n.linkCNIPlugins,
 		Argv:    []string{"/usr/bin/containerd", "--config", containerdConfig},
 	}, nil
@@ -112,7 +127,7 @@ serializeImagePulls: false
 			if err := prepareCgroups(CgroupRoot(host)); err != nil {
 				return fmt.Errorf("preparing cgroups: %w", err)
 			}
-			return n.importImages()
+			return nil
 		},
 		Argv: []string{n.bin("kubelet"),
 			"--config", confPath,
@@ -121,21 +136,4 @@ serializeImagePulls: false
 			"--node-ip", n.ip(),
 			"--root-dir", layout.StateDir + "/kubelet",
 		}}, nil
-}
-
-// importImages loads Homeworld's images (the pause image among them) into
-// containerd, so no pod ever needs a registry to start.
-func (n *Node) importImages() error {
-	archives, _ := filepath.Glob(filepath.Join(n.Images, "*.tar"))
-	if len(archives) == 0 {
-		return fmt.Errorf("no images in %s; the pause image is required", n.Images)
-	}
-	for _, a := range archives {
-		cmd := exec.Command("/usr/bin/ctr", "--address", ContainerdSocket, "--namespace", "k8s.io", "images", "import", a)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("importing %s: %v: %s", a, err, out)
-		}
-	}
-	fmt.Fprintf(os.Stderr, "kube-launch: imported %d images\n", len(archives))
-	return nil
 }

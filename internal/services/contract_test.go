@@ -19,6 +19,7 @@ var upstreamNotifies = map[string]bool{
 	"etcd": true, "containerd": true, "kubelet": true,
 	"apiserver": false, "controller-manager": false, "scheduler": false, "proxy": false,
 	"node-exporter": false, "prometheus": false, "sshd": true, "flannel": true,
+	"registry": false, // distribution 3.1.2 has no sd_notify
 }
 
 // homeworldPrograms are launch components that exec one of our binaries.

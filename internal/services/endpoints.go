@@ -75,6 +75,11 @@ var (
 	// FlannelHealth is flanneld's /healthz and /readyz (ready once the
 	// node's subnet is leased and subnet.env written).
 	FlannelHealth = Endpoint{Port: 9110, Scheme: HTTP, Loopback: true}
+	// The cluster's image registry on the supervisor: Homeworld's TLS
+	// front under the name homeworld.private (what nodes pull from), and
+	// the distribution registry behind it, on loopback only.
+	RegistryFront   = Endpoint{Port: 443, Scheme: HTTPS}
+	RegistryBackend = Endpoint{Port: 5000, Scheme: HTTP, Loopback: true}
 	// NodeSupervisor is the virtual cluster's node supervisor (/status,
 	// and service states in node_systemd_unit_state, which the node
 	// exporter's systemd collector reports on real hosts).
@@ -86,7 +91,7 @@ var (
 func Endpoints() []Endpoint {
 	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, Prometheus,
 		EtcdClient, EtcdPeer, EtcdHealth, EtcdExporter, APIServer, ControllerManager, Scheduler,
-		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, NodeSupervisor}
+		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, NodeSupervisor}
 }
 
 // Host is the address the endpoint listens on for a node with address ip.

@@ -175,6 +175,31 @@ var Map = []Service{
 		RestartSec:  5 * time.Second,
 	},
 	{
+		Name:        "registry",
+		Description: "distribution registry: the cluster's image storage, on loopback behind registry-front",
+		Kinds:       []config.Kind{config.KindSupervisor},
+		Launch:      "registry",
+		Endpoints:   []Endpoint{RegistryBackend},
+		Ready:       Probe{Endpoint: RegistryBackend, Path: "/v2/"},
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config", "/var/lib/homeworld/registry"}},
+	},
+	{
+		Name:        "registry-front",
+		Description: "the cluster's image registry over HTTPS (homeworld.private); only administrators push",
+		Kinds:       []config.Kind{config.KindSupervisor},
+		After:       []string{"keyclient", "registry"},
+		Command: func(h Host) []string {
+			return []string{h.Bin("registry-front"), "--listen", h.Addr(RegistryFront), "--backend", RegistryBackend.URL(h.Node.IP, ""),
+				"--cert", "/etc/homeworld/ssl/homeworld.private.pem", "--key", "/etc/homeworld/ssl/homeworld.private.key",
+				"--client-ca", "/etc/homeworld/authorities/kubernetes.pem", "--audit-log", "/var/log/homeworld/registry-audit.log"}
+		},
+		Endpoints:  []Endpoint{RegistryFront},
+		Ready:      Probe{Endpoint: RegistryFront, Path: "/v2/"},
+		RestartSec: 5 * time.Second,
+		Sandbox:    Sandbox{ReadWritePaths: []string{"/var/log/homeworld"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
+	},
+	{
 		Name:        "prometheus",
 		Description: "Prometheus (the cluster's monitoring, queried by spire verify)",
 		Kinds:       []config.Kind{config.KindSupervisor},

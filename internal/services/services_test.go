@@ -34,7 +34,7 @@ func TestMapIsConsistent(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "kube-state", "prometheus"}) {
+	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "kube-state", "registry", "registry-front", "prometheus"}) {
 		t.Errorf("supervisor runs %v", got)
 	}
 	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy", "flannel"}) {
@@ -73,7 +73,7 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 func TestUnitsPassSystemdVerify(t *testing.T) {
 	c := testCluster(t)
 	binDir := t.TempDir()
-	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor"} {
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front"} {
 		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
 	}
 	for _, k := range config.Kinds {
@@ -135,12 +135,28 @@ func TestEndpointsAreOneTable(t *testing.T) {
 	if declared != len(all) {
 		t.Errorf("endpoints.go declares %d endpoints, Endpoints() lists %d", declared, len(all))
 	}
-	ports := map[int]bool{}
-	for _, e := range all {
-		if ports[e.Port] {
-			t.Errorf("port %d is used twice", e.Port)
+	// A port may serve two endpoints only on nodes of different kinds
+	// (443: the apiserver on masters, the registry on the supervisor).
+	kindsOf := func(e Endpoint) []config.Kind {
+		var kinds []config.Kind
+		for _, s := range Map {
+			if slices.Contains(s.Endpoints, e) {
+				kinds = append(kinds, s.Kinds...)
+			}
 		}
-		ports[e.Port] = true
+		return kinds
+	}
+	for i, a := range all {
+		for _, b := range all[i+1:] {
+			if a.Port != b.Port {
+				continue
+			}
+			for _, k := range kindsOf(a) {
+				if slices.Contains(kindsOf(b), k) {
+					t.Errorf("port %d is used twice on a %s", a.Port, k)
+				}
+			}
+		}
 	}
 	for _, s := range Map {
 		for _, e := range s.Endpoints {

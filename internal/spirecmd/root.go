@@ -86,6 +86,7 @@ Getting started:
 		a.setupCommand(),
 		a.virtCommand(),
 		a.deployCommand(),
+		a.registryCommand(),
 		a.servicesCommand(),
 		a.verifyCommand(),
 		a.seqCommand(),
