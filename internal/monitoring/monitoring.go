@@ -125,6 +125,8 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 			j.TLS = map[string]any{"ca_file": o.ClusterCA, "server_name": c.FQDN(c.Supervisor())}
 		case services.TrustKubernetes:
 			j.TLS = map[string]any{"ca_file": o.KubeCA, "cert_file": o.SupervisorCert, "key_file": o.SupervisorKey}
+		case services.TrustRegistry:
+			j.TLS = map[string]any{"ca_file": o.ClusterCA, "server_name": services.RegistryName}
 		}
 		jobs = append(jobs, j)
 	}

@@ -16,6 +16,7 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Privilege is what a grant lets its holder do.
@@ -71,7 +72,7 @@ const (
 
 // RegistryName is the name the supervisor's image registry serves under; the
 // registry's certificate carries only it.
-const RegistryName = "homeworld.private"
+const RegistryName = services.RegistryName
 
 // Policy is the compiled policy of one cluster.
 type Policy struct {

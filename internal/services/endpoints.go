@@ -24,7 +24,12 @@ const (
 	TrustNone       Trust = iota // plain HTTP
 	TrustClusterCA               // server certificate from clusterca, named after the supervisor
 	TrustKubernetes              // kubernetes CA, and the supervisor's client certificate
+	TrustRegistry                // server certificate from clusterca, named RegistryName
 )
+
+// RegistryName is the name the cluster's image registry serves under:
+// images are homeworld.private/NAME, and its certificate names only it.
+const RegistryName = "homeworld.private"
 
 // Endpoint is one port a service listens on. Every port number of the
 // cluster is written here and nowhere else; a repository test
@@ -78,7 +83,7 @@ var (
 	// The cluster's image registry on the supervisor: Homeworld's TLS
 	// front under the name homeworld.private (what nodes pull from), and
 	// the distribution registry behind it, on loopback only.
-	RegistryFront   = Endpoint{Port: 443, Scheme: HTTPS}
+	RegistryFront   = Endpoint{Port: 443, Scheme: HTTPS, Job: "registry", MetricsPath: "/metrics", Trust: TrustRegistry}
 	RegistryBackend = Endpoint{Port: 5000, Scheme: HTTP, Loopback: true}
 	// NodeSupervisor is the virtual cluster's node supervisor (/status,
 	// and service states in node_systemd_unit_state, which the node

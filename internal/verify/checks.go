@@ -40,6 +40,7 @@ var Checks = []Check{
 	{"keysystem", "every node holds all its credentials, none close to expiry; the impersonation (gateway) path grants", keysystem},
 	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
 	{"etcd", "every etcd member answers and sees a leader", etcd},
+	{"registry", "the image registry on the supervisor answers over TLS as " + services.RegistryName + " (Prometheus scrapes it)", registry},
 	{"kubernetes", "every kube-apiserver answers; every node is registered and Ready, masters unschedulable; system namespaces active", kubernetes},
 	{"flannel", "pods on every master and worker reach pods on every other (flannel-monitor, measured in the last minute)", flannel},
 	{"dns", "the cluster DNS resolves the cluster's Service names from a pod, and forwards where checked (dns-monitor, in the last 30 s)", dns},
@@ -191,4 +192,11 @@ func kubernetes(ctx context.Context, p *Prometheus, c *config.Config) error {
 		ps = append(ps, fmt.Sprintf("%d of the namespaces default, kube-system, kube-public are active, want 3", len(nss)))
 	}
 	return ps.err()
+}
+
+func registry(ctx context.Context, p *Prometheus, c *config.Config) error {
+	return perNode(ctx, p, c, `up{job="`+services.RegistryFront.Job+`"}`,
+		"the registry is not scraped (is registry-front in the service map's supervisor services?)",
+		"the registry "+services.RegistryName+" does not answer over TLS (registry-front, or the distribution registry behind it, is down)",
+		config.KindSupervisor)
 }

@@ -23,6 +23,7 @@ var (
 	qUnitState      = `node_systemd_unit_state == 1`
 	qEtcdLeader     = `etcd_server_has_leader`
 	qAPIServerUp    = `up{job="` + services.APIServer.Job + `"}`
+	qRegistryUp     = `up{job="` + services.RegistryFront.Job + `"}`
 	qNodeInfo       = `kube_node_info`
 	qNodeReady      = `kube_node_status_condition{condition="Ready",status="true"}`
 	qMasterTaint    = `kube_node_spec_taint{key="node-role.kubernetes.io/control-plane",effect="NoSchedule"}`
@@ -96,6 +97,7 @@ func healthy(c *config.Config) map[string]string {
 		qUnitState:      vector(unitStates(c, nil)...),
 		qEtcdLeader:     vector(allAt(c, "1", config.KindMaster)...),
 		qAPIServerUp:    vector(allAt(c, "1", config.KindMaster)...),
+		qRegistryUp:     vector(at(c.Supervisor().Hostname, "1")),
 		qNodeInfo:       vector(allAt(c, "1", kube...)...),
 		qNodeReady:      vector(allAt(c, "1", kube...)...),
 		qMasterTaint:    vector(allAt(c, "1", config.KindMaster)...),
@@ -179,6 +181,11 @@ func TestCheckFailures(t *testing.T) {
 		{"etcd", "no leader", map[string]string{qEtcdLeader: vector(with(ones(config.KindMaster), "master2", "0")...)},
 			"node master2 (127.0.0.22): etcd member has no leader"},
 
+		{"registry", "not scraped", map[string]string{qRegistryUp: vector()},
+			"node supervisor (127.0.0.10): the registry is not scraped (is registry-front in the service map's supervisor services?)"},
+		{"registry", "down", map[string]string{qRegistryUp: vector(at("supervisor", "0"))},
+			"node supervisor (127.0.0.10): the registry homeworld.private does not answer over TLS (registry-front, or the distribution registry behind it, is down)"},
+
 		{"kubernetes", "apiserver not scraped", map[string]string{qAPIServerUp: vector(without(ones(config.KindMaster), "master2")...)},
 			"node master2 (127.0.0.22): kube-apiserver is not scraped"},
 		{"kubernetes", "apiserver down", map[string]string{qAPIServerUp: vector(with(ones(config.KindMaster), "master1", "0")...)},
@@ -253,7 +260,7 @@ func TestFindNamesTheChecks(t *testing.T) {
 		t.Errorf("Find(etcd) = %v, %v", c.Name, err)
 	}
 	_, err := Find("nope")
-	if want := `no check named "nope" (checks: online, keysystem, services, etcd, kubernetes, flannel, dns)`; err == nil || err.Error() != want {
+	if want := `no check named "nope" (checks: online, keysystem, services, etcd, registry, kubernetes, flannel, dns)`; err == nil || err.Error() != want {
 		t.Errorf("Find(nope) = %v, want %s", err, want)
 	}
 }

@@ -26,7 +26,7 @@ func ClusterSequence(cfg *config.Config, p *Prometheus) []seq.Step {
 
 // supervisorChecks are the checks that say something about the supervisor
 // alone: etcd and Kubernetes live on masters.
-var supervisorChecks = []string{"online", "keysystem", "services"}
+var supervisorChecks = []string{"online", "keysystem", "services", "registry"}
 
 // SupervisorSequence is the steps that prove the supervisor works before
 // any other node exists: Prometheus, then the checks that concern one node,

@@ -47,8 +47,9 @@ func kubectl(ctx context.Context, t *Topology, binDir string, stdin io.Reader, a
 const ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
 
 // startKubernetes waits for every apiserver, applies Homeworld's RBAC, and
-// waits until every Kubernetes node is Ready.
-func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, progress func(string, ...any)) error {
+// once the images are in the registry (pushed) the add-ons, and waits until
+// every Kubernetes node is Ready.
+func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pushed <-chan error, progress func(string, ...any)) error {
 	for _, n := range t.Nodes {
 		if n.Kind == config.KindMaster {
 			if err := waitReady(ctx, st, n, "kube-apiserver"); err != nil {
@@ -62,6 +63,14 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pro
 		return err
 	}); err != nil {
 		return err
+	}
+	select {
+	case err := <-pushed:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	if err := deployDNS(ctx, t, st, o, progress); err != nil {
 		return err

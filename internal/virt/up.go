@@ -14,9 +14,11 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/images"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/supervise"
 )
@@ -36,8 +38,8 @@ type Options struct {
 // Binaries the virtual cluster runs.
 var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch", "etcd-metrics-exporter", "auth-monitor", "kube-state-exporter",
 	"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
-	"flanneld", "homeworld-flannel", "coredns", "flannel-monitor", "dns-monitor",
-	"images/pause.tar", "images/coredns.tar", "images/flannel-monitor.tar", "images/dns-monitor.tar"}
+	"flanneld", "homeworld-flannel", "coredns", "flannel-monitor", "dns-monitor", "registry", "registry-front",
+	"images/" + images.IndexFile, "images/pause.tar", "images/coredns.tar", "images/flannel-monitor.tar", "images/dns-monitor.tar"}
 
 // Preflight checks what up needs before it changes anything.
 func Preflight(binDir string) error {
@@ -156,16 +158,23 @@ func Up(ctx context.Context, o Options) (err error) {
 		ready++
 		fmt.Fprintf(o.Out, "   [%d/%d] %-12s %-10s %-15s ready (%.1fs)\n", ready, len(t.Nodes), n.Hostname, n.Kind, n.IP, time.Since(start).Seconds())
 	}
+	progress := func(format string, args ...any) {
+		fmt.Fprintf(o.Out, "   %s (%.1fs)\n", fmt.Sprintf(format, args...), time.Since(start).Seconds())
+	}
+	// The images go into the registry while Kubernetes starts; pods are
+	// deployed only once they are there.
+	pushed := make(chan error, 1)
+	go func() { pushed <- pushImages(ctx, t, st, admin, o, progress) }()
 	if len(o.Config.NodesOf(config.KindMaster)) > 0 {
 		step("credentials in place; waiting for Kubernetes")
 		if err := kubeAdmin(ctx, t, admin, o); err != nil {
 			return err
 		}
-		if err := startKubernetes(ctx, t, st, o, func(format string, args ...any) {
-			fmt.Fprintf(o.Out, "   %s (%.1fs)\n", fmt.Sprintf(format, args...), time.Since(start).Seconds())
-		}); err != nil {
+		if err := startKubernetes(ctx, t, st, o, pushed, progress); err != nil {
 			return err
 		}
+	} else if err := <-pushed; err != nil {
+		return err
 	}
 	if err := waitServices(ctx, t, st); err != nil {
 		return err
@@ -231,6 +240,8 @@ func prepareFolders(t *Topology, st *State, o Options) error {
 	for _, n := range t.Nodes {
 		hosts += fmt.Sprintf("%s\t%s %s\n", n.IP, o.Config.FQDN(n.Node), n.Hostname)
 	}
+	// containerd finds the registry by its name.
+	hosts += fmt.Sprintf("%s\t%s\n", t.nodeByKind(config.KindSupervisor).IP, policy.RegistryName)
 	clusterCA, err := o.Authorities.Get(keyapi.ClusterCA)
 	if err != nil {
 		return err
