@@ -103,26 +103,32 @@ func (m *Monitor) run(ctx context.Context, sandbox string, cfg *runtimeapi.PodSa
 }
 
 // wait polls the container's state until it has exited, and fails on a
-// state that is neither on the way there nor there.
+// state that is neither on the way there nor there, or after ExitTimeout.
 func (m *Monitor) wait(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.ExitTimeout)
+	defer cancel()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	state := runtimeapi.ContainerState_CONTAINER_CREATED
 	for {
 		resp, err := m.runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: id})
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("the container did not exit within %v (last seen %s): %w", m.ExitTimeout, state, ctx.Err())
+		}
 		if err != nil {
 			return nil, err
 		}
 		st := resp.GetStatus()
-		switch st.GetState() {
+		state = st.GetState()
+		switch state {
 		case runtimeapi.ContainerState_CONTAINER_EXITED:
 			return st, nil
 		case runtimeapi.ContainerState_CONTAINER_CREATED, runtimeapi.ContainerState_CONTAINER_RUNNING:
 		default:
-			return nil, fmt.Errorf("container is in state %s (reason %q, message %q)", st.GetState(), st.GetReason(), st.GetMessage())
+			return nil, fmt.Errorf("container is in state %s (reason %q, message %q)", state, st.GetReason(), st.GetMessage())
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("container still %s: %w", st.GetState(), ctx.Err())
 		case <-tick.C:
 		}
 	}

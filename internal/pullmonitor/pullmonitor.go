@@ -40,10 +40,12 @@ const (
 var Steps = []Step{StepPull, StepCreateSandbox, StepCreateContainer, StepStart, StepWait, StepLogs, StepCompare, StepCleanup}
 
 // Bounds on the parts of a cycle. A pull or a run slower than these counts
-// as failed; both are above the histograms' top buckets.
+// as failed; both are above the histograms' top buckets. ExitTimeout is
+// what the started container gets to exit in, within ExecTimeout.
 const (
 	PullTimeout    = time.Minute
 	ExecTimeout    = 90 * time.Second
+	ExitTimeout    = 30 * time.Second
 	CleanupTimeout = 30 * time.Second
 )
 
@@ -67,7 +69,7 @@ type Monitor struct {
 	Logf      func(format string, args ...any)
 
 	// Timeouts; New sets them to the defaults above.
-	PullTimeout, ExecTimeout, CleanupTimeout time.Duration
+	PullTimeout, ExecTimeout, ExitTimeout, CleanupTimeout time.Duration
 
 	runtime runtimeapi.RuntimeServiceClient
 	images  runtimeapi.ImageServiceClient
@@ -100,7 +102,7 @@ var (
 func New(conn grpc.ClientConnInterface, image, namespace string, logf func(string, ...any)) *Monitor {
 	return &Monitor{
 		Image: image, Namespace: namespace, Logf: logf,
-		PullTimeout: PullTimeout, ExecTimeout: ExecTimeout, CleanupTimeout: CleanupTimeout,
+		PullTimeout: PullTimeout, ExecTimeout: ExecTimeout, ExitTimeout: ExitTimeout, CleanupTimeout: CleanupTimeout,
 		runtime: runtimeapi.NewRuntimeServiceClient(conn),
 		images:  runtimeapi.NewImageServiceClient(conn),
 		pullTiming: prometheus.NewHistogramVec(prometheus.HistogramOpts{
