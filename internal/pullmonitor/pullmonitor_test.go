@@ -50,6 +50,8 @@ func TestPullMonitor(t *testing.T) {
 	reg.Corrupt(corruptLayer)
 	// An image whose pullcheck never exits: the pause program.
 	reg.Push(t, "pullcheck", "hangs", build(t, bin["pause"], pullmonitor.Program))
+	// And one whose pullcheck answers with the wrong token, and fails.
+	reg.Push(t, "pullcheck", "lies", build(t, buildLiar(t, dir), pullmonitor.Program))
 
 	ctrd := startContainerd(t, filepath.Join(dir, "containerd"), launch.PauseImage, registryName, reg)
 	rt := runtimeapi.NewRuntimeServiceClient(ctrd.Conn)
@@ -143,6 +145,16 @@ func TestPullMonitor(t *testing.T) {
 		tm.promtool(t)
 	})
 
+	t.Run("a container that prints something else fails the comparison", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd.Conn, registryName+"/pullcheck:lies")
+		tm.Cycle(ctx)
+		tm.assertFailed(t, pullmonitor.StepCompare, true)
+		if err := tm.Last().Err.Error(); !strings.Contains(err, `"hello container world [not the token]"`) || !strings.Contains(err, "exit code 3") {
+			t.Errorf("error %q does not show what the container printed and its exit code", err)
+		}
+		assertNothingLeft(t, rt, tmp)
+	})
+
 	t.Run("after the failures the good image still passes", func(t *testing.T) {
 		tm := newTestMonitor(t, ctrd.Conn, goodRef)
 		tm.Cycle(ctx)
@@ -169,6 +181,25 @@ func buildBinaries(t *testing.T, dir string, names ...string) map[string]string 
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
 	return paths
+}
+
+// buildLiar builds a program that prints a greeting with a wrong token and
+// exits 3, whatever its arguments.
+func buildLiar(t *testing.T, dir string) string {
+	t.Helper()
+	src := filepath.Join(dir, "liar", "main.go")
+	os.MkdirAll(filepath.Dir(src), 0o755)
+	prog := "package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() {\n\tfmt.Println(\"hello container world [not the token]\")\n\tos.Exit(3)\n}\n"
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bin", "liar")
+	cmd := exec.Command("go", "build", "-o", out, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the liar: %v\n%s", err, b)
+	}
+	return out
 }
 
 // build is the single-binary image of binary at path, as scripts/build
