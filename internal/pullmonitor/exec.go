@@ -152,7 +152,9 @@ func (m *Monitor) removeSandbox(ctx context.Context, id string) error {
 // sweep removes sandboxes of this monitor that an earlier run left behind
 // (it was killed mid-cycle). Failing to is logged: the check can still run.
 func (m *Monitor) sweep(ctx context.Context) {
-	resp, err := m.runtime.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	lctx, cancel := context.WithTimeout(ctx, m.CleanupTimeout)
+	defer cancel()
+	resp, err := m.runtime.ListPodSandbox(lctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		m.Logf("listing sandboxes left behind: %v", err)
 		return

@@ -112,6 +112,9 @@ func TestPullMonitor(t *testing.T) {
 		tm := newTestMonitor(t, ctrd.Conn, ref)
 		tm.Cycle(ctx)
 		tm.assertFailed(t, pullmonitor.StepPull, false)
+		if err := tm.Last().Err; !strings.Contains(err.Error(), "not found") {
+			t.Errorf("error %q does not say the image was not found", err)
+		}
 		if n := tm.histogramCount(t, "oci_pull_timing_seconds"); n != 0 {
 			t.Errorf("a failed pull was timed: %d observations", n)
 		}
