@@ -77,6 +77,7 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"kube-state":         kubeState,
 	"flannel":            flannel,
 	"registry":           registry,
+	"pull-monitor":       pullMonitor,
 }
 
 // Names returns the component names, sorted.

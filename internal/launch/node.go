@@ -26,12 +26,15 @@ const (
 // and resolve only, since nodes never push.
 func registryHosts() (path, content string) {
 	name := policy.RegistryName
+	// containerd 1.6 wants a [host] table, and the CA also at the top
+	// (else a missing image shows as a certificate error).
 	return registryHostsDir + "/" + name + "/hosts.toml", fmt.Sprintf(`server = "https://%s"
+ca = "%s"
 
 [host."https://%s"]
   capabilities = ["pull", "resolve"]
   ca = "%s"
-`, name, name, clusterCA)
+`, name, clusterCA, name, clusterCA)
 }
 
 func containerd(n *Node) (*Launch, error) {
@@ -136,4 +139,16 @@ serializeImagePulls: false
 			"--node-ip", n.ip(),
 			"--root-dir", layout.StateDir + "/kubelet",
 		}}, nil
+}
+
+// PullcheckImage is what pull-monitor pulls from the cluster's registry and
+// runs on every master and worker.
+const PullcheckImage = policy.RegistryName + "/pullcheck:1"
+
+// pullMonitor runs Homeworld's pull-monitor against the node's containerd;
+// its sandboxes live under the node's pod cgroups.
+func pullMonitor(n *Node) (*Launch, error) {
+	return &Launch{Argv: []string{n.bin("pull-monitor"), "--image", PullcheckImage,
+		"--listen", services.PullMonitor.Addr(n.ip()), "--runtime-endpoint", ContainerdSocket,
+		"--cgroup-parent", "/" + CgroupRoot(n.Local.Hostname) + "/pullcheck"}}, nil
 }

@@ -26,6 +26,7 @@ var upstreamNotifies = map[string]bool{
 var homeworldPrograms = map[string]string{
 	"etcd-exporter": "etcd-metrics-exporter",
 	"kube-state":    "kube-state-exporter",
+	"pull-monitor":  "pull-monitor",
 }
 
 // TestEveryServiceHasALaunchAndBack: every launch component runs a service

@@ -89,6 +89,9 @@ var (
 	// and service states in node_systemd_unit_state, which the node
 	// exporter's systemd collector reports on real hosts).
 	NodeSupervisor = Endpoint{Port: 9107, Scheme: HTTP, Job: "node-services", MetricsPath: "/metrics"}
+	// PullMonitor serves pull-monitor's image pull and container run checks
+	// (oci_pull_check, oci_exec_check); the original Homeworld's port.
+	PullMonitor = Endpoint{Port: 9103, Scheme: HTTP, Job: "pull-monitor", MetricsPath: "/metrics"}
 )
 
 // Endpoints lists every endpoint above, for the tests that hold the tree to
@@ -96,7 +99,7 @@ var (
 func Endpoints() []Endpoint {
 	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, Prometheus,
 		EtcdClient, EtcdPeer, EtcdHealth, EtcdExporter, APIServer, ControllerManager, Scheduler,
-		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, NodeSupervisor}
+		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, NodeSupervisor, PullMonitor}
 }
 
 // Host is the address the endpoint listens on for a node with address ip.

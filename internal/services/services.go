@@ -313,6 +313,17 @@ var Map = []Service{
 		Notify:     true, // flanneld notifies systemd once subnet.env is written
 		Sandbox:    Sandbox{Unconfined: true},
 	},
+	{
+		Name:        "pull-monitor",
+		Description: "pulls and runs a small image from the cluster's registry, proving the node can start pods",
+		Kinds:       kubeNodes,
+		After:       []string{"containerd"},
+		Launch:      "pull-monitor",
+		Endpoints:   []Endpoint{PullMonitor},
+		Ready:       Probe{Endpoint: PullMonitor, Path: "/metrics"},
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{Unconfined: true}, // runs containers through containerd's socket
+	},
 }
 
 // For returns the services a node runs, in dependency order.

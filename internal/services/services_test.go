@@ -37,10 +37,10 @@ func TestMapIsConsistent(t *testing.T) {
 	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "kube-state", "registry", "registry-front", "prometheus"}) {
 		t.Errorf("supervisor runs %v", got)
 	}
-	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy", "flannel"}) {
+	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy", "flannel", "pull-monitor"}) {
 		t.Errorf("worker runs %v", got)
 	}
-	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "etcd", "etcd-exporter", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "flannel"}) {
+	if got := names(config.KindMaster); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "etcd", "etcd-exporter", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "flannel", "pull-monitor"}) {
 		t.Errorf("master runs %v", got)
 	}
 	if d := Deps(MustGet("kubelet"), config.KindWorker); !slices.Equal(d, []string{"containerd"}) {

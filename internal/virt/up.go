@@ -39,7 +39,7 @@ type Options struct {
 var binaries = []string{"virtnode", "keyserver", "keyclient", "kube-launch", "etcd-metrics-exporter", "auth-monitor", "kube-state-exporter",
 	"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
 	"flanneld", "homeworld-flannel", "coredns", "flannel-monitor", "dns-monitor", "registry", "registry-front",
-	"images/" + images.IndexFile, "images/pause.tar", "images/coredns.tar", "images/flannel-monitor.tar", "images/dns-monitor.tar"}
+	"images/" + images.IndexFile, "pull-monitor", "images/pause.tar", "images/pullcheck.tar", "images/coredns.tar", "images/flannel-monitor.tar", "images/dns-monitor.tar"}
 
 // Preflight checks what up needs before it changes anything.
 func Preflight(binDir string) error {

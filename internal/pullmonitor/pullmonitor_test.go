@@ -1,0 +1,400 @@
+package pullmonitor_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"homeworld.dev/homeworld/internal/images"
+	"homeworld.dev/homeworld/internal/launch"
+	"homeworld.dev/homeworld/internal/pullmonitor"
+)
+
+// registryName is the name the images are pulled by, the cluster's; the
+// test's containerd sends it to the test registry.
+const registryName = "homeworld.private"
+
+// TestPullMonitor runs the monitor's cycles against a real containerd and
+// runc, pulling from a real registry: a passing cycle, and each way a
+// cycle can fail that the test can cause, each leaving nothing behind.
+func TestPullMonitor(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root: containerd and runc")
+	}
+	dir := t.TempDir()
+	bin := buildBinaries(t, dir, "pullcheck", "pause")
+	reg := startRegistry(t, dir)
+	reg.Push(t, "pause", "1", build(t, bin["pause"], "/pause"))
+	good := build(t, bin["pullcheck"], pullmonitor.Program)
+	goodRef := registryName + "/pullcheck@" + reg.Push(t, "pullcheck", "1", good).String()
+	goodLayer := layerDigest(t, good)
+	// The corrupted image differs from the good one (an extra file), so
+	// that its layer is not already in containerd's content store.
+	corrupt := build(t, bin["pullcheck"], pullmonitor.Program, images.File{Path: "/etc/corrupted", Data: []byte("served corrupted\n")})
+	reg.Push(t, "pullcheck", "corrupt", corrupt)
+	corruptLayer := layerDigest(t, corrupt)
+	reg.Corrupt(corruptLayer)
+	// An image whose pullcheck never exits: the pause program.
+	reg.Push(t, "pullcheck", "hangs", build(t, bin["pause"], pullmonitor.Program))
+	// And one whose pullcheck answers with the wrong token, and fails.
+	reg.Push(t, "pullcheck", "lies", build(t, buildLiar(t, dir), pullmonitor.Program))
+
+	ctrd := startContainerd(t, filepath.Join(dir, "containerd"), launch.PauseImage, registryName, reg)
+	rt := runtimeapi.NewRuntimeServiceClient(ctrd.Conn)
+	// The monitor's log directories go here, to be seen removed.
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	t.Setenv("TMPDIR", tmp)
+	ctx := context.Background()
+
+	t.Run("a full cycle pulls and runs the image", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd.Conn, goodRef)
+		// Twice: the first pulls an image containerd lacks, the second
+		// removes the copy the first pulled, so it fetches the layer again.
+		for i := range 2 {
+			tm.Cycle(ctx)
+			if r := tm.Last(); r.Err != nil || !r.Pulled || !r.Ran {
+				t.Fatalf("cycle %d: %v", i+1, r)
+			}
+			assertNothingLeft(t, rt, tmp)
+			if n := reg.Served(goodLayer); n != i+1 {
+				t.Errorf("after cycle %d the registry served the layer %d times; want %d", i+1, n, i+1)
+			}
+		}
+		tm.assertGauge(t, "oci_pull_check", 1)
+		tm.assertGauge(t, "oci_exec_check", 1)
+		tm.assertNoFailedStep(t)
+		if n := tm.histogramCount(t, "oci_pull_timing_seconds"); n != 2 {
+			t.Errorf("oci_pull_timing_seconds has %d observations, want 2", n)
+		}
+		if n := tm.histogramCount(t, "oci_exec_timing_seconds"); n != 2 {
+			t.Errorf("oci_exec_timing_seconds has %d observations, want 2", n)
+		}
+		tm.promtool(t)
+	})
+
+	t.Run("a sandbox an earlier run left behind is removed", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd.Conn, goodRef)
+		_, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
+			Metadata: &runtimeapi.PodSandboxMetadata{Name: pullmonitor.SandboxName, Namespace: pullmonitor.Namespace, Uid: "left-behind", Attempt: 1},
+			Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+				NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE}}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tm.Cycle(ctx)
+		if r := tm.Last(); r.Err != nil {
+			t.Errorf("cycle: %v", r)
+		}
+		assertNothingLeft(t, rt, tmp)
+		if !strings.Contains(tm.log(), "left behind") {
+			t.Errorf("the log does not mention the sandbox left behind:\n%s", tm.log())
+		}
+	})
+
+	t.Run("an image that does not exist fails the pull", func(t *testing.T) {
+		ref := registryName + "/pullcheck:absent"
+		tm := newTestMonitor(t, ctrd.Conn, ref)
+		tm.Cycle(ctx)
+		tm.assertFailed(t, pullmonitor.StepPull, false)
+		if err := tm.Last().Err; !strings.Contains(err.Error(), "not found") {
+			t.Errorf("error %q does not say the image was not found", err)
+		}
+		if n := tm.histogramCount(t, "oci_pull_timing_seconds"); n != 0 {
+			t.Errorf("a failed pull was timed: %d observations", n)
+		}
+		assertNothingLeft(t, rt, tmp)
+		tm.promtool(t)
+	})
+
+	t.Run("a corrupt layer fails the pull with a digest error", func(t *testing.T) {
+		ref := registryName + "/pullcheck:corrupt"
+		tm := newTestMonitor(t, ctrd.Conn, ref)
+		tm.Cycle(ctx)
+		tm.assertFailed(t, pullmonitor.StepPull, false)
+		if err := tm.Last().Err; !strings.Contains(err.Error(), "digest") {
+			t.Errorf("error %q does not say the digest was wrong", err)
+		}
+		if reg.Served(corruptLayer) == 0 {
+			t.Errorf("the registry never served the corrupted layer %s: the pull failed for another reason", corruptLayer)
+		}
+		assertNothingLeft(t, rt, tmp)
+	})
+
+	t.Run("a container that never exits fails the wait and is removed", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd.Conn, registryName+"/pullcheck:hangs")
+		tm.ExitTimeout = 2 * time.Second // a deadline for the test, not a timing asserted
+		tm.Cycle(ctx)
+		tm.assertFailed(t, pullmonitor.StepWait, true)
+		if n := tm.histogramCount(t, "oci_exec_timing_seconds"); n != 0 {
+			t.Errorf("a failed run was timed: %d observations", n)
+		}
+		assertNothingLeft(t, rt, tmp)
+		tm.promtool(t)
+	})
+
+	t.Run("a container that prints something else fails the comparison", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd.Conn, registryName+"/pullcheck:lies")
+		tm.Cycle(ctx)
+		tm.assertFailed(t, pullmonitor.StepCompare, true)
+		if err := tm.Last().Err.Error(); !strings.Contains(err, `"hello container world [not the token]"`) || !strings.Contains(err, "exit code 3") {
+			t.Errorf("error %q does not show what the container printed and its exit code", err)
+		}
+		assertNothingLeft(t, rt, tmp)
+	})
+
+	t.Run("after the failures the good image still passes", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd.Conn, goodRef)
+		tm.Cycle(ctx)
+		if r := tm.Last(); r.Err != nil || !r.Ran {
+			t.Fatalf("cycle: %v", r)
+		}
+		assertNothingLeft(t, rt, tmp)
+	})
+}
+
+// buildBinaries builds Homeworld's commands, static, into dir/bin.
+func buildBinaries(t *testing.T, dir string, names ...string) map[string]string {
+	t.Helper()
+	out := filepath.Join(dir, "bin")
+	args := []string{"build", "-trimpath", "-o", out + "/"}
+	paths := map[string]string{}
+	for _, n := range names {
+		args = append(args, "homeworld.dev/homeworld/cmd/"+n)
+		paths[n] = filepath.Join(out, n)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	return paths
+}
+
+// buildLiar builds a program that prints a greeting with a wrong token and
+// exits 3, whatever its arguments.
+func buildLiar(t *testing.T, dir string) string {
+	t.Helper()
+	src := filepath.Join(dir, "liar", "main.go")
+	os.MkdirAll(filepath.Dir(src), 0o755)
+	prog := "package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() {\n\tfmt.Println(\"hello container world [not the token]\")\n\tos.Exit(3)\n}\n"
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bin", "liar")
+	cmd := exec.Command("go", "build", "-o", out, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the liar: %v\n%s", err, b)
+	}
+	return out
+}
+
+// build is the single-binary image of binary at path, as scripts/build
+// makes Homeworld's images, with extra files.
+func build(t *testing.T, binary, path string, extra ...images.File) v1.Image {
+	t.Helper()
+	spec, err := images.Binary(binary, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Files = append(spec.Files, extra...)
+	img, err := images.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func layerDigest(t *testing.T, img v1.Image) v1.Hash {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("image layers: %v, %v", layers, err)
+	}
+	d, err := layers[0].Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// assertNothingLeft checks that no sandbox of the monitor's namespace and
+// no container is left in containerd, nor a log directory in tmp.
+func assertNothingLeft(t *testing.T, rt runtimeapi.RuntimeServiceClient, tmp string) {
+	t.Helper()
+	ctx := context.Background()
+	sbs, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sb := range sbs.GetItems() {
+		if sb.GetMetadata().GetNamespace() == pullmonitor.Namespace {
+			t.Errorf("sandbox %s (%v) is left", sb.GetId(), sb.GetMetadata())
+		}
+	}
+	ctrs, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ctrs.GetContainers() {
+		t.Errorf("container %s (%v) is left", c.GetId(), c.GetMetadata())
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("%d temporary files are left in %s, e.g. %s", len(left), tmp, left[0].Name())
+	}
+}
+
+// testMonitor is a monitor with its own metrics registry and a log kept for
+// the test to read.
+type testMonitor struct {
+	*pullmonitor.Monitor
+	reg *prometheus.Registry
+
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+func newTestMonitor(t *testing.T, conn grpc.ClientConnInterface, image string) *testMonitor {
+	tm := &testMonitor{reg: prometheus.NewRegistry()}
+	tm.Monitor = pullmonitor.New(conn, image, pullmonitor.Namespace, func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		t.Log(line)
+		tm.mu.Lock()
+		defer tm.mu.Unlock()
+		tm.logs.WriteString(line + "\n")
+	})
+	if err := tm.Register(tm.reg); err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+func (tm *testMonitor) log() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.logs.String()
+}
+
+// assertFailed checks that the last cycle failed at step, whether it had
+// pulled the image, and that the metrics and the log say so.
+func (tm *testMonitor) assertFailed(t *testing.T, step pullmonitor.Step, pulled bool) {
+	t.Helper()
+	r := tm.Last()
+	if r == nil || r.Err == nil || r.Step != step || r.Pulled != pulled || r.Ran {
+		t.Fatalf("cycle: %v (%+v); want %s failed, pulled %v", r, r, step, pulled)
+	}
+	tm.assertGauge(t, "oci_pull_check", map[bool]float64{true: 1}[pulled])
+	tm.assertGauge(t, "oci_exec_check", 0)
+	if got := tm.failedSteps(t); len(got) != 1 || got[0] != string(step) {
+		t.Errorf("oci_check_failed_step_info names steps %q, want [%s]", got, step)
+	}
+	if want := fmt.Sprintf("%s: %s failed", tm.Image, step); !strings.Contains(tm.log(), want) {
+		t.Errorf("the log does not say %q:\n%s", want, tm.log())
+	}
+}
+
+func (tm *testMonitor) assertNoFailedStep(t *testing.T) {
+	t.Helper()
+	if got := tm.failedSteps(t); len(got) != 0 {
+		t.Errorf("oci_check_failed_step_info names steps %q after a cycle that passed", got)
+	}
+}
+
+// family is the gathered metric family name, nil if it has no samples.
+func (tm *testMonitor) family(t *testing.T, name string) *dto.MetricFamily {
+	t.Helper()
+	fams, err := tm.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// labelOf is the value of a sample's label name.
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func (tm *testMonitor) assertGauge(t *testing.T, name string, want float64) {
+	t.Helper()
+	f := tm.family(t, name)
+	if f == nil || len(f.GetMetric()) != 1 {
+		t.Fatalf("%s: %v; want one sample", name, f)
+	}
+	m := f.GetMetric()[0]
+	if got := labelOf(m, "image"); got != tm.Image {
+		t.Errorf("%s{image=%q}, want image %q", name, got, tm.Image)
+	}
+	if got := m.GetGauge().GetValue(); got != want {
+		t.Errorf("%s = %v, want %v", name, got, want)
+	}
+}
+
+func (tm *testMonitor) failedSteps(t *testing.T) []string {
+	t.Helper()
+	var steps []string
+	if f := tm.family(t, "oci_check_failed_step_info"); f != nil {
+		for _, m := range f.GetMetric() {
+			if m.GetGauge().GetValue() == 1 && labelOf(m, "image") == tm.Image {
+				steps = append(steps, labelOf(m, "step"))
+			}
+		}
+	}
+	return steps
+}
+
+func (tm *testMonitor) histogramCount(t *testing.T, name string) uint64 {
+	t.Helper()
+	f := tm.family(t, name)
+	if f == nil {
+		return 0
+	}
+	var n uint64
+	for _, m := range f.GetMetric() {
+		n += m.GetHistogram().GetSampleCount()
+	}
+	return n
+}
+
+// promtool has Prometheus's own linter read /metrics as served.
+func (tm *testMonitor) promtool(t *testing.T) {
+	t.Helper()
+	srv := httptest.NewServer(promhttp.HandlerFor(tm.reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	cmd := exec.Command("promtool", "check", "metrics")
+	cmd.Stdin = resp.Body
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
