@@ -24,6 +24,9 @@ var (
 	qEtcdLeader     = `etcd_server_has_leader`
 	qAPIServerUp    = `up{job="` + services.APIServer.Job + `"}`
 	qRegistryUp     = `up{job="` + services.RegistryFront.Job + `"}`
+	qPulled         = `oci_pull_check`
+	qRan            = `oci_exec_check`
+	qFailedStep     = `oci_check_failed_step_info == 1`
 	qNodeInfo       = `kube_node_info`
 	qNodeReady      = `kube_node_status_condition{condition="Ready",status="true"}`
 	qMasterTaint    = `kube_node_spec_taint{key="node-role.kubernetes.io/control-plane",effect="NoSchedule"}`
@@ -98,6 +101,9 @@ func healthy(c *config.Config) map[string]string {
 		qEtcdLeader:     vector(allAt(c, "1", config.KindMaster)...),
 		qAPIServerUp:    vector(allAt(c, "1", config.KindMaster)...),
 		qRegistryUp:     vector(at(c.Supervisor().Hostname, "1")),
+		qPulled:         vector(pullSamples(c, "1")...),
+		qRan:            vector(pullSamples(c, "1")...),
+		qFailedStep:     vector(),
 		qNodeInfo:       vector(allAt(c, "1", kube...)...),
 		qNodeReady:      vector(allAt(c, "1", kube...)...),
 		qMasterTaint:    vector(allAt(c, "1", config.KindMaster)...),
@@ -186,6 +192,21 @@ func TestCheckFailures(t *testing.T) {
 		{"registry", "down", map[string]string{qRegistryUp: vector(at("supervisor", "0"))},
 			"node supervisor (127.0.0.10): the registry homeworld.private does not answer over TLS (registry-front, or the distribution registry behind it, is down)"},
 
+		{"pull", "monitor silent", map[string]string{qPulled: vector(withoutNode(pullSamples(c, "1"), "worker2")...)},
+			"node worker2: pull-monitor has not reported (is it running?)"},
+		{"pull", "registry down", map[string]string{
+			qPulled:     vector(pullSamples(c, "0")...),
+			qFailedStep: vector(sample{map[string]string{"node": "master1", "image": pullcheck, "step": "pull"}, "1"}),
+		}, "node master1: pulling " + pullcheck + " from the registry homeworld.private fails (step pull; see pull-monitor's log on the node); " +
+			"node master2: pulling " + pullcheck + " from the registry homeworld.private fails (step unknown; see pull-monitor's log on the node); " +
+			"node master3: pulling " + pullcheck + " from the registry homeworld.private fails (step unknown; see pull-monitor's log on the node); " +
+			"node worker1: pulling " + pullcheck + " from the registry homeworld.private fails (step unknown; see pull-monitor's log on the node); " +
+			"node worker2: pulling " + pullcheck + " from the registry homeworld.private fails (step unknown; see pull-monitor's log on the node)"},
+		{"pull", "run fails", map[string]string{
+			qRan:        vector(withNode(pullSamples(c, "1"), "worker1", "0")...),
+			qFailedStep: vector(sample{map[string]string{"node": "worker1", "image": pullcheck, "step": "compare"}, "1"}),
+		}, "node worker1: running " + pullcheck + " fails (step compare; see pull-monitor's log on the node)"},
+
 		{"kubernetes", "apiserver not scraped", map[string]string{qAPIServerUp: vector(without(ones(config.KindMaster), "master2")...)},
 			"node master2 (127.0.0.22): kube-apiserver is not scraped"},
 		{"kubernetes", "apiserver down", map[string]string{qAPIServerUp: vector(with(ones(config.KindMaster), "master1", "0")...)},
@@ -260,7 +281,33 @@ func TestFindNamesTheChecks(t *testing.T) {
 		t.Errorf("Find(etcd) = %v, %v", c.Name, err)
 	}
 	_, err := Find("nope")
-	if want := `no check named "nope" (checks: online, keysystem, services, etcd, registry, kubernetes, flannel, dns)`; err == nil || err.Error() != want {
+	if want := `no check named "nope" (checks: online, keysystem, services, etcd, registry, kubernetes, pull, flannel, dns)`; err == nil || err.Error() != want {
 		t.Errorf("Find(nope) = %v, want %s", err, want)
 	}
+}
+
+const pullcheck = "homeworld.private/pullcheck:1"
+
+// pullSamples is a pull-monitor gauge at value on every master and worker.
+func pullSamples(c *config.Config, value string) []sample {
+	var out []sample
+	for _, n := range nodesOf(c, config.KindMaster, config.KindWorker) {
+		out = append(out, sample{map[string]string{"node": n.Hostname, "image": pullcheck}, value})
+	}
+	return out
+}
+
+func withoutNode(samples []sample, node string) []sample {
+	var out []sample
+	for _, s := range samples {
+		if s.labels["node"] != node {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func withNode(samples []sample, node, value string) []sample {
+	out := withoutNode(samples, node)
+	return append(out, sample{map[string]string{"node": node, "image": pullcheck}, value})
 }
