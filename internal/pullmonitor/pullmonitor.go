@@ -70,7 +70,7 @@ type Monitor struct {
 	// pods (the kubelet's cgroup root), so whatever cleans up the node's
 	// pods finds them too; empty leaves containerd's default.
 	CgroupParent string
-	Logf      func(format string, args ...any)
+	Logf         func(format string, args ...any)
 
 	// Timeouts; New sets them to the defaults above.
 	PullTimeout, ExecTimeout, ExitTimeout, CleanupTimeout time.Duration
