@@ -41,7 +41,7 @@ func prometheus(n *Node) (*Launch, error) {
 	}
 	if n.Cluster.Virtual {
 		o.Virtual = true
-		o.ScrapeInterval = 5 * time.Second // quick feedback for checks on a test cluster
+		o.ScrapeInterval = VirtualInterval
 	}
 	conf, err := monitoring.PrometheusConfig(setup, o)
 	if err != nil {

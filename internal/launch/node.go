@@ -3,6 +3,7 @@ package launch
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/policy"
@@ -148,7 +149,15 @@ const PullcheckImage = policy.RegistryName + "/pullcheck:1"
 // pullMonitor runs Homeworld's pull-monitor against the node's containerd;
 // its sandboxes live under the node's pod cgroups.
 func pullMonitor(n *Node) (*Launch, error) {
-	return &Launch{Argv: []string{n.bin("pull-monitor"), "--image", PullcheckImage,
+	argv := []string{n.bin("pull-monitor"), "--image", PullcheckImage,
 		"--listen", services.PullMonitor.Addr(n.ip()), "--runtime-endpoint", ContainerdSocket,
-		"--cgroup-parent", "/" + CgroupRoot(n.Local.Hostname) + "/pullcheck"}}, nil
+		"--cgroup-parent", "/" + CgroupRoot(n.Local.Hostname) + "/pullcheck"}
+	if n.Cluster.Virtual {
+		argv = append(argv, "--interval", VirtualInterval.String())
+	}
+	return &Launch{Argv: argv}, nil
 }
+
+// VirtualInterval is how often a virtual cluster's Prometheus scrapes and
+// its monitors measure: quick feedback for checks on a test cluster.
+const VirtualInterval = 5 * time.Second

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"homeworld.dev/homeworld/internal/dnsmonitor"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
 	"homeworld.dev/homeworld/internal/kubeapply"
+	"homeworld.dev/homeworld/internal/launch"
 )
 
 // DNSMonitorOptions is the virtual cluster's dns-monitor: besides the
@@ -25,7 +25,7 @@ func FlannelMonitorOptions() flannelmonitor.Options {
 
 // MonitorInterval is how often the virtual cluster's monitors measure:
 // as often as its Prometheus scrapes, so a new cluster is proven soon.
-const MonitorInterval = 5 * time.Second
+const MonitorInterval = launch.VirtualInterval
 
 // deployMonitors applies flannel-monitor and dns-monitor, whose results
 // spire seq cluster then reads from Prometheus.
