@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -49,12 +50,20 @@ func Enqueue(dir, name, manifest string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Enqueuers take turns (a lock on the folder), so each gets a
+	// sequence of its own, later than every item before it.
+	unlock, err := lock(dir)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	seq, err := nextSeq(dir)
 	if err != nil {
 		return "", err
 	}
-	// A concurrent Enqueue may take the same name: Link, unlike Rename,
-	// refuses to replace it, and the next sequence is tried.
+	// An item uploaded without the lock (FileName) may hold the name:
+	// Link, unlike Rename, refuses to replace it, and the next sequence
+	// is tried.
 	for range 1000 {
 		file, err := FileName(seq, name)
 		if err != nil {
@@ -122,6 +131,19 @@ func checkManifest(content string) error {
 		return errors.New("no objects")
 	}
 	return nil
+}
+
+// lock takes an exclusive lock on the folder dir until unlock is called.
+func lock(dir string) (unlock func(), err error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return func() { d.Close() }, nil // closing releases the lock
 }
 
 // syncDir makes the folder's entries (a new name, a rename) durable.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -184,7 +185,7 @@ func (q *Queue) apply(ctx context.Context, it Item) error {
 	q.m.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
 	after := ""
 	if f, ok := q.failed[it.File]; ok {
-		after = fmt.Sprintf(" (after %d failed attempts)", f.attempts)
+		after = fmt.Sprintf(" (after %d failed attempt%s)", f.attempts, map[bool]string{true: "s"}[f.attempts > 1])
 		delete(q.failed, it.File)
 	}
 	q.cfg.Logf("setup-queue: applied %s%s: %s", it.File, after, summarize(results))
@@ -199,11 +200,16 @@ func (q *Queue) fail(it Item, err error) {
 	f := q.failed[it.File]
 	f.manifest = it.Manifest
 	f.attempts++
-	if msg := err.Error(); msg != f.err {
+	if msg := oneLine(err.Error()); msg != f.err {
 		f.err = msg
-		q.cfg.Logf("setup-queue: %s failed (attempt %d; it stays queued and is retried every cycle): %v", it.File, f.attempts, err)
+		q.cfg.Logf("setup-queue: %s failed (attempt %d; it stays queued and is retried every cycle): %s", it.File, f.attempts, msg)
 	}
 	q.failed[it.File] = f
+}
+
+// oneLine keeps kubectl's multi-line messages to one log line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // setUnreachable records whether the API server answered (err nil) and
@@ -216,7 +222,7 @@ func (q *Queue) setUnreachable(err error) {
 	q.unreachable = now
 	if now {
 		q.m.unreachable.Set(1)
-		q.cfg.Logf("setup-queue: the API server does not answer; items wait and are retried every cycle: %v", err)
+		q.cfg.Logf("setup-queue: the API server does not answer; items wait and are retried every cycle: %s", oneLine(err.Error()))
 		return
 	}
 	q.m.unreachable.Set(0)
