@@ -17,7 +17,9 @@ import (
 // newest item, under the short name (see CheckManifestName), and returns
 // the item's path. The file appears whole or not at all: it is written to
 // a hidden temporary file, synced, then linked under its item name, and
-// the folder is synced, so a crash leaves no partial item.
+// the folder is synced, so a crash leaves no partial item. The item's mode
+// is 0600. Concurrent enqueuers take turns on a lock of the folder, so
+// sequences never repeat.
 //
 // Enqueueing what is already pending adds a second item rather than
 // merging with the first: applying is idempotent, and the newer item keeps

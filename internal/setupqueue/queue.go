@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,9 @@ func (q *Queue) Once(ctx context.Context) Summary {
 			s.Unreachable = true
 			break
 		}
+		if errors.Is(err, errGone) {
+			continue // deleted since the listing: given up on
+		}
 		s.Failed = append(s.Failed, it.File)
 		q.fail(it, err)
 	}
@@ -114,9 +118,13 @@ func (q *Queue) Once(ctx context.Context) Summary {
 	return s
 }
 
-// errUnreachable marks an attempt that failed because the API server did
-// not answer.
-var errUnreachable = errors.New("the API server does not answer")
+var (
+	// errUnreachable: the attempt failed because the API server did not
+	// answer.
+	errUnreachable = errors.New("the API server does not answer")
+	// errGone: the item was deleted after the listing.
+	errGone = errors.New("the item is gone")
+)
 
 // scan prepares the folders and lists the pending items, forgetting the
 // failures of items that are gone (applied elsewhere, or removed by an
@@ -159,6 +167,9 @@ func (q *Queue) scan() ([]Item, error) {
 func (q *Queue) apply(ctx context.Context, it Item) error {
 	path := filepath.Join(q.cfg.Dir, it.File)
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errGone
+	}
 	if err != nil {
 		return err
 	}

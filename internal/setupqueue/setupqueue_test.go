@@ -228,3 +228,38 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneAndStrangers: applied/ keeps the newest Keep items and the
+// audit log; a stranger in the queue is reported once, not every cycle.
+func TestPruneAndStrangers(t *testing.T) {
+	dir := t.TempDir()
+	var logs []string
+	q := New(Config{Dir: dir, Keep: 3, Logf: func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }})
+	applied := filepath.Join(dir, AppliedDir)
+	os.MkdirAll(applied, 0o700)
+	var names []string
+	for i := range 5 {
+		name, _ := FileName(int64(i+1)*1e9, "rbac")
+		names = append(names, name)
+		os.WriteFile(filepath.Join(applied, name), []byte(configMap), 0o600)
+	}
+	os.WriteFile(filepath.Join(applied, AuditLog), []byte("{}\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), nil, 0o600)
+	for range 2 {
+		if _, err := q.scan(); err != nil {
+			t.Fatal(err)
+		}
+		q.prune()
+	}
+	var left []string
+	entries, _ := os.ReadDir(applied)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := append(names[2:], AuditLog); !slices.Equal(left, want) {
+		t.Errorf("applied/ holds %v, want %v", left, want)
+	}
+	if len(logs) != 1 || !strings.Contains(logs[0], "notes.txt") {
+		t.Errorf("logs %q, want one line about notes.txt", logs)
+	}
+}

@@ -35,7 +35,7 @@ func (s Status) String() string {
 	}
 	var parts []string
 	if s.Pending > 0 {
-		p := fmt.Sprintf("%d items pending", s.Pending)
+		p := fmt.Sprintf("%d item%s pending", s.Pending, map[bool]string{true: "s"}[s.Pending > 1])
 		if len(s.Items) > 0 {
 			p += " (" + strings.Join(s.Items, ", ") + ")"
 		}
