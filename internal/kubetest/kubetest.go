@@ -35,8 +35,8 @@ import (
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
 
-// ReadyTimeout bounds the wait for /readyz. A cold start on two slow cores
-// takes about ten seconds; the rest is margin for a loaded CI machine.
+// ReadyTimeout bounds the wait for /readyz. A start on two cores takes
+// about five seconds; the rest is margin for a loaded CI machine.
 const ReadyTimeout = 90 * time.Second
 
 // stopGrace is how long etcd and the apiserver get to end after SIGTERM.
