@@ -71,6 +71,17 @@ func Apply(ctx context.Context, k Kubectl, manifest string) ([]Result, error) {
 	return results, nil
 }
 
+// Reachable reports whether the API server answers and is ready (its
+// /readyz), so a caller can tell a server that is away from one that
+// rejects a manifest.
+func Reachable(ctx context.Context, k Kubectl) error {
+	cmd := exec.CommandContext(ctx, k.Path, "--kubeconfig", k.Kubeconfig, "--request-timeout", "10s", "get", "--raw", "/readyz")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kubectl get --raw /readyz: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
 type object struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`

@@ -16,6 +16,7 @@ import (
 	"homeworld.dev/homeworld/internal/dnsmonitor"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
 	"homeworld.dev/homeworld/internal/services"
+	"homeworld.dev/homeworld/internal/setupqueue"
 )
 
 // TestPromtoolAcceptsConfigAndRules has Prometheus's own checker read what
@@ -59,6 +60,14 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 	os.WriteFile(rules, []byte(Rules()), 0o644)
 	if out, err := exec.Command("promtool", "check", "rules", rules).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+// TestRulesReadTheSetupQueuesMetric: the alert watches the series
+// setup-queue serves.
+func TestRulesReadTheSetupQueuesMetric(t *testing.T) {
+	if want := "expr: " + setupqueue.MetricFailing + " == 1\n"; !strings.Contains(Rules(), want) {
+		t.Errorf("the rules lack %q", want)
 	}
 }
 
