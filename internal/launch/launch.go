@@ -78,6 +78,7 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"flannel":            flannel,
 	"registry":           registry,
 	"pull-monitor":       pullMonitor,
+	"setup-queue":        setupQueue,
 }
 
 // Names returns the component names, sorted.

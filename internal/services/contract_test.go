@@ -27,6 +27,7 @@ var homeworldPrograms = map[string]string{
 	"etcd-exporter": "etcd-metrics-exporter",
 	"kube-state":    "kube-state-exporter",
 	"pull-monitor":  "pull-monitor",
+	"setup-queue":   "setup-queue",
 }
 
 // TestEveryServiceHasALaunchAndBack: every launch component runs a service

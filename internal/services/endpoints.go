@@ -85,6 +85,9 @@ var (
 	// the distribution registry behind it, on loopback only.
 	RegistryFront   = Endpoint{Port: 443, Scheme: HTTPS, Job: "registry", MetricsPath: "/metrics", Trust: TrustRegistry}
 	RegistryBackend = Endpoint{Port: 5000, Scheme: HTTP, Loopback: true}
+	// SetupQueue serves the setup queue's metrics (what is pending, what
+	// keeps failing).
+	SetupQueue = Endpoint{Port: 9106, Scheme: HTTP, Job: "setup-queue", MetricsPath: "/metrics"}
 	// NodeSupervisor is the virtual cluster's node supervisor (/status,
 	// and service states in node_systemd_unit_state, which the node
 	// exporter's systemd collector reports on real hosts).
@@ -99,7 +102,7 @@ var (
 func Endpoints() []Endpoint {
 	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, Prometheus,
 		EtcdClient, EtcdPeer, EtcdHealth, EtcdExporter, APIServer, ControllerManager, Scheduler,
-		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, NodeSupervisor, PullMonitor}
+		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, SetupQueue, NodeSupervisor, PullMonitor}
 }
 
 // Host is the address the endpoint listens on for a node with address ip.

@@ -200,6 +200,17 @@ var Map = []Service{
 		Sandbox:    Sandbox{ReadWritePaths: []string{"/var/log/homeworld"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
 	},
 	{
+		Name:        "setup-queue",
+		Description: "applies the cluster's queued manifests (RBAC, add-ons) with server-side apply",
+		Kinds:       []config.Kind{config.KindSupervisor},
+		After:       []string{"keyclient"},
+		Launch:      "setup-queue",
+		Endpoints:   []Endpoint{SetupQueue},
+		Ready:       Probe{Endpoint: SetupQueue, Path: "/metrics"},
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config", "/etc/homeworld/deployqueue"}},
+	},
+	{
 		Name:        "prometheus",
 		Description: "Prometheus (the cluster's monitoring, queried by spire verify)",
 		Kinds:       []config.Kind{config.KindSupervisor},

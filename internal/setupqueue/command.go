@@ -14,6 +14,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/kubeapply"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -52,7 +53,7 @@ Metrics on --listen/metrics: setup_queue_pending, setup_queue_failing{manifest}
 (1 while that manifest's latest attempt failed), setup_queue_failures_total and
 setup_queue_applied_total{manifest}, setup_queue_last_success_timestamp_seconds
 and setup_queue_apiserver_unreachable.`,
-		Example:       "  setup-queue --kubectl /usr/bin/kubectl --kubeconfig /etc/homeworld/config/kubeconfig-setup-queue --listen 10.0.0.10:PORT",
+		Example:       "  setup-queue --kubectl /usr/bin/kubectl --kubeconfig /etc/homeworld/config/kubeconfig-setup-queue --listen " + services.SetupQueue.Addr("10.0.0.10"),
 		Version:       version.String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
