@@ -98,3 +98,27 @@ func summarize(results []kubeapply.Result) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Applied returns the audit log's records of the given item files (base
+// names) in the queue at dir; items not yet applied are absent.
+func Applied(dir string, files []string) (map[string]Record, error) {
+	data, err := os.ReadFile(filepath.Join(dir, AppliedDir, AuditLog))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]Record{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, f := range files {
+		want[filepath.Base(f)] = true
+	}
+	out := map[string]Record{}
+	for _, line := range strings.Split(string(data), "\n") {
+		var r Record
+		if json.Unmarshal([]byte(line), &r) == nil && want[r.Item] {
+			out[r.Item] = r
+		}
+	}
+	return out, nil
+}

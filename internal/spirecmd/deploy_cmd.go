@@ -1,20 +1,19 @@
 package spirecmd
 
 import (
-	"crypto/x509"
+	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/dnsaddon"
 	"homeworld.dev/homeworld/internal/dnsmonitor"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
-	"homeworld.dev/homeworld/internal/keyapi"
-	"homeworld.dev/homeworld/internal/kubeapply"
 	"homeworld.dev/homeworld/internal/rbac"
+	"homeworld.dev/homeworld/internal/setupqueue"
 	"homeworld.dev/homeworld/internal/virt"
 	"homeworld.dev/homeworld/internal/workspace"
 )
@@ -22,27 +21,31 @@ import (
 // applyHelp ends every deploy command's help: how it applies.
 const applyHelp = `
 
-The objects are applied server-side as field manager "homeworld" with a
-fresh admin certificate; running it again changes nothing. Each object is
-reported as created, changed or unchanged. --export prints the objects
-instead, and talks to nothing.`
+The manifest goes into the setup queue on the supervisor
+(/etc/homeworld/deployqueue), whose service applies it server-side as field
+manager "homeworld"; deploying again changes nothing. spire waits until the
+queue has applied it (--wait) and reports each object as created, changed or
+unchanged. --export prints the objects instead, and touches nothing.
+
+Today spire reaches the queue of a virtual cluster only; for real hosts,
+export the manifest and copy it into the queue on the supervisor (see
+setup-queue --help for the file's name).`
 
 func (a *app) deployCommand() *cobra.Command {
-	var f keyserverFlags
-	dnsCmd := a.addonCommand(&f, "dns-addon", "Deploy the cluster DNS (CoreDNS) into Kubernetes",
+	dnsCmd := a.addonCommand("dns-addon", "Deploy the cluster DNS (CoreDNS) into Kubernetes",
 		`Render the cluster DNS add-on from setup.yaml and apply it: CoreDNS, two
 replicas spread over the nodes, the kube-dns Service at addresses.service-dns
 (port 53), names of internal-domain and the reverse zones of the pod and
 service ranges from Kubernetes, everything else forwarded to dns-upstreams.
 A virtual cluster forwards to its own resolver on the host instead.`, dnsManifest)
-	flannelCmd := a.addonCommand(&f, "flannel", "Deploy flannel's access to the Kubernetes API",
+	flannelCmd := a.addonCommand("flannel", "Deploy flannel's access to the Kubernetes API",
 		`flannel itself is not deployed into Kubernetes: flanneld runs on every master
 and worker as a service of the service map (spire virt service NODE flannel,
 or the node's systemd), with a keysystem certificate in group
 `+rbac.FlannelGroup+`. This applies what that group may do in the API: read
 nodes and patch their status, nothing else.`,
 		func(*workspace.Workspace, *config.Config) (string, error) { return rbac.FlannelManifest(), nil })
-	flannelMonCmd := a.addonCommand(&f, "flannel-monitor", "Deploy the pod network's monitor (flannel-monitor) into Kubernetes",
+	flannelMonCmd := a.addonCommand("flannel-monitor", "Deploy the pod network's monitor (flannel-monitor) into Kubernetes",
 		`Render flannel-monitor from setup.yaml and apply it in kube-system: a
 reflector and a monitor on every master and worker (DaemonSets; each monitor
 pings every reflector), and one collector (Deployment) behind the Service
@@ -56,7 +59,7 @@ Its service account may read pods in kube-system and list nodes.`,
 			return flannelmonitor.Manifest(cfg, o)
 		})
 	var upstream []string
-	dnsMonCmd := a.addonCommand(&f, "dns-monitor", "Deploy the cluster DNS's monitor (dns-monitor) into Kubernetes",
+	dnsMonCmd := a.addonCommand("dns-monitor", "Deploy the cluster DNS's monitor (dns-monitor) into Kubernetes",
 		`Render dns-monitor from setup.yaml and apply it in kube-system: one pod that
 resolves the API's and the cluster DNS's Service names every 15 seconds and
 checks their addresses, behind the Service `+dnsmonitor.Name+`, which Prometheus
@@ -68,14 +71,13 @@ checks its own resolver's name, `+virt.UpstreamCheckName+`, unless given one.`,
 		})
 	dnsMonCmd.Flags().StringArrayVar(&upstream, "upstream-check", nil, "NAME=IP outside the cluster, answered only through forwarding (repeatable)")
 	c := group("deploy", "Deploy Homeworld's add-ons into the cluster's Kubernetes", dnsCmd, flannelCmd, flannelMonCmd, dnsMonCmd)
-	f.register(c)
 	return c
 }
 
 // addonCommand is "spire deploy NAME": render the manifest and apply it,
 // or print it with --export.
-func (a *app) addonCommand(f *keyserverFlags, name, short, long string, render func(*workspace.Workspace, *config.Config) (string, error)) *cobra.Command {
-	var binFlag string
+func (a *app) addonCommand(name, short, long string, render func(*workspace.Workspace, *config.Config) (string, error)) *cobra.Command {
+	var wait time.Duration
 	var export bool
 	c := &cobra.Command{
 		Use:   name,
@@ -95,24 +97,31 @@ func (a *app) addonCommand(f *keyserverFlags, name, short, long string, render f
 				_, err := fmt.Fprint(a.Stdout, m)
 				return err
 			}
-			bin, err := binDir(binFlag)
+			if !virt.IsVirtual(ws.Dir) {
+				return fmt.Errorf("this workspace's cluster is not a virtual one, and spire cannot reach a real supervisor's setup queue yet: run spire deploy %s --export and copy the output into %s on the supervisor", name, setupqueue.DefaultDir)
+			}
+			t, err := virt.NewTopology(ws.Dir, cfg)
 			if err != nil {
 				return err
 			}
-			return a.withAuthority(f, keyapi.Kubernetes, func(s *adminSession, ca *x509.Certificate) error {
-				if _, err := s.admin.WriteKubeconfig(cmd.Context(), s.ws.Dir, ca); err != nil {
-					return err
-				}
-				k := kubeapply.Kubectl{Path: filepath.Join(bin, "kubectl"), Kubeconfig: access.KubeconfigPath(s.ws.Dir)}
-				results, err := kubeapply.Apply(cmd.Context(), k, m)
-				for _, r := range results {
-					fmt.Fprintln(a.Stdout, r)
-				}
+			items, err := virt.Enqueue(t, virt.Manifest{Name: name, Text: m})
+			if err != nil {
 				return err
-			})
+			}
+			fmt.Fprintf(a.Stderr, "queued %s on the supervisor; waiting for the setup queue to apply it\n", filepath.Base(items[0]))
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			records, err := virt.WaitApplied(ctx, t, items)
+			if err != nil {
+				return err
+			}
+			for _, o := range records[0].Objects {
+				fmt.Fprintln(a.Stdout, o)
+			}
+			return nil
 		},
 	}
-	c.Flags().StringVar(&binFlag, "bin-dir", "", "folder with the pinned kubectl (default: spire's own folder)")
+	c.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the setup queue to apply it (it keeps trying after)")
 	c.Flags().BoolVar(&export, "export", false, "print the objects instead of applying them")
 	return c
 }

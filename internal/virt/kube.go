@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,10 +47,11 @@ func kubectl(ctx context.Context, t *Topology, binDir string, stdin io.Reader, a
 // ControlPlaneLabel marks master nodes, as kubectl's ROLES column reads it.
 const ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
 
-// startKubernetes waits for every apiserver, applies Homeworld's RBAC, and
-// once the images are in the registry (pushed) the add-ons, and waits until
-// every Kubernetes node is Ready.
-func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pushed <-chan error, progress func(string, ...any)) error {
+// startKubernetes waits for every apiserver and, once the images are in
+// the registry (pushed), queues the add-ons; it waits until the setup queue
+// has applied them and what was queued before (the RBAC), and until every
+// Kubernetes node is Ready.
+func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pushed <-chan error, queued []string, progress func(string, ...any)) error {
 	for _, n := range t.Nodes {
 		if n.Kind == config.KindMaster {
 			if err := waitReady(ctx, st, n, "kube-apiserver"); err != nil {
@@ -57,13 +59,7 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pus
 			}
 		}
 	}
-	progress("kube-apiserver ready on every master; applying Homeworld's RBAC")
-	if err := retry(ctx, func() error {
-		_, err := kubectl(ctx, t, o.BinDir, strings.NewReader(rbac.Manifest(o.Config)+"---\n"+rbac.FlannelManifest()), "apply", "--server-side", "--field-manager", "homeworld", "-f", "-")
-		return err
-	}); err != nil {
-		return err
-	}
+	progress("kube-apiserver ready on every master; the setup queue applies Homeworld's RBAC")
 	select {
 	case err := <-pushed:
 		if err != nil {
@@ -72,15 +68,23 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pus
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := deployDNS(ctx, t, st, o, progress); err != nil {
+	addons, err := deployAddons(ctx, t, st, o)
+	if err != nil {
 		return err
 	}
-	if err := deployMonitors(ctx, t, o, progress); err != nil {
+	items := append(slices.Clone(queued), addons...)
+	records, err := WaitApplied(ctx, t, items)
+	if err != nil {
 		return err
 	}
+	var names []string
+	for _, r := range records {
+		names = append(names, r.Manifest)
+	}
+	progress("setup queue applied %s (%d objects)", strings.Join(names, ", "), Objects(records))
 	want := len(o.Config.Nodes) - 1 // all but the supervisor
 	var last string
-	err := retry(ctx, func() error {
+	err = retry(ctx, func() error {
 		out, err := kubectl(ctx, t, o.BinDir, nil, "get", "nodes", "-o", "json")
 		if err != nil {
 			return err
@@ -161,4 +165,10 @@ func retry(ctx context.Context, f func() error) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// RBACManifests are Homeworld's RBAC, queued before anything starts: the
+// setup queue applies them as soon as the API answers.
+func RBACManifests(c *config.Config) []Manifest {
+	return []Manifest{{"rbac", rbac.Manifest(c)}, {"flannel", rbac.FlannelManifest()}}
 }

@@ -1,13 +1,10 @@
 package virt
 
 import (
-	"context"
-	"fmt"
-	"path/filepath"
-
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/dnsaddon"
 	"homeworld.dev/homeworld/internal/dnsmonitor"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
-	"homeworld.dev/homeworld/internal/kubeapply"
 	"homeworld.dev/homeworld/internal/launch"
 )
 
@@ -27,29 +24,21 @@ func FlannelMonitorOptions() flannelmonitor.Options {
 // as often as its Prometheus scrapes, so a new cluster is proven soon.
 const MonitorInterval = launch.VirtualInterval
 
-// deployMonitors applies flannel-monitor and dns-monitor, whose results
-// spire seq cluster then reads from Prometheus.
-func deployMonitors(ctx context.Context, t *Topology, o Options, progress func(string, ...any)) error {
-	fm, err := flannelmonitor.Manifest(o.Config, FlannelMonitorOptions())
+// AddonManifests are the virtual cluster's add-ons, as virt up queues
+// them: the cluster DNS forwarding to the cluster's own upstream resolver,
+// and the monitors measuring every MonitorInterval.
+func AddonManifests(t *Topology, c *config.Config) ([]Manifest, error) {
+	dns, err := dnsaddon.Manifest(c, dnsaddon.Options{Upstreams: DNSUpstreams(t)})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dm, err := dnsmonitor.Manifest(o.Config, DNSMonitorOptions())
+	fm, err := flannelmonitor.Manifest(c, FlannelMonitorOptions())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	k := kubeapply.Kubectl{Path: filepath.Join(o.BinDir, "kubectl"), Kubeconfig: t.Kubeconfig()}
-	n := 0
-	for _, m := range []struct{ name, manifest string }{{"flannel-monitor", fm}, {"dns-monitor", dm}} {
-		var results []kubeapply.Result
-		if err := retry(ctx, func() error {
-			results, err = kubeapply.Apply(ctx, k, m.manifest)
-			return err
-		}); err != nil {
-			return fmt.Errorf("applying %s: %w", m.name, err)
-		}
-		n += len(results)
+	dm, err := dnsmonitor.Manifest(c, DNSMonitorOptions())
+	if err != nil {
+		return nil, err
 	}
-	progress("flannel-monitor and dns-monitor applied (%d objects)", n)
-	return nil
+	return []Manifest{{"dns-addon", dns}, {"flannel-monitor", fm}, {"dns-monitor", dm}}, nil
 }

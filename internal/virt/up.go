@@ -118,6 +118,12 @@ func Up(ctx context.Context, o Options) (err error) {
 	if err := prepareFolders(t, st, o); err != nil {
 		return err
 	}
+	var queued []string
+	if len(o.Config.NodesOf(config.KindMaster)) > 0 {
+		if queued, err = Enqueue(t, RBACManifests(o.Config)...); err != nil {
+			return err
+		}
+	}
 	step("creating network: bridge %s (%s), %d namespaces", t.Bridge, t.Gateway, len(t.Nodes))
 	if err := createNetwork(t, st); err != nil {
 		return err
@@ -170,7 +176,7 @@ func Up(ctx context.Context, o Options) (err error) {
 		if err := kubeAdmin(ctx, t, admin, o); err != nil {
 			return err
 		}
-		if err := startKubernetes(ctx, t, st, o, pushed, progress); err != nil {
+		if err := startKubernetes(ctx, t, st, o, pushed, queued, progress); err != nil {
 			return err
 		}
 	} else if err := <-pushed; err != nil {

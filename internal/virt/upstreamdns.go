@@ -17,8 +17,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"homeworld.dev/homeworld/internal/dnsaddon"
-	"homeworld.dev/homeworld/internal/kubeapply"
 	"homeworld.dev/homeworld/internal/supervise"
 )
 
@@ -171,26 +169,17 @@ func isUpstreamDNS(pid int) bool {
 	return err == nil && strings.HasPrefix(string(cmdline), "coredns\x00-conf\x00stdin\x00") && supervise.Alive(pid)
 }
 
-// deployDNS starts the upstream resolver and applies the cluster DNS
-// add-on, forwarding to it.
-func deployDNS(ctx context.Context, t *Topology, st *State, o Options, progress func(string, ...any)) error {
+// deployAddons starts the upstream resolver and queues the cluster DNS
+// add-on (forwarding to it) and the monitors, returning the items.
+func deployAddons(ctx context.Context, t *Topology, st *State, o Options) ([]string, error) {
 	if err := startUpstreamDNS(ctx, t, st, o.BinDir); err != nil {
-		return err
+		return nil, err
 	}
-	m, err := dnsaddon.Manifest(o.Config, dnsaddon.Options{Upstreams: DNSUpstreams(t)})
+	ms, err := AddonManifests(t, o.Config)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	k := kubeapply.Kubectl{Path: filepath.Join(o.BinDir, "kubectl"), Kubeconfig: t.Kubeconfig()}
-	var results []kubeapply.Result
-	if err := retry(ctx, func() error {
-		results, err = kubeapply.Apply(ctx, k, m)
-		return err
-	}); err != nil {
-		return fmt.Errorf("applying the DNS add-on: %w", err)
-	}
-	progress("upstream resolver on %s; DNS add-on applied (%d objects)", t.Gateway.Addr(), len(results))
-	return nil
+	return Enqueue(t, ms...)
 }
 
 // UpstreamDNS stops or starts the virtual cluster's upstream resolver, so
