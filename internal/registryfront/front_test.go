@@ -138,7 +138,7 @@ func TestRegistryThroughTheFront(t *testing.T) {
 			t.Errorf("a tampered archive: %v", err)
 		}
 	})
-	t.Run("a corrupt blob fails the pull with a digest error", func(t *testing.T) {
+	t.Run("a corrupt blob fails the pull with a checksum error", func(t *testing.T) {
 		img, err := remote.Image(ref(t), remote.WithTransport(reg(nil).Transport()))
 		if err != nil {
 			t.Fatal(err)
@@ -159,8 +159,8 @@ func TestRegistryThroughTheFront(t *testing.T) {
 			_, err = io.Copy(io.Discard, rc)
 			rc.Close()
 		}
-		if err == nil || !strings.Contains(err.Error(), "digest") {
-			t.Errorf("reading a corrupted layer: %v", err)
+		if err == nil || !strings.Contains(err.Error(), "checksum") || !strings.Contains(err.Error(), ld.String()) {
+			t.Errorf("reading a corrupted layer: %v, want a checksum error naming %s", err, ld)
 		}
 		if _, err := remote.Image(ref(t), remote.WithTransport(reg(nil).Transport())); err != nil {
 			t.Errorf("the registry stopped serving after a corrupt blob: %v", err)
