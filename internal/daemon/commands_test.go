@@ -9,7 +9,6 @@ import (
 
 	"homeworld.dev/homeworld/internal/authmonitor"
 	"homeworld.dev/homeworld/internal/etcdexporter"
-	"homeworld.dev/homeworld/internal/kubestate"
 	"homeworld.dev/homeworld/internal/registryfront"
 )
 
@@ -25,8 +24,6 @@ func TestDaemonCommandLines(t *testing.T) {
 	}{
 		{authmonitor.Command, []string{"--listen", "--keyserver", "--interval", "--root"},
 			[]string{"--root", t.TempDir(), "--listen", "127.0.0.1:0", "--keyserver", "127.0.0.1:1"}, "setup.yaml"},
-		{kubestate.Command, []string{"--listen", "--ca", "--cert", "--key", "--apiserver"},
-			[]string{"--listen", "127.0.0.1:0", "--ca", "/nonexistent/ca.pem", "--cert", "c.pem", "--key", "c.key", "--apiserver", "https://a,https://b"}, "/nonexistent/ca.pem"},
 		{etcdexporter.Command, []string{"--listen", "--etcd", "--ca", "--cert", "--key"},
 			[]string{"--listen", "127.0.0.1:0", "--etcd", "https://127.0.0.1", "--ca", "/nonexistent/ca.pem", "--cert", "c.pem", "--key", "c.key"}, "/nonexistent/ca.pem"},
 		{registryfront.Command, []string{"--listen", "--backend", "--cert", "--key", "--client-ca", "--audit-log"},

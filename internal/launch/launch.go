@@ -74,7 +74,7 @@ var Components = map[string]func(*Node) (*Launch, error){
 	"etcd-exporter":      etcdExporter,
 	"prometheus":         prometheus,
 	"sshd":               sshd,
-	"kube-state":         kubeState,
+	"kube-state-metrics": kubeState,
 	"flannel":            flannel,
 	"registry":           registry,
 	"pull-monitor":       pullMonitor,

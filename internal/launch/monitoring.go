@@ -67,8 +67,23 @@ func sshd(n *Node) (*Launch, error) {
 	}, nil
 }
 
+// KubeStateResources are the objects kube-state-metrics reports on: what
+// the supervisor's monitoring may read (internal/rbac), so no list is
+// forbidden.
+var KubeStateResources = []string{"configmaps", "cronjobs", "daemonsets", "deployments", "endpoints", "jobs",
+	"limitranges", "namespaces", "nodes", "persistentvolumeclaims", "persistentvolumes", "pods", "replicasets",
+	"replicationcontrollers", "resourcequotas", "services", "statefulsets"}
+
+// kubeState runs the pinned kube-state-metrics as the supervisor, which may
+// only read; its own metrics (list and watch outcomes) on loopback.
 func kubeState(n *Node) (*Launch, error) {
-	return &Launch{Argv: []string{n.bin("kube-state-exporter"), "--listen", services.KubeState.Addr(n.ip()),
-		"--ca", kubeCA, "--cert", cert("kubernetes-supervisor"), "--key", key("kubernetes-supervisor"),
-		"--apiserver", strings.Join(n.Cluster.APIServers(), ",")}}, nil
+	kc := kubeconfigPath("kube-state-metrics")
+	text, err := n.kubeconfig("supervisor:"+n.Local.Hostname, "kubernetes-supervisor")
+	if err != nil {
+		return nil, err
+	}
+	return &Launch{Files: map[string]string{kc: text}, Argv: []string{n.bin("kube-state-metrics"), "--kubeconfig", kc,
+		"--host", services.KubeState.Host(n.ip()), "--port", services.KubeState.PortString(),
+		"--telemetry-host", services.KubeStateTelemetry.Host(n.ip()), "--telemetry-port", services.KubeStateTelemetry.PortString(),
+		"--resources", strings.Join(KubeStateResources, ",")}}, nil
 }

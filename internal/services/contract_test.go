@@ -19,13 +19,12 @@ var upstreamNotifies = map[string]bool{
 	"etcd": true, "containerd": true, "kubelet": true,
 	"apiserver": false, "controller-manager": false, "scheduler": false, "proxy": false,
 	"node-exporter": false, "prometheus": false, "sshd": true, "flannel": true,
-	"registry": false, // distribution 3.1.2 has no sd_notify
+	"registry": false, "kube-state-metrics": false, // neither has sd_notify in its pinned source
 }
 
 // homeworldPrograms are launch components that exec one of our binaries.
 var homeworldPrograms = map[string]string{
 	"etcd-exporter": "etcd-metrics-exporter",
-	"kube-state":    "kube-state-exporter",
 	"pull-monitor":  "pull-monitor",
 	"setup-queue":   "setup-queue",
 }

@@ -60,9 +60,12 @@ var (
 	SSH             = Endpoint{Port: 22, Scheme: TCP}
 	AuthMonitor     = Endpoint{Port: 9102, Scheme: HTTP, Job: "auth-monitor", MetricsPath: "/metrics", HonorLabels: true}
 	KubeState       = Endpoint{Port: 9104, Scheme: HTTP, Job: "kube-state-metrics", MetricsPath: "/metrics", HonorLabels: true}
-	Prometheus      = Endpoint{Port: 9090, Scheme: HTTP, Job: "prometheus", MetricsPath: "/metrics"}
-	EtcdClient      = Endpoint{Port: 2379, Scheme: HTTPS}
-	EtcdPeer        = Endpoint{Port: 2380, Scheme: HTTPS}
+	// KubeStateTelemetry is kube-state-metrics' own health (/metrics of
+	// its lists and watches), for the node only.
+	KubeStateTelemetry = Endpoint{Port: 9105, Scheme: HTTP, Loopback: true}
+	Prometheus         = Endpoint{Port: 9090, Scheme: HTTP, Job: "prometheus", MetricsPath: "/metrics"}
+	EtcdClient         = Endpoint{Port: 2379, Scheme: HTTPS}
+	EtcdPeer           = Endpoint{Port: 2380, Scheme: HTTPS}
 	// EtcdHealth is etcd's plain-HTTP /health and /metrics, for the node
 	// alone; Prometheus reads etcd through EtcdExporter instead.
 	EtcdHealth        = Endpoint{Port: 2381, Scheme: HTTP, Loopback: true}
@@ -100,7 +103,7 @@ var (
 // Endpoints lists every endpoint above, for the tests that hold the tree to
 // the table.
 func Endpoints() []Endpoint {
-	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, Prometheus,
+	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, KubeStateTelemetry, Prometheus,
 		EtcdClient, EtcdPeer, EtcdHealth, EtcdExporter, APIServer, ControllerManager, Scheduler,
 		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, SetupQueue, NodeSupervisor, PullMonitor}
 }

@@ -165,13 +165,13 @@ var Map = []Service{
 		RestartSec: 5 * time.Second,
 	},
 	{
-		Name:        "kube-state",
-		Description: "Kubernetes object state (nodes, namespaces) as kube-state-metrics names it",
+		Name:        "kube-state-metrics",
+		Description: "kube-state-metrics: the state of Kubernetes objects (nodes, namespaces, workloads) as metrics",
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyclient"},
-		Launch:      "kube-state",
+		Launch:      "kube-state-metrics",
 		Endpoints:   []Endpoint{KubeState},
-		Ready:       Probe{Endpoint: KubeState, Path: "/metrics"},
+		Ready:       Probe{Endpoint: KubeState, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
 	},
 	{

@@ -34,7 +34,7 @@ func TestMapIsConsistent(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "kube-state", "registry", "registry-front", "setup-queue", "prometheus"}) {
+	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "kube-state-metrics", "registry", "registry-front", "setup-queue", "prometheus"}) {
 		t.Errorf("supervisor runs %v", got)
 	}
 	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy", "flannel", "pull-monitor"}) {

@@ -9,7 +9,7 @@ import (
 // nodeBinaries run on nodes; none of them may link what only the
 // administrator's machine holds: the disaster key, the sealed authorities,
 // age, or the JSON Schema generator.
-var nodeBinaries = []string{"keyclient", "virtnode", "kube-launch", "auth-monitor", "etcd-metrics-exporter", "kube-state-exporter", "homeworld-flannel", "flannel-monitor", "dns-monitor", "pull-monitor", "pullcheck", "registry-front", "setup-queue"}
+var nodeBinaries = []string{"keyclient", "virtnode", "kube-launch", "auth-monitor", "etcd-metrics-exporter", "homeworld-flannel", "flannel-monitor", "dns-monitor", "pull-monitor", "pullcheck", "registry-front", "setup-queue"}
 
 var adminOnly = []string{
 	"homeworld.dev/homeworld/internal/disaster",
