@@ -42,6 +42,7 @@ var Checks = []Check{
 	{"etcd", "every etcd member answers and sees a leader", etcd},
 	{"registry", "the image registry on the supervisor answers over TLS as " + services.RegistryName + " (Prometheus scrapes it)", registry},
 	{"kubernetes", "every kube-apiserver answers; every node is registered and Ready, masters unschedulable; system namespaces active", kubernetes},
+	{"kubernetes-init", "the setup queue on the supervisor has applied every queued manifest (RBAC, add-ons); none is refused", kubernetesInit},
 	{"pull", "every master and worker pulls the pullcheck image from the registry and runs it (pull-monitor)", pull},
 	{"flannel", "pods on every master and worker reach pods on every other (flannel-monitor, measured in the last minute)", flannel},
 	{"dns", "the cluster DNS resolves the cluster's Service names from a pod, and forwards where checked (dns-monitor, in the last 30 s)", dns},

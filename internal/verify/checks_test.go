@@ -25,6 +25,10 @@ var (
 	qAPIServerUp    = `up{job="` + services.APIServer.Job + `"}`
 	qRegistryUp     = `up{job="` + services.RegistryFront.Job + `"}`
 	qPulled         = `oci_pull_check`
+	qQueueUp        = `up{job="` + services.SetupQueue.Job + `"}`
+	qQueueFailing   = `setup_queue_failing == 1`
+	qQueueAway      = `setup_queue_apiserver_unreachable == 1`
+	qQueuePending   = `setup_queue_pending`
 	qRan            = `oci_exec_check`
 	qFailedStep     = `oci_check_failed_step_info == 1`
 	qNodeInfo       = `kube_node_info`
@@ -102,6 +106,10 @@ func healthy(c *config.Config) map[string]string {
 		qAPIServerUp:    vector(allAt(c, "1", config.KindMaster)...),
 		qRegistryUp:     vector(at(c.Supervisor().Hostname, "1")),
 		qPulled:         vector(pullSamples(c, "1")...),
+		qQueueUp:        vector(at(c.Supervisor().Hostname, "1")),
+		qQueueFailing:   vector(),
+		qQueueAway:      vector(),
+		qQueuePending:   vector(at(c.Supervisor().Hostname, "0")),
 		qRan:            vector(pullSamples(c, "1")...),
 		qFailedStep:     vector(),
 		qNodeInfo:       vector(allAt(c, "1", kube...)...),
@@ -192,6 +200,17 @@ func TestCheckFailures(t *testing.T) {
 		{"registry", "down", map[string]string{qRegistryUp: vector(at("supervisor", "0"))},
 			"node supervisor (127.0.0.10): the registry homeworld.private does not answer over TLS (registry-front, or the distribution registry behind it, is down)"},
 
+		{"kubernetes-init", "queue down", map[string]string{qQueueUp: vector(at("supervisor", "0"))},
+			"node supervisor (127.0.0.10): setup-queue does not answer"},
+		{"kubernetes-init", "refused", map[string]string{qQueueFailing: vector(
+			sample{map[string]string{"node": "supervisor", "manifest": "dns-addon"}, "1"},
+			sample{map[string]string{"node": "supervisor", "manifest": "broken"}, "1"},
+		)}, "node supervisor: the setup queue cannot apply broken, dns-addon: the API refuses it (setup-queue's log on the supervisor says why)"},
+		{"kubernetes-init", "API away", map[string]string{qQueueAway: vector(at("supervisor", "1"))},
+			"node supervisor: the setup queue cannot reach the Kubernetes API"},
+		{"kubernetes-init", "waiting", map[string]string{qQueuePending: vector(at("supervisor", "3"))},
+			"node supervisor: 3 manifests wait in the setup queue"},
+
 		{"pull", "monitor silent", map[string]string{qPulled: vector(withoutNode(pullSamples(c, "1"), "worker2")...)},
 			"node worker2: pull-monitor has not reported (is it running?)"},
 		{"pull", "registry down", map[string]string{
@@ -281,7 +300,7 @@ func TestFindNamesTheChecks(t *testing.T) {
 		t.Errorf("Find(etcd) = %v, %v", c.Name, err)
 	}
 	_, err := Find("nope")
-	if want := `no check named "nope" (checks: online, keysystem, services, etcd, registry, kubernetes, pull, flannel, dns)`; err == nil || err.Error() != want {
+	if want := `no check named "nope" (checks: online, keysystem, services, etcd, registry, kubernetes, kubernetes-init, pull, flannel, dns)`; err == nil || err.Error() != want {
 		t.Errorf("Find(nope) = %v, want %s", err, want)
 	}
 }
