@@ -30,7 +30,7 @@ spec:
       topologySpreadConstraints:
       - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: hello-net}}}
       containers:
-      - {name: hello, image: homeworld.private/hello:1, imagePullPolicy: Never, ports: [{containerPort: 8080}]}
+      - {name: hello, image: homeworld.private/hello:1, imagePullPolicy: IfNotPresent, ports: [{containerPort: 8080}]}
 ---
 apiVersion: v1
 kind: Service
@@ -47,7 +47,7 @@ spec:
   nodeName: master1
   tolerations: [{operator: Exists}]
   containers:
-  - {name: hello, image: homeworld.private/hello:1, imagePullPolicy: Never}
+  - {name: hello, image: homeworld.private/hello:1, imagePullPolicy: IfNotPresent}
 `
 
 // podNetwork proves the pod network: from a pod on a master, each replica

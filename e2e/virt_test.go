@@ -180,7 +180,7 @@ spec:
   containers:
   - name: hello
     image: homeworld.private/hello:1
-    imagePullPolicy: Never
+    imagePullPolicy: IfNotPresent
 `
 		v.kubectlIn(t, pod, "apply", "-f", "-")
 		waitFor(t, "pod hello running", 90*time.Second, func() error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,7 +58,7 @@ func Preflight(binDir string) error {
 		}
 	}
 	for _, b := range binaries {
-		if st, err := os.Stat(filepath.Join(binDir, b)); err != nil || (st.Mode()&0o111 == 0 && filepath.Ext(b) != ".tar") {
+		if st, err := os.Stat(filepath.Join(binDir, b)); err != nil || (st.Mode()&0o111 == 0 && !strings.HasPrefix(b, "images/")) {
 			return fmt.Errorf("%s is missing from %s (build everything with scripts/build %s, or pass --bin-dir)", b, binDir, binDir)
 		}
 	}
