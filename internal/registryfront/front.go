@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -43,7 +44,7 @@ func New(backend *url.URL, log *audit.Log) *Front {
 		Name: "registry_front_requests_total",
 		Help: "Requests to the registry, by method class (read, write) and outcome (forwarded, denied).",
 	}, []string{"access", "outcome"})
-	f.Registry.MustRegister(f.requests)
+	f.Registry.MustRegister(f.requests, backendUp{url: backend.JoinPath("/v2/").String()})
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(backend)
@@ -117,4 +118,25 @@ func registryError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": code, "message": message}}})
+}
+
+// backendUp reports on each scrape whether the registry behind the front
+// answers, so a front that is up does not hide a registry that is not.
+type backendUp struct{ url string }
+
+var backendUpDesc = prometheus.NewDesc("registry_front_backend_up",
+	"1 if the distribution registry behind the front answered GET /v2/ during this scrape.", nil, nil)
+
+func (b backendUp) Describe(ch chan<- *prometheus.Desc) { ch <- backendUpDesc }
+
+func (b backendUp) Collect(ch chan<- prometheus.Metric) {
+	v := 0.0
+	client := http.Client{Timeout: 3 * time.Second}
+	if resp, err := client.Get(b.url); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			v = 1
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(backendUpDesc, prometheus.GaugeValue, v)
 }

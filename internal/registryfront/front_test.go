@@ -174,7 +174,7 @@ func TestRegistryThroughTheFront(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if !bytes.Contains(body, []byte(`registry_front_requests_total{access="write",outcome="denied"}`)) {
+		if !bytes.Contains(body, []byte(`registry_front_requests_total{access="write",outcome="denied"}`)) || !bytes.Contains(body, []byte("registry_front_backend_up 1")) {
 			t.Errorf("metrics:\n%s", body)
 		}
 		check := exec.Command("promtool", "check", "metrics")

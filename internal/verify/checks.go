@@ -40,7 +40,7 @@ var Checks = []Check{
 	{"keysystem", "every node holds all its credentials, none close to expiry; the impersonation (gateway) path grants", keysystem},
 	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
 	{"etcd", "every etcd member answers and sees a leader", etcd},
-	{"registry", "the image registry on the supervisor answers over TLS as " + services.RegistryName + " (Prometheus scrapes it)", registry},
+	{"registry", "the image registry on the supervisor answers over TLS as " + services.RegistryName + ", and the storage behind it too", registry},
 	{"kubernetes", "every kube-apiserver answers; every node is registered and Ready, masters unschedulable; system namespaces active", kubernetes},
 	{"kubernetes-init", "the setup queue on the supervisor has applied every queued manifest (RBAC, add-ons); none is refused", kubernetesInit},
 	{"pull", "every master and worker pulls the pullcheck image from the registry and runs it (pull-monitor)", pull},
@@ -197,8 +197,14 @@ func kubernetes(ctx context.Context, p *Prometheus, c *config.Config) error {
 }
 
 func registry(ctx context.Context, p *Prometheus, c *config.Config) error {
-	return perNode(ctx, p, c, `up{job="`+services.RegistryFront.Job+`"}`,
+	if err := perNode(ctx, p, c, `up{job="`+services.RegistryFront.Job+`"}`,
 		"the registry is not scraped (is registry-front in the service map's supervisor services?)",
-		"the registry "+services.RegistryName+" does not answer over TLS (registry-front, or the distribution registry behind it, is down)",
+		"the registry "+services.RegistryName+" does not answer over TLS (registry-front is down)",
+		config.KindSupervisor); err != nil {
+		return err
+	}
+	return perNode(ctx, p, c, `registry_front_backend_up`,
+		"registry-front does not report on the registry behind it",
+		"the registry behind "+services.RegistryName+" does not answer (the registry service is down)",
 		config.KindSupervisor)
 }

@@ -24,6 +24,7 @@ var (
 	qEtcdLeader     = `etcd_server_has_leader`
 	qAPIServerUp    = `up{job="` + services.APIServer.Job + `"}`
 	qRegistryUp     = `up{job="` + services.RegistryFront.Job + `"}`
+	qBackendUp      = `registry_front_backend_up`
 	qPulled         = `oci_pull_check`
 	qQueueUp        = `up{job="` + services.SetupQueue.Job + `"}`
 	qQueueFailing   = `setup_queue_failing == 1`
@@ -105,6 +106,7 @@ func healthy(c *config.Config) map[string]string {
 		qEtcdLeader:     vector(allAt(c, "1", config.KindMaster)...),
 		qAPIServerUp:    vector(allAt(c, "1", config.KindMaster)...),
 		qRegistryUp:     vector(at(c.Supervisor().Hostname, "1")),
+		qBackendUp:      vector(at(c.Supervisor().Hostname, "1")),
 		qPulled:         vector(pullSamples(c, "1")...),
 		qQueueUp:        vector(at(c.Supervisor().Hostname, "1")),
 		qQueueFailing:   vector(),
@@ -198,7 +200,9 @@ func TestCheckFailures(t *testing.T) {
 		{"registry", "not scraped", map[string]string{qRegistryUp: vector()},
 			"node supervisor (127.0.0.10): the registry is not scraped (is registry-front in the service map's supervisor services?)"},
 		{"registry", "down", map[string]string{qRegistryUp: vector(at("supervisor", "0"))},
-			"node supervisor (127.0.0.10): the registry homeworld.private does not answer over TLS (registry-front, or the distribution registry behind it, is down)"},
+			"node supervisor (127.0.0.10): the registry homeworld.private does not answer over TLS (registry-front is down)"},
+		{"registry", "storage down", map[string]string{qBackendUp: vector(at("supervisor", "0"))},
+			"node supervisor (127.0.0.10): the registry behind homeworld.private does not answer (the registry service is down)"},
 
 		{"kubernetes-init", "queue down", map[string]string{qQueueUp: vector(at("supervisor", "0"))},
 			"node supervisor (127.0.0.10): setup-queue does not answer"},
