@@ -23,7 +23,7 @@ func (a *app) verifyCommand() *cobra.Command {
 	var promURL string
 	var names []string
 	for _, c := range verify.Checks {
-		names = append(names, fmt.Sprintf("  %-11s %s", c.Name, c.Description))
+		names = append(names, fmt.Sprintf("  %-15s %s", c.Name, c.Description))
 	}
 	c := &cobra.Command{
 		Use:   "verify CHECK... | all",
@@ -62,9 +62,9 @@ every node and component that fails it. Checks:
 				cancel()
 				if err != nil {
 					failed++
-					fmt.Fprintf(a.Stdout, "FAIL %-11s %v\n", c.Name, err)
+					fmt.Fprintf(a.Stdout, "FAIL %-15s %v\n", c.Name, err)
 				} else {
-					fmt.Fprintf(a.Stdout, "ok   %-11s %s\n", c.Name, c.Description)
+					fmt.Fprintf(a.Stdout, "ok   %-15s %s\n", c.Name, c.Description)
 				}
 			}
 			if failed > 0 {
