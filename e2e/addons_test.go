@@ -1,0 +1,172 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/imagepush"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/services"
+	"homeworld.dev/homeworld/internal/setupqueue"
+	"homeworld.dev/homeworld/internal/verify"
+	"homeworld.dev/homeworld/internal/virt"
+)
+
+// clusterSteps is how many steps seq cluster has.
+func clusterSteps(c *config.Config) int {
+	return len(verify.ClusterSequence(c, verify.PrometheusFor(c, "")))
+}
+
+// testRegistry: the nodes pulled everything from the supervisor's registry;
+// a node's credential cannot push; pushing the unchanged build again sends
+// nothing; with the registry stopped, verify pull names it on every node
+// and seq cluster fails within its deadline; started again, all is green.
+func testRegistry(t *testing.T, v *virtCluster) {
+	sup := v.cfg.Supervisor()
+	worker := v.topo.Nodes[len(v.topo.Nodes)-1] // a worker
+	var kubeCred credential.Credential
+	for _, c := range credential.Catalogue {
+		if c.Name == "kubernetes-worker" {
+			kubeCred = c
+		}
+	}
+	pair, err := tls.LoadX509KeyPair(worker.Folder(kubeCred.Path), worker.Folder(kubeCred.KeyPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(worker.Folder(layout.AuthoritiesDir + "/clusterca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	asNode := imagepush.Registry{Addr: services.RegistryFront.Addr(sup.IP), Roots: roots, Client: &pair}
+	_, err = imagepush.Push(context.Background(), asNode, filepath.Join(bin, "images"), imagepush.Options{Replace: true})
+	if err == nil || !strings.Contains(err.Error(), "DENIED") {
+		t.Errorf("a worker's credential pushing: %v", err)
+	}
+
+	start := time.Now()
+	out := v.spire("registry", "push")
+	t.Logf("measured: pushing the unchanged build again took %v: %s", time.Since(start), lastLine(out))
+	if !strings.Contains(out, " 0 pushed, 0 replaced") {
+		t.Errorf("a second push changed something:\n%s", out)
+	}
+
+	v.spire("virt", "service", "supervisor", "registry", "stop")
+	var last string
+	waitFor(t, "verify pull to name the registry", 60*time.Second, func() error {
+		out, _, err := v.trySpire("verify", "pull")
+		last = out
+		if err == nil {
+			return fmt.Errorf("verify pull still passes")
+		}
+		return nil
+	})
+	for _, n := range append(v.cfg.NodesOf(config.KindMaster), v.cfg.NodesOf(config.KindWorker)...) {
+		if want := fmt.Sprintf("node %s: pulling %s from the registry %s fails (step pull", n.Hostname, "homeworld.private/pullcheck:1", services.RegistryName); !strings.Contains(last, want) {
+			t.Errorf("verify pull does not say %q:\n%s", want, last)
+		}
+	}
+	start = time.Now()
+	out, _, err = v.trySpire("seq", "cluster", "--deadline", "20s")
+	t.Logf("measured: seq cluster failed after %v with the registry stopped", time.Since(start))
+	if err == nil || !strings.Contains(out, "verify registry FAILED") {
+		t.Errorf("seq cluster with the registry stopped:\n%s", out)
+	}
+	v.spire("virt", "service", "supervisor", "registry", "start")
+	waitFor(t, "verify all to pass with the registry back", 90*time.Second, func() error {
+		if out, _, err := v.trySpire("verify", "all"); err != nil {
+			return fmt.Errorf("%s", out)
+		}
+		return nil
+	})
+}
+
+// testSetupQueue: the cluster's RBAC and add-ons came through the setup
+// queue only, and a manifest the API refuses is named by verify while the
+// items after it still go in, and never lost.
+func testSetupQueue(t *testing.T, v *virtCluster) {
+	queue := v.topo.QueueDir()
+	var applied []string
+	data, err := os.ReadFile(filepath.Join(queue, setupqueue.AppliedDir, setupqueue.AuditLog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r setupqueue.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		applied = append(applied, r.Manifest)
+	}
+	for _, want := range []string{"rbac", "flannel", "dns-addon", "flannel-monitor", "dns-monitor"} {
+		if !strings.Contains(" "+strings.Join(applied, " ")+" ", " "+want+" ") {
+			t.Errorf("the queue's audit log lacks %s: %v", want, applied)
+		}
+	}
+	// One manager applied Homeworld's objects, server-side.
+	var managed struct {
+		Metadata struct {
+			ManagedFields []struct{ Manager, Operation string } `json:"managedFields"`
+		} `json:"metadata"`
+	}
+	js := v.kubectl(t, "get", "clusterrole", "homeworld:supervisor-monitoring", "-o", "json", "--show-managed-fields")
+	if err := json.Unmarshal([]byte(js), &managed); err != nil {
+		t.Fatal(err)
+	}
+	if m := managed.Metadata.ManagedFields; len(m) != 1 || m[0].Manager != "homeworld" || m[0].Operation != "Apply" {
+		t.Errorf("managedFields of the RBAC: %+v", m)
+	}
+
+	bad, err := setupqueue.Enqueue(queue, "broken", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_A_Valid_Name, namespace: default}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := virt.Enqueue(v.topo, virt.Manifest{Name: "after-broken", Text: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: after-broken, namespace: default}\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := virt.WaitApplied(ctx, v.topo, good); err != nil {
+		t.Fatalf("the item after a refused one: %v", err)
+	}
+	waitFor(t, "verify kubernetes-init to name the refused manifest", 60*time.Second, func() error {
+		out, _, err := v.trySpire("verify", "kubernetes-init")
+		if err == nil || !strings.Contains(out, "the setup queue cannot apply broken: the API refuses it") {
+			return fmt.Errorf("verify kubernetes-init: %s", out)
+		}
+		return nil
+	})
+	if _, err := os.Stat(bad); err != nil {
+		t.Errorf("the refused item is gone from the queue: %v", err)
+	}
+	// The operator gives up on it by removing it.
+	if err := os.Remove(bad); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "verify kubernetes-init to pass again", 60*time.Second, func() error {
+		if out, _, err := v.trySpire("verify", "kubernetes-init"); err != nil {
+			return fmt.Errorf("%s", out)
+		}
+		return nil
+	})
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
