@@ -17,6 +17,7 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/imagepush"
+	"homeworld.dev/homeworld/internal/images"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/setupqueue"
@@ -52,8 +53,22 @@ func testRegistry(t *testing.T, v *virtCluster) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(ca)
+	// An image the registry does not hold, so the push must write.
+	build := t.TempDir()
+	img, err := images.Build(images.Spec{Files: []images.File{{Path: "/intruder", Data: []byte("from a worker")}}, Entrypoint: []string{"/intruder"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []string{services.RegistryName + "/intruder:1"}
+	d, _ := img.Digest()
+	if err := images.WriteArchive(filepath.Join(build, "intruder.tar"), refs, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := images.WriteIndex(build, []images.Built{{Name: "intruder", Refs: refs, Digest: d}}); err != nil {
+		t.Fatal(err)
+	}
 	asNode := imagepush.Registry{Addr: services.RegistryFront.Addr(sup.IP), Roots: roots, Client: &pair}
-	_, err = imagepush.Push(context.Background(), asNode, filepath.Join(bin, "images"), imagepush.Options{Replace: true})
+	_, err = imagepush.Push(context.Background(), asNode, build, imagepush.Options{})
 	if err == nil || !strings.Contains(err.Error(), "DENIED") {
 		t.Errorf("a worker's credential pushing: %v", err)
 	}
@@ -66,20 +81,18 @@ func testRegistry(t *testing.T, v *virtCluster) {
 	}
 
 	v.spire("virt", "service", "supervisor", "registry", "stop")
-	var last string
-	waitFor(t, "verify pull to name the registry", 60*time.Second, func() error {
+	waitFor(t, "verify pull to name the registry on every node", 60*time.Second, func() error {
 		out, _, err := v.trySpire("verify", "pull")
-		last = out
 		if err == nil {
 			return fmt.Errorf("verify pull still passes")
 		}
+		for _, n := range append(v.cfg.NodesOf(config.KindMaster), v.cfg.NodesOf(config.KindWorker)...) {
+			if want := fmt.Sprintf("node %s: pulling %s from the registry %s fails (step pull", n.Hostname, "homeworld.private/pullcheck:1", services.RegistryName); !strings.Contains(out, want) {
+				return fmt.Errorf("verify pull does not say %q:\n%s", want, out)
+			}
+		}
 		return nil
 	})
-	for _, n := range append(v.cfg.NodesOf(config.KindMaster), v.cfg.NodesOf(config.KindWorker)...) {
-		if want := fmt.Sprintf("node %s: pulling %s from the registry %s fails (step pull", n.Hostname, "homeworld.private/pullcheck:1", services.RegistryName); !strings.Contains(last, want) {
-			t.Errorf("verify pull does not say %q:\n%s", want, last)
-		}
-	}
 	start = time.Now()
 	out, _, err = v.trySpire("seq", "cluster", "--deadline", "20s")
 	t.Logf("measured: seq cluster failed after %v with the registry stopped", time.Since(start))
