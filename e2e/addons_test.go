@@ -14,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/imagepush"
 	"homeworld.dev/homeworld/internal/images"
+	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/setupqueue"
@@ -106,6 +110,58 @@ func testRegistry(t *testing.T, v *virtCluster) {
 		}
 		return nil
 	})
+
+	// A corrupt blob in the registry's storage: pulls fail on the digest,
+	// pull-monitor names the image, nothing crashes; mended, all is green.
+	tag, _ := name.NewTag(launch.PullcheckImage)
+	img, err = tarball.ImageFromPath(filepath.Join(bin, "images", "pullcheck.tar"), &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	blob := v.topo.Nodes[0].Folder(filepath.Join(launch.RegistryStorage, "docker/registry/v2/blobs/sha256", ld.Hex[:2], ld.Hex, "data"))
+	if v.topo.Nodes[0].Kind != config.KindSupervisor {
+		t.Fatalf("the first node is %s, not the supervisor", v.topo.Nodes[0].Hostname)
+	}
+	good, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), good...)
+	bad[len(bad)/2] ^= 0xff
+	if err := os.WriteFile(blob, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "verify pull to name the image whose blob is corrupt", 60*time.Second, func() error {
+		out, _, err := v.trySpire("verify", "pull")
+		if err == nil || !strings.Contains(out, "pulling "+launch.PullcheckImage+" from the registry") {
+			return fmt.Errorf("verify pull: %s", out)
+		}
+		return nil
+	})
+	worker = v.topo.Nodes[len(v.topo.Nodes)-1]
+	logData, _ := os.ReadFile(filepath.Join(worker.LogDir(), "pull-monitor.log"))
+	if !strings.Contains(string(logData), ld.Hex[:12]) && !strings.Contains(string(logData), "digest") {
+		t.Errorf("pull-monitor's log on %s does not mention the digest:\n%s", worker.Hostname, lastLines(string(logData), 5))
+	}
+	if err := os.WriteFile(blob, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "verify all to pass with the blob mended", 90*time.Second, func() error {
+		if out, _, err := v.trySpire("verify", "all"); err != nil {
+			return fmt.Errorf("%s", out)
+		}
+		return nil
+	})
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // testSetupQueue: the cluster's RBAC and add-ons came through the setup
