@@ -180,6 +180,6 @@ func Summary(results []Result, took time.Duration) string {
 			sent += r.Bytes
 		}
 	}
-	return fmt.Sprintf("%d references: %d pushed, %d replaced, %d unchanged; %.1f MB sent in %.1fs",
+	return fmt.Sprintf("%d references: %d pushed, %d replaced, %d unchanged (%.1f MB in those pushed) in %.1fs",
 		len(results), count[Pushed], count[Replaced], count[Unchanged], float64(sent)/1e6, took.Seconds())
 }

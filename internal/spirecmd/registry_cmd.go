@@ -1,6 +1,7 @@
 package spirecmd
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"path/filepath"
@@ -37,35 +38,7 @@ leaves this process; nodes' credentials can only pull.`,
 		Example: "  spire registry push\n  spire registry push --images bin/images --replace",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir == "" {
-				bin, err := binDir("")
-				if err != nil {
-					return err
-				}
-				dir = filepath.Join(bin, "images")
-			}
-			return a.withAuthority(&f, keyapi.ClusterCA, func(s *adminSession, ca *x509.Certificate) error {
-				target := addr
-				if target == "" {
-					target = services.RegistryFront.Addr(s.cfg.Supervisor().IP)
-				}
-				client, err := s.admin.ClientTLS(cmd.Context(), keyapi.AccessKubernetes)
-				if err != nil {
-					return err
-				}
-				roots := x509.NewCertPool()
-				roots.AddCert(ca)
-				start := time.Now()
-				results, err := imagepush.Push(cmd.Context(), imagepush.Registry{Addr: target, Roots: roots, Client: client}, dir,
-					imagepush.Options{Replace: replace, Progress: func(r imagepush.Result) {
-						fmt.Fprintf(a.Stdout, "%-9s %s %s (%.1f MB, %.1fs)\n", r.Outcome, r.Ref, r.Digest.Hex[:12], float64(r.Bytes)/1e6, r.Took.Seconds())
-					}})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(a.Stdout, imagepush.Summary(results, time.Since(start)))
-				return nil
-			})
+			return a.pushImages(cmd.Context(), &f, dir, addr, replace, true)
 		},
 	}
 	push.Flags().StringVar(&dir, "images", "", "the build's images folder (default: images/ beside spire)")
@@ -74,4 +47,42 @@ leaves this process; nodes' credentials can only pull.`,
 	c := group("registry", "Work with the cluster's image registry on the supervisor", push)
 	f.register(c)
 	return c
+}
+
+// pushImages pushes the build in dir (default: images/ beside spire) into
+// the registry at addr (default: the supervisor's), as an administrator;
+// verbose lists every reference, otherwise only the summary is printed.
+func (a *app) pushImages(ctx context.Context, f *keyserverFlags, dir, addr string, replace, verbose bool) error {
+	if dir == "" {
+		bin, err := binDir("")
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(bin, "images")
+	}
+	return a.withAuthority(f, keyapi.ClusterCA, func(s *adminSession, ca *x509.Certificate) error {
+		target := addr
+		if target == "" {
+			target = services.RegistryFront.Addr(s.cfg.Supervisor().IP)
+		}
+		client, err := s.admin.ClientTLS(ctx, keyapi.AccessKubernetes)
+		if err != nil {
+			return err
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(ca)
+		start := time.Now()
+		o := imagepush.Options{Replace: replace}
+		if verbose {
+			o.Progress = func(r imagepush.Result) {
+				fmt.Fprintf(a.Stdout, "%-9s %s %s (%.1f MB, %.1fs)\n", r.Outcome, r.Ref, r.Digest.Hex[:12], float64(r.Bytes)/1e6, r.Took.Seconds())
+			}
+		}
+		results, err := imagepush.Push(ctx, imagepush.Registry{Addr: target, Roots: roots, Client: client}, dir, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.Stdout, imagepush.Summary(results, time.Since(start)))
+		return nil
+	})
 }

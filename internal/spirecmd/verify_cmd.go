@@ -105,14 +105,25 @@ credentials, services, etcd, Kubernetes — retrying each until it passes or
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, verify.ClusterSequence) },
 	}
+	var images string
 	supervisorCmd := &cobra.Command{
 		Use:   "supervisor",
-		Short: "Wait until the supervisor alone passes every check",
-		Long: `Run the checks of 'spire verify' for the supervisor node only: Prometheus,
-online, credentials and services, retrying each until it passes.`,
+		Short: "Push the images into the supervisor's registry, then wait until the supervisor passes every check",
+		Long: `Push the build's images into the supervisor's registry (as spire registry
+push does: unchanged references are not sent again), then run the checks of
+'spire verify' for the supervisor node only: Prometheus, online,
+credentials, services and the registry, retrying each until it passes.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, verify.SupervisorSequence) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd, func(cfg *config.Config, p *verify.Prometheus) []seq.Step {
+				push := seq.Step{Name: "registry push: the build's images into the supervisor's registry", Run: func(ctx context.Context) error {
+					return a.pushImages(ctx, &keyserverFlags{}, images, "", false, false)
+				}}
+				return append([]seq.Step{push}, verify.SupervisorSequence(cfg, p)...)
+			})
+		},
 	}
+	supervisorCmd.Flags().StringVar(&images, "images", "", "the build's images folder (default: images/ beside spire)")
 	c := group("seq", "Run ordered sequences that bring a cluster to proven-working", clusterCmd, supervisorCmd)
 	c.PersistentFlags().StringVar(&promURL, "prometheus", "", promFlagHelp)
 	c.PersistentFlags().BoolVar(&dryRun, "dry-run", false, "list the steps without running them")
