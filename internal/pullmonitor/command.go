@@ -1,9 +1,11 @@
 package pullmonitor
 
 import (
+	"fmt"
 	"log"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -26,33 +28,38 @@ const (
 	MinGap   = time.Second
 )
 
-// Namespace is the default namespace of the check's sandboxes.
-const Namespace = "pullcheck"
-
 // Command is pull-monitor's command line.
 func Command() *cobra.Command {
-	var endpoint, image, listen, namespace, cgroupParent string
+	var endpoint, image, listen, cgroupParent, ctr, snapshotter, runcRoot string
 	var interval time.Duration
 	c := &cobra.Command{
 		Use:   "pull-monitor --image REF [--runtime-endpoint SOCKET] [--listen ADDR]",
 		Short: "Prove that this node's container runtime pulls and runs images",
 		Long: `pull-monitor checks, every --interval, that the node's container runtime
-(containerd, through the CRI API at --runtime-endpoint) can pull --image
-from the registry and run it:
+(containerd at --runtime-endpoint) can pull --image from the registry and
+run it:
 
-  pull  if the runtime has the image, remove it; pull it, timed; confirm the
-        runtime lists it. oci_pull_check{image} and oci_pull_timing_seconds.
-  exec  run the image in a sandbox of its own (name pullcheck-sandbox in
-        --namespace, the node's network namespace, so no CNI is involved) as
-        "/usr/bin/pullcheck TOKEN" with a fresh random TOKEN, wait for it to
-        exit, and read its log: it must have printed exactly
-        "hello container world [TOKEN]". The sandbox is removed whatever
-        happened. oci_exec_check{image} and oci_exec_timing_seconds.
+  pull  through the CRI API, as the kubelet pulls: if the runtime has the
+        image, remove it; pull it, timed; confirm the runtime lists it.
+        oci_pull_check{image} and oci_pull_timing_seconds.
+  exec  run the pulled image with containerd's ctr (--ctr) as a plain
+        container of containerd's k8s.io namespace, named pullcheck-<hex>,
+        with "/usr/bin/pullcheck TOKEN" for a fresh random TOKEN, in a
+        network namespace of its own that nothing connects, its cgroup under
+        --cgroup-parent; wait for it to exit: it must have printed exactly
+        "hello container world [TOKEN]" and exited 0. It is no pod sandbox
+        and no CRI container, so the kubelet never sees it (the kubelet
+        kills every sandbox that is none of its pods'). The container is
+        removed whatever happened. oci_exec_check{image} and
+        oci_exec_timing_seconds.
 
 A failed pull fails both checks. A failure is logged, and
-oci_check_failed_step_info{image,step} is 1 for the step that failed: pull,
-create sandbox, create container, start, wait, logs, compare or cleanup.
-Metrics are served on --listen at /metrics.
+oci_check_failed_step_info{image,step} is 1 for the step that failed:
+pull, run (ctr could not create or start the container), wait (it did not
+exit in time), compare (it printed something else or exited non-zero) or
+cleanup (it could not be removed). Each cycle first removes containers
+named pullcheck-* in the k8s.io namespace, which only a pull-monitor
+killed mid-run leaves. Metrics are served on --listen at /metrics.
 
 The image is homeworld.private/pullcheck (cmd/pullcheck); name it by digest
 so that a pull can only succeed with exactly that content.`,
@@ -62,13 +69,16 @@ so that a pull can only succeed with exactly that content.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := exec.LookPath(ctr); err != nil {
+				return fmt.Errorf("pull-monitor runs the check's container with containerd's ctr, which Debian's containerd package installs, and ctr is not at %s (see --ctr): %w", ctr, err)
+			}
 			conn, err := Dial(endpoint)
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			m := New(conn, image, namespace, log.New(os.Stderr, "", log.LstdFlags).Printf)
-			m.CgroupParent = cgroupParent
+			m := New(conn, SocketPath(endpoint), image, log.New(os.Stderr, "", log.LstdFlags).Printf)
+			m.Ctr, m.Snapshotter, m.RuncRoot, m.CgroupParent = ctr, snapshotter, runcRoot, cgroupParent
 			reg := prometheus.NewRegistry()
 			if err := m.Register(reg); err != nil {
 				return err
@@ -79,14 +89,25 @@ so that a pull can only succeed with exactly that content.`,
 			return daemon.Serve(cmd.Context(), listen, mux)
 		},
 	}
-	c.Flags().StringVar(&endpoint, "runtime-endpoint", launch.ContainerdSocket, "the CRI runtime's socket, a path or unix:///path")
+	c.Flags().StringVar(&endpoint, "runtime-endpoint", launch.ContainerdSocket, "containerd's socket, a path or unix:///path: the CRI runtime's for the pull, ctr's for the run")
 	c.Flags().StringVar(&image, "image", "", "image to pull and run, e.g. homeworld.private/pullcheck@sha256:<digest> (required)")
 	c.Flags().StringVar(&listen, "listen", services.PullMonitor.Addr(""), "address serving /metrics")
 	c.Flags().DurationVar(&interval, "interval", Interval, "time between cycles")
-	c.Flags().StringVar(&namespace, "namespace", Namespace, "namespace of the check's sandboxes; nothing else may use it, since sandboxes named pullcheck-sandbox in it are removed as left over")
-	c.Flags().StringVar(&cgroupParent, "cgroup-parent", "", "cgroup of the check's sandboxes, e.g. the kubelet's cgroup root (default: the runtime's)")
+	c.Flags().StringVar(&cgroupParent, "cgroup-parent", "", "cgroup under which each check's container gets one of its own, e.g. below the kubelet's cgroup root (default: containerd's, /k8s.io/<id>)")
+	c.Flags().StringVar(&ctr, "ctr", DefaultCtr, "containerd's command line client, which runs the check's containers")
+	c.Flags().StringVar(&snapshotter, "snapshotter", DefaultSnapshotter, "snapshotter of the check's containers: the CRI plugin's, which the pull unpacks the image into")
+	c.Flags().StringVar(&runcRoot, "runc-root", "", "runc's state folder, if the CRI plugin's runc options set one (default: runc's)")
 	c.MarkFlagRequired("image")
 	return c
+}
+
+// SocketPath is the socket path of endpoint, a path or a unix:// URL, as
+// ctr's --address takes it.
+func SocketPath(endpoint string) string {
+	if p, ok := strings.CutPrefix(endpoint, "unix://"); ok {
+		return p
+	}
+	return strings.TrimPrefix(endpoint, "unix:")
 }
 
 // Dial is a client of the CRI runtime at endpoint, a socket path or a

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,8 +21,8 @@ import (
 // containerdConfig is a node's containerd configuration (see
 // internal/launch) with every path in dir, so the test's containerd shares
 // nothing with another on the machine, and registry hosts configured from
-// dir/certs.d. No CNI configuration: the checks' sandboxes use the host's
-// network.
+// dir/certs.d. No CNI configuration: the check's containers need none. Its
+// runc keeps its state in dir/runc, which the monitor's ctr is told too.
 const containerdConfig = `version = 2
 root = "%[1]s/root"
 state = "%[1]s/state"
@@ -35,7 +36,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins."io.containerd.internal.v1.opt"]
   path = "%[1]s/opt"
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "%[2]s"
   restrict_oom_score_adj = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -69,15 +69,16 @@ ca = "%[2]s"
 
 // testContainerd is a real containerd with runc, started by the test.
 type testContainerd struct {
-	Socket string
-	Conn   *grpc.ClientConn
+	Socket   string
+	RuncRoot string
+	Conn     *grpc.ClientConn
 }
 
-// startContainerd runs containerd with its state in dir, sandbox image
-// sandboxImage, and the registry named registryName served by reg, and
-// waits until its CRI service is ready. At the end of the test it removes
-// every sandbox left and stops containerd.
-func startContainerd(t *testing.T, dir, sandboxImage, registryName string, reg *testRegistry) *testContainerd {
+// startContainerd runs containerd with its state in dir and the registry
+// named registryName served by reg, and waits until its CRI service is
+// ready. At the end of the test it removes every container and sandbox
+// left and stops containerd.
+func startContainerd(t *testing.T, dir, registryName string, reg *testRegistry) *testContainerd {
 	t.Helper()
 	certs := filepath.Join(dir, "certs.d", registryName)
 	for _, d := range []string{certs, filepath.Join(dir, "cni", "bin"), filepath.Join(dir, "cni", "net.d")} {
@@ -89,7 +90,7 @@ func startContainerd(t *testing.T, dir, sandboxImage, registryName string, reg *
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "containerd.toml")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, containerdConfig, dir, sandboxImage), 0o644); err != nil {
+	if err := os.WriteFile(conf, fmt.Appendf(nil, containerdConfig, dir), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "containerd.log")
@@ -108,14 +109,14 @@ func startContainerd(t *testing.T, dir, sandboxImage, registryName string, reg *
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 
-	c := &testContainerd{Socket: filepath.Join(dir, "containerd.sock")}
+	c := &testContainerd{Socket: filepath.Join(dir, "containerd.sock"), RuncRoot: filepath.Join(dir, "runc")}
 	c.Conn, err = pullmonitor.Dial(c.Socket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rt := runtimeapi.NewRuntimeServiceClient(c.Conn)
 	t.Cleanup(func() {
-		c.removeAllSandboxes(t, rt)
+		c.removeAll(t, rt)
 		c.Conn.Close()
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -153,9 +154,20 @@ func startContainerd(t *testing.T, dir, sandboxImage, registryName string, reg *
 	return c
 }
 
-// removeAllSandboxes leaves nothing running for containerd's shims to keep
-// alive, whatever a failed test left.
-func (c *testContainerd) removeAllSandboxes(t *testing.T, rt runtimeapi.RuntimeServiceClient) {
+// removeAll leaves nothing running for containerd's shims to keep alive,
+// whatever a failed test left: no container in the check's namespace, no
+// CRI sandbox.
+func (c *testContainerd) removeAll(t *testing.T, rt runtimeapi.RuntimeServiceClient) {
+	ids, err := c.Ctr("containers", "list", "--quiet")
+	if err != nil {
+		t.Logf("listing containers to remove: %v", err)
+	}
+	for _, id := range strings.Fields(ids) {
+		c.Ctr("tasks", "delete", "--force", id)
+		if _, err := c.Ctr("containers", "delete", id); err != nil {
+			t.Errorf("removing container %s at the end: %v", id, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	l, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
@@ -169,6 +181,20 @@ func (c *testContainerd) removeAllSandboxes(t *testing.T, rt runtimeapi.RuntimeS
 			t.Errorf("removing sandbox %s at the end: %v", sb.GetId(), err)
 		}
 	}
+}
+
+// Ctr runs ctr against the test's containerd, in the check's namespace,
+// and returns its output, or an error with what it said.
+func (c *testContainerd) Ctr(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pullmonitor.DefaultCtr, append([]string{"--address", c.Socket, "--namespace", pullmonitor.CtrNamespace}, args...)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("ctr %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
 }
 
 func tail(b []byte, n int) []byte {

@@ -1,13 +1,16 @@
 // Package pullmonitor proves, on every node that runs pods, that the node's
 // container runtime can pull an image from the cluster registry and run it:
-// each cycle it removes the pullcheck image, pulls it again (oci_pull_check,
-// oci_pull_timing_seconds), runs it in a pod sandbox of its own with a fresh
-// token and checks that the container printed that token back
+// each cycle it removes the pullcheck image, pulls it again through the CRI
+// API, as the kubelet pulls (oci_pull_check, oci_pull_timing_seconds), then
+// runs it with a fresh token as a plain containerd container, with
+// containerd's ctr, and checks that it printed that token back
 // (oci_exec_check, oci_exec_timing_seconds), as the original Homeworld's
-// pull-monitor did with crictl. It speaks to the runtime through the CRI
-// API. A failed check also names the step that failed
-// (oci_check_failed_step_info), so a verify command can say what broke.
-// cmd/pull-monitor runs it; cmd/pullcheck is the program in the image.
+// pull-monitor did with crictl. The run is no pod sandbox: the kubelet
+// removes every sandbox that is none of its pods', so a sandbox of the
+// check's own would be killed under it. A failed check also names the step
+// that failed (oci_check_failed_step_info), so a verify command can say
+// what broke. cmd/pull-monitor runs it; cmd/pullcheck is the program in the
+// image.
 package pullmonitor
 
 import (
@@ -26,22 +29,20 @@ import (
 type Step string
 
 const (
-	StepPull            Step = "pull"             // inspect, remove the old copy, pull, confirm
-	StepCreateSandbox   Step = "create sandbox"   // RunPodSandbox
-	StepCreateContainer Step = "create container" // CreateContainer
-	StepStart           Step = "start"            // StartContainer
-	StepWait            Step = "wait"             // the container never exited, or failed strangely
-	StepLogs            Step = "logs"             // its log could not be read
-	StepCompare         Step = "compare"          // it printed something else, or exited non-zero
-	StepCleanup         Step = "cleanup"          // the sandbox could not be stopped or removed
+	StepPull    Step = "pull"    // inspect, remove the old copy, pull, confirm
+	StepRun     Step = "run"     // ctr could not create or start the container
+	StepWait    Step = "wait"    // the container did not exit in time
+	StepCompare Step = "compare" // it printed something else, or exited non-zero
+	StepCleanup Step = "cleanup" // the container could not be removed after a run that passed
 )
 
 // Steps lists every step in the order a cycle takes them.
-var Steps = []Step{StepPull, StepCreateSandbox, StepCreateContainer, StepStart, StepWait, StepLogs, StepCompare, StepCleanup}
+var Steps = []Step{StepPull, StepRun, StepWait, StepCompare, StepCleanup}
 
 // Bounds on the parts of a cycle. A pull or a run slower than these counts
 // as failed; both are above the histograms' top buckets. ExitTimeout is
-// what the started container gets to exit in, within ExecTimeout.
+// what the container gets to exit in once its task is created, within
+// ExecTimeout. CleanupTimeout bounds removing what a run left, apart.
 const (
 	PullTimeout    = time.Minute
 	ExecTimeout    = 90 * time.Second
@@ -62,21 +63,34 @@ var (
 	ExecBuckets = []float64{0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 30, 60}
 )
 
-// Monitor pulls and runs Image through a CRI runtime every cycle.
+// Defaults of the ways ctr is run.
+const (
+	// DefaultCtr is where Debian's containerd package installs ctr.
+	DefaultCtr = "/usr/bin/ctr"
+	// DefaultSnapshotter is the one the node's CRI plugin uses (see
+	// internal/launch), which the pull unpacks the image into.
+	DefaultSnapshotter = "overlayfs"
+)
+
+// Monitor pulls Image through a CRI runtime and runs it with ctr through
+// the same containerd every cycle.
 type Monitor struct {
-	Image     string // a reference, e.g. homeworld.private/pullcheck@sha256:…
-	Namespace string // the sandbox's namespace; only this monitor's sandboxes use it
-	// CgroupParent is where the check's sandboxes go, beside the node's
-	// pods (the kubelet's cgroup root), so whatever cleans up the node's
-	// pods finds them too; empty leaves containerd's default.
+	Image string // a reference, e.g. homeworld.private/pullcheck@sha256:…
+	// Ctr is containerd's command line client, Address containerd's
+	// socket (a path), Snapshotter the CRI plugin's snapshotter, and
+	// RuncRoot runc's state folder as the CRI plugin's runc options give
+	// it (empty: runc's default).
+	Ctr, Address, Snapshotter, RuncRoot string
+	// CgroupParent is where the check's containers' cgroups go, beside
+	// the node's pods (the kubelet's cgroup root), each in one named
+	// after the container; empty leaves containerd's default.
 	CgroupParent string
 	Logf         func(format string, args ...any)
 
 	// Timeouts; New sets them to the defaults above.
 	PullTimeout, ExecTimeout, ExitTimeout, CleanupTimeout time.Duration
 
-	runtime runtimeapi.RuntimeServiceClient
-	images  runtimeapi.ImageServiceClient
+	images runtimeapi.ImageServiceClient
 
 	pullTiming, execTiming *prometheus.HistogramVec
 
@@ -95,20 +109,20 @@ var (
 	pullCheckDesc = prometheus.NewDesc("oci_pull_check",
 		"1 if the last cycle removed image and pulled it again through the node's container runtime.", []string{"image"}, nil)
 	execCheckDesc = prometheus.NewDesc("oci_exec_check",
-		"1 if the last cycle ran image in a pod sandbox and it printed the token it was given.", []string{"image"}, nil)
+		"1 if the last cycle ran image as a container and it printed the token it was given.", []string{"image"}, nil)
 	failedStepDesc = prometheus.NewDesc("oci_check_failed_step_info",
-		"1 for the step at which the last cycle failed (pull, create sandbox, create container, start, wait, logs, compare, cleanup); absent when it passed.",
+		"1 for the step at which the last cycle failed (pull, run, wait, compare, cleanup); absent when it passed.",
 		[]string{"image", "step"}, nil)
 )
 
-// New is a monitor of image, run in sandboxes of namespace, through the CRI
-// runtime at conn (see Dial).
-func New(conn grpc.ClientConnInterface, image, namespace string, logf func(string, ...any)) *Monitor {
+// New is a monitor of image, pulled through the CRI runtime at conn (see
+// Dial) and run with ctr through the containerd whose socket is at
+// address, the same.
+func New(conn grpc.ClientConnInterface, address, image string, logf func(string, ...any)) *Monitor {
 	return &Monitor{
-		Image: image, Namespace: namespace, Logf: logf,
+		Image: image, Ctr: DefaultCtr, Address: address, Snapshotter: DefaultSnapshotter, Logf: logf,
 		PullTimeout: PullTimeout, ExecTimeout: ExecTimeout, ExitTimeout: ExitTimeout, CleanupTimeout: CleanupTimeout,
-		runtime: runtimeapi.NewRuntimeServiceClient(conn),
-		images:  runtimeapi.NewImageServiceClient(conn),
+		images: runtimeapi.NewImageServiceClient(conn),
 		pullTiming: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "oci_pull_timing_seconds",
 			Help:    "Seconds a successful pull of image took.",
@@ -116,7 +130,7 @@ func New(conn grpc.ClientConnInterface, image, namespace string, logf func(strin
 		}, []string{"image"}),
 		execTiming: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "oci_exec_timing_seconds",
-			Help:    "Seconds a successful run of image took, from creating its sandbox to removing it.",
+			Help:    "Seconds a successful run of image took, from creating its container to removing it.",
 			Buckets: ExecBuckets,
 		}, []string{"image"}),
 	}

@@ -3,10 +3,13 @@ package pullmonitor_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,12 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"homeworld.dev/homeworld/internal/images"
-	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/pullmonitor"
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 // registryName is the name the images are pulled by, the cluster's; the
@@ -35,10 +39,12 @@ func TestPullMonitor(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root: containerd and runc")
 	}
+	if _, err := os.Stat(pullmonitor.DefaultCtr); err != nil {
+		t.Skipf("needs containerd's ctr: %v", err)
+	}
 	dir := t.TempDir()
 	bin := buildBinaries(t, dir, "pullcheck", "pause")
 	reg := startRegistry(t, dir)
-	reg.Push(t, "pause", "1", build(t, bin["pause"], "/pause"))
 	good := build(t, bin["pullcheck"], pullmonitor.Program)
 	goodRef := registryName + "/pullcheck@" + reg.Push(t, "pullcheck", "1", good).String()
 	goodLayer := layerDigest(t, good)
@@ -49,20 +55,23 @@ func TestPullMonitor(t *testing.T) {
 	corruptLayer := layerDigest(t, corrupt)
 	reg.Corrupt(corruptLayer)
 	// An image whose pullcheck never exits: the pause program.
+	hangsRef := registryName + "/pullcheck:hangs"
 	reg.Push(t, "pullcheck", "hangs", build(t, bin["pause"], pullmonitor.Program))
-	// And one whose pullcheck answers with the wrong token, and fails.
+	// One whose pullcheck answers with the wrong token, and fails.
 	reg.Push(t, "pullcheck", "lies", build(t, buildLiar(t, dir), pullmonitor.Program))
+	// And one without pullcheck: the program is elsewhere.
+	reg.Push(t, "pullcheck", "elsewhere", build(t, bin["pullcheck"], "/usr/bin/elsewhere"))
 
-	ctrd := startContainerd(t, filepath.Join(dir, "containerd"), launch.PauseImage, registryName, reg)
+	ctrd := startContainerd(t, filepath.Join(dir, "containerd"), registryName, reg)
 	rt := runtimeapi.NewRuntimeServiceClient(ctrd.Conn)
-	// The monitor's log directories go here, to be seen removed.
+	// ctr's FIFO folders and pid files go here, to be seen removed.
 	tmp := filepath.Join(dir, "tmp")
 	os.Mkdir(tmp, 0o755)
 	t.Setenv("TMPDIR", tmp)
 	ctx := context.Background()
 
 	t.Run("a full cycle pulls and runs the image", func(t *testing.T) {
-		tm := newTestMonitor(t, ctrd.Conn, goodRef)
+		tm := newTestMonitor(t, ctrd, goodRef)
 		// Twice: the first pulls an image containerd lacks, the second
 		// removes the copy the first pulled, so it fetches the layer again.
 		for i := range 2 {
@@ -70,7 +79,7 @@ func TestPullMonitor(t *testing.T) {
 			if r := tm.Last(); r.Err != nil || !r.Pulled || !r.Ran {
 				t.Fatalf("cycle %d: %v", i+1, r)
 			}
-			assertNothingLeft(t, rt, tmp)
+			assertNothingLeft(t, ctrd, rt, tmp)
 			if n := reg.Served(goodLayer); n != i+1 {
 				t.Errorf("after cycle %d the registry served the layer %d times; want %d", i+1, n, i+1)
 			}
@@ -87,29 +96,116 @@ func TestPullMonitor(t *testing.T) {
 		tm.promtool(t)
 	})
 
-	t.Run("a sandbox an earlier run left behind is removed", func(t *testing.T) {
-		tm := newTestMonitor(t, ctrd.Conn, goodRef)
-		_, err := rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
-			Metadata: &runtimeapi.PodSandboxMetadata{Name: pullmonitor.SandboxName, Namespace: pullmonitor.Namespace, Uid: "left-behind", Attempt: 1},
-			Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
-				NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE}}},
-		}})
-		if err != nil {
+	t.Run("containers an earlier run left behind are removed, and only those", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd, goodRef)
+		pull := &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: hangsRef}}
+		if _, err := runtimeapi.NewImageServiceClient(ctrd.Conn).PullImage(ctx, pull); err != nil {
 			t.Fatal(err)
 		}
+		// A run killed while its container ran, and one killed between
+		// creating the container and its task.
+		running, created := pullmonitor.ContainerPrefix+"killed-running", pullmonitor.ContainerPrefix+"killed-created"
+		mustCtr(t, ctrd, "run", "--detach", "--null-io", "--snapshotter", pullmonitor.DefaultSnapshotter, "--runc-root", ctrd.RuncRoot,
+			hangsRef, running, pullmonitor.Program, "!1!")
+		mustCtr(t, ctrd, "containers", "create", "--snapshotter", pullmonitor.DefaultSnapshotter, hangsRef, created, pullmonitor.Program, "!2!")
+		// Not the check's: left alone.
+		other := "not-the-checks"
+		mustCtr(t, ctrd, "containers", "create", "--snapshotter", pullmonitor.DefaultSnapshotter, hangsRef, other, pullmonitor.Program, "!3!")
+		testutil.WaitFor(t, time.Minute, "the left-behind container to run", func() (bool, error) {
+			st, err := taskStatus(ctrd, running)
+			return st == "RUNNING", err
+		})
+
 		tm.Cycle(ctx)
 		if r := tm.Last(); r.Err != nil {
 			t.Errorf("cycle: %v", r)
 		}
-		assertNothingLeft(t, rt, tmp)
-		if !strings.Contains(tm.log(), "left behind") {
-			t.Errorf("the log does not mention the sandbox left behind:\n%s", tm.log())
+		for _, id := range []string{running, created} {
+			if !strings.Contains(tm.log(), "removed container "+id+" left behind") {
+				t.Errorf("the log does not mention removing %s:\n%s", id, tm.log())
+			}
 		}
+		if ids := mustCtr(t, ctrd, "containers", "list", "--quiet"); strings.TrimSpace(ids) != other {
+			t.Errorf("containers after the cycle: %q; want only %s", ids, other)
+		}
+		mustCtr(t, ctrd, "containers", "delete", other)
+		assertNothingLeft(t, ctrd, rt, tmp)
+	})
+
+	t.Run("the check's container is invisible to the CRI, so to the kubelet", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd, hangsRef)
+		tm.ExitTimeout = 10 * time.Minute // the test ends the cycle
+		tm.CgroupParent = fmt.Sprintf("/pullmonitor-test-%d/pullcheck", time.Now().UnixNano())
+		t.Cleanup(func() { removeCgroup(t, path.Dir(tm.CgroupParent)) })
+		before := mustCtr(t, ctrd, "tasks", "list", "--quiet")
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tm.Cycle(cctx)
+		}()
+		var id, pid string
+		testutil.WaitFor(t, time.Minute, "the check's container to run", func() (bool, error) {
+			select {
+			case <-done:
+				t.Fatalf("the cycle ended: %v", tm.Last())
+			default:
+			}
+			out, err := ctrd.Ctr("tasks", "list")
+			if err != nil {
+				return false, err
+			}
+			for _, line := range strings.Split(out, "\n") {
+				f := strings.Fields(line)
+				if len(f) == 3 && strings.HasPrefix(f[0], pullmonitor.ContainerPrefix) && !slices.Contains(strings.Fields(before), f[0]) && f[2] == "RUNNING" {
+					id, pid = f[0], f[1]
+					return true, nil
+				}
+			}
+			return false, fmt.Errorf("tasks:\n%s", out)
+		})
+		lctx, lcancel := context.WithTimeout(ctx, 30*time.Second)
+		defer lcancel()
+		sbs, err := rt.ListPodSandbox(lctx, &runtimeapi.ListPodSandboxRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sb := range sbs.GetItems() {
+			t.Errorf("the CRI lists sandbox %s (%v) while the check runs", sb.GetId(), sb.GetMetadata())
+		}
+		ctrs, err := rt.ListContainers(lctx, &runtimeapi.ListContainersRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ctrs.GetContainers() {
+			t.Errorf("the CRI lists container %s (%v) while the check runs", c.GetId(), c.GetMetadata())
+		}
+		if _, err := rt.ContainerStatus(lctx, &runtimeapi.ContainerStatusRequest{ContainerId: id}); status.Code(err) != codes.NotFound {
+			t.Errorf("the CRI's status of container %s: %v; want NotFound", id, err)
+		}
+		// Its cgroup is under --cgroup-parent, named after it.
+		cg, err := os.ReadFile("/proc/" + pid + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := ":" + tm.CgroupParent + "/" + id + "\n"; !strings.Contains(string(cg), want) {
+			t.Errorf("the container's cgroups are\n%s\nnone ends with %q", cg, want)
+		}
+
+		cancel() // as when pull-monitor is stopped mid-run
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("the cycle did not end within a minute of its context's")
+		}
+		tm.assertFailed(t, pullmonitor.StepWait, true)
+		assertNothingLeft(t, ctrd, rt, tmp)
 	})
 
 	t.Run("an image that does not exist fails the pull", func(t *testing.T) {
 		ref := registryName + "/pullcheck:absent"
-		tm := newTestMonitor(t, ctrd.Conn, ref)
+		tm := newTestMonitor(t, ctrd, ref)
 		tm.Cycle(ctx)
 		tm.assertFailed(t, pullmonitor.StepPull, false)
 		if err := tm.Last().Err; !strings.Contains(err.Error(), "not found") {
@@ -118,13 +214,13 @@ func TestPullMonitor(t *testing.T) {
 		if n := tm.histogramCount(t, "oci_pull_timing_seconds"); n != 0 {
 			t.Errorf("a failed pull was timed: %d observations", n)
 		}
-		assertNothingLeft(t, rt, tmp)
+		assertNothingLeft(t, ctrd, rt, tmp)
 		tm.promtool(t)
 	})
 
 	t.Run("a corrupt layer fails the pull with a digest error", func(t *testing.T) {
 		ref := registryName + "/pullcheck:corrupt"
-		tm := newTestMonitor(t, ctrd.Conn, ref)
+		tm := newTestMonitor(t, ctrd, ref)
 		tm.Cycle(ctx)
 		tm.assertFailed(t, pullmonitor.StepPull, false)
 		if err := tm.Last().Err; !strings.Contains(err.Error(), "digest") {
@@ -133,38 +229,49 @@ func TestPullMonitor(t *testing.T) {
 		if reg.Served(corruptLayer) == 0 {
 			t.Errorf("the registry never served the corrupted layer %s: the pull failed for another reason", corruptLayer)
 		}
-		assertNothingLeft(t, rt, tmp)
+		assertNothingLeft(t, ctrd, rt, tmp)
+	})
+
+	t.Run("an image without the program fails the run", func(t *testing.T) {
+		tm := newTestMonitor(t, ctrd, registryName+"/pullcheck:elsewhere")
+		tm.Cycle(ctx)
+		tm.assertFailed(t, pullmonitor.StepRun, true)
+		if err := tm.Last().Err.Error(); !strings.Contains(err, pullmonitor.Program) {
+			t.Errorf("error %q does not name the program that is missing", err)
+		}
+		assertNothingLeft(t, ctrd, rt, tmp)
+		tm.promtool(t)
 	})
 
 	t.Run("a container that never exits fails the wait and is removed", func(t *testing.T) {
-		tm := newTestMonitor(t, ctrd.Conn, registryName+"/pullcheck:hangs")
+		tm := newTestMonitor(t, ctrd, hangsRef)
 		tm.ExitTimeout = 2 * time.Second // a deadline for the test, not a timing asserted
 		tm.Cycle(ctx)
 		tm.assertFailed(t, pullmonitor.StepWait, true)
 		if n := tm.histogramCount(t, "oci_exec_timing_seconds"); n != 0 {
 			t.Errorf("a failed run was timed: %d observations", n)
 		}
-		assertNothingLeft(t, rt, tmp)
+		assertNothingLeft(t, ctrd, rt, tmp)
 		tm.promtool(t)
 	})
 
 	t.Run("a container that prints something else fails the comparison", func(t *testing.T) {
-		tm := newTestMonitor(t, ctrd.Conn, registryName+"/pullcheck:lies")
+		tm := newTestMonitor(t, ctrd, registryName+"/pullcheck:lies")
 		tm.Cycle(ctx)
 		tm.assertFailed(t, pullmonitor.StepCompare, true)
 		if err := tm.Last().Err.Error(); !strings.Contains(err, `"hello container world [not the token]"`) || !strings.Contains(err, "exit code 3") {
 			t.Errorf("error %q does not show what the container printed and its exit code", err)
 		}
-		assertNothingLeft(t, rt, tmp)
+		assertNothingLeft(t, ctrd, rt, tmp)
 	})
 
 	t.Run("after the failures the good image still passes", func(t *testing.T) {
-		tm := newTestMonitor(t, ctrd.Conn, goodRef)
+		tm := newTestMonitor(t, ctrd, goodRef)
 		tm.Cycle(ctx)
 		if r := tm.Last(); r.Err != nil || !r.Ran {
 			t.Fatalf("cycle: %v", r)
 		}
-		assertNothingLeft(t, rt, tmp)
+		assertNothingLeft(t, ctrd, rt, tmp)
 	})
 }
 
@@ -234,29 +341,96 @@ func layerDigest(t *testing.T, img v1.Image) v1.Hash {
 	return d
 }
 
-// assertNothingLeft checks that no sandbox of the monitor's namespace and
-// no container is left in containerd, nor a log directory in tmp.
-func assertNothingLeft(t *testing.T, rt runtimeapi.RuntimeServiceClient, tmp string) {
+// assertNothingLeft checks that nothing of a run is left: no container,
+// task or container snapshot in containerd's k8s.io namespace, no sandbox
+// or container the CRI lists, and nothing in tmp.
+func assertNothingLeft(t *testing.T, ctrd *testContainerd, rt runtimeapi.RuntimeServiceClient, tmp string) {
 	t.Helper()
+	if ids := mustCtr(t, ctrd, "containers", "list", "--quiet"); ids != "" {
+		t.Errorf("containers are left: %s", strings.Fields(ids))
+	}
+	if ids := mustCtr(t, ctrd, "tasks", "list", "--quiet"); ids != "" {
+		t.Errorf("tasks are left: %s", strings.Fields(ids))
+	}
+	for _, line := range strings.Split(mustCtr(t, ctrd, "snapshots", "--snapshotter", pullmonitor.DefaultSnapshotter, "list"), "\n") {
+		if strings.HasPrefix(line, pullmonitor.ContainerPrefix) {
+			t.Errorf("a container's snapshot is left: %s", line)
+		}
+	}
 	ctx := context.Background()
 	sbs, err := rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, sb := range sbs.GetItems() {
-		if sb.GetMetadata().GetNamespace() == pullmonitor.Namespace {
-			t.Errorf("sandbox %s (%v) is left", sb.GetId(), sb.GetMetadata())
-		}
+		t.Errorf("sandbox %s (%v) is left", sb.GetId(), sb.GetMetadata())
 	}
 	ctrs, err := rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range ctrs.GetContainers() {
-		t.Errorf("container %s (%v) is left", c.GetId(), c.GetMetadata())
+		t.Errorf("CRI container %s (%v) is left", c.GetId(), c.GetMetadata())
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("%d temporary files are left in %s, e.g. %s", len(left), tmp, left[0].Name())
+	}
+}
+
+// mustCtr runs ctr against the test's containerd and fails the test if ctr
+// fails.
+func mustCtr(t *testing.T, ctrd *testContainerd, args ...string) string {
+	t.Helper()
+	out, err := ctrd.Ctr(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// taskStatus is the status ctr gives the task of container id.
+func taskStatus(ctrd *testContainerd, id string) (string, error) {
+	out, err := ctrd.Ctr("tasks", "list")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == id {
+			return f[2], nil
+		}
+	}
+	return "", fmt.Errorf("no task %s in\n%s", id, out)
+}
+
+// removeCgroup removes the cgroup at path and those below it, in every
+// hierarchy mounted under /sys/fs/cgroup (cgroup v1 has one for each
+// controller, v2 just one), after checking that none is a check's
+// container's: runc removes those.
+func removeCgroup(t *testing.T, path string) {
+	var roots []string
+	for _, pattern := range []string{"/sys/fs/cgroup" + path, "/sys/fs/cgroup/*" + path} {
+		m, _ := filepath.Glob(pattern)
+		roots = append(roots, m...)
+	}
+	for _, root := range roots {
+		var dirs []string
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+				if strings.HasPrefix(d.Name(), pullmonitor.ContainerPrefix) {
+					t.Errorf("the cgroup of a check's container is left: %s", p)
+				}
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- { // below first
+			if err := os.Remove(dirs[i]); err != nil {
+				t.Errorf("removing the test's cgroup: %v", err)
+			}
+		}
+	}
+	if len(roots) == 0 {
+		t.Errorf("no cgroup %s was made", path)
 	}
 }
 
@@ -270,15 +444,16 @@ type testMonitor struct {
 	logs strings.Builder
 }
 
-func newTestMonitor(t *testing.T, conn grpc.ClientConnInterface, image string) *testMonitor {
+func newTestMonitor(t *testing.T, ctrd *testContainerd, image string) *testMonitor {
 	tm := &testMonitor{reg: prometheus.NewRegistry()}
-	tm.Monitor = pullmonitor.New(conn, image, pullmonitor.Namespace, func(format string, args ...any) {
+	tm.Monitor = pullmonitor.New(ctrd.Conn, ctrd.Socket, image, func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
 		t.Log(line)
 		tm.mu.Lock()
 		defer tm.mu.Unlock()
 		tm.logs.WriteString(line + "\n")
 	})
+	tm.RuncRoot = ctrd.RuncRoot
 	if err := tm.Register(tm.reg); err != nil {
 		t.Fatal(err)
 	}
