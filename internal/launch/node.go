@@ -147,7 +147,7 @@ serializeImagePulls: false
 const PullcheckImage = policy.RegistryName + "/pullcheck:1"
 
 // pullMonitor runs Homeworld's pull-monitor against the node's containerd;
-// its sandboxes live under the node's pod cgroups.
+// its containers live under the node's pod cgroups.
 func pullMonitor(n *Node) (*Launch, error) {
 	argv := []string{n.bin("pull-monitor"), "--image", PullcheckImage,
 		"--listen", services.PullMonitor.Addr(n.ip()), "--runtime-endpoint", ContainerdSocket,
