@@ -37,7 +37,16 @@ func (v *virtCluster) monitors(t *testing.T) {
 	if worker2 == "" {
 		t.Fatal("the cluster has no worker2")
 	}
+	// The collector prefers masters (by the kind label each kubelet
+	// registers with), so cutting a worker never takes it down too.
+	where := v.kubectl(t, "get", "pods", "-n", "kube-system", "-l", "app=flannel-monitor-collector", "-o", "jsonpath={.items[*].spec.nodeName}")
+	if !strings.HasPrefix(strings.TrimSpace(where), "master") {
+		t.Errorf("flannel-monitor's collector runs on %q, not on a master", where)
+	}
 	v.spire("virt", "service", "worker2", "flannel", "stop")
+	// Whatever happens below, worker2's pod network comes back for the
+	// tests after this one.
+	defer v.trySpire("virt", "service", "worker2", "flannel", "start")
 	// A stopped flanneld leaves its VXLAN device, routes and neighbour
 	// entries in place (flannel keeps pod traffic flowing across its own
 	// restarts), so stopping it changes nothing for pods. Its device goes

@@ -15,6 +15,12 @@ const (
 	KindWorker     Kind = "worker"
 )
 
+// KindLabel is the label every kubelet registers its node with, naming the
+// node's kind. A kubelet may set it itself (NodeRestriction allows
+// *.node.kubernetes.io), so it is there before any pod is scheduled,
+// unlike the control-plane role label, which only an admin may set.
+const KindLabel = "homeworld.node.kubernetes.io/kind"
+
 // Kinds lists every node kind, in the order they are brought up.
 var Kinds = []Kind{KindSupervisor, KindMaster, KindWorker}
 

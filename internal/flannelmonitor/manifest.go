@@ -64,7 +64,7 @@ func Manifest(c *config.Config, o Options) (string, error) {
 	var b bytes.Buffer
 	err = manifest.Execute(&b, map[string]any{
 		"Namespace": Namespace, "Account": Account, "Topology": Topology, "ManagedBy": managedByLabel,
-		"ControlPlaneTaint": controlPlaneTaint, "Image": Image, "Port": Port,
+		"ControlPlaneTaint": controlPlaneTaint, "KindLabel": config.KindLabel, "Image": Image, "Port": Port,
 		"Service": Service, "MetricsPort": MetricsPort, "ServicePort": ServicePort, "CollectorApp": CollectorApp,
 		"Roles": []role{
 			{"DaemonSet", Reflectors, ReflectorApp, "reflector", []string{"--pod-network", pods.String()}, "ping", "/ping"},

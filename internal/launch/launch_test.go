@@ -117,6 +117,9 @@ func TestKubeletScheduling(t *testing.T) {
 			t.Errorf("worker kubelet config lacks %q:\n%s", want, wc)
 		}
 	}
+	if !strings.Contains(wa, "--node-labels homeworld.node.kubernetes.io/kind=worker") {
+		t.Errorf("the kubelet does not label its node with its kind: %s", wa)
+	}
 	if !strings.Contains(wa, "--node-ip 192.0.2.31") {
 		t.Errorf("kubelet argv %s", wa)
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
@@ -137,6 +138,7 @@ serializeImagePulls: false
 			"--config", confPath,
 			"--kubeconfig", kc,
 			"--hostname-override", host,
+			"--node-labels", config.KindLabel + "=" + string(n.Local.Kind),
 			"--node-ip", n.ip(),
 			"--root-dir", layout.StateDir + "/kubelet",
 		}}, nil
