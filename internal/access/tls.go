@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"os"
@@ -39,14 +40,11 @@ func KubeconfigPath(dir string) string { return filepath.Join(dir, "kubeconfig")
 // the certificate and ca, the authority that verifies the servers. Each file
 // is replaced atomically, so a failed run leaves the old credential whole.
 func (a *Admin) WriteTLS(ctx context.Context, api keyapi.API, ca *x509.Certificate, f Files) (*x509.Certificate, error) {
-	key, err := pki.NewKey()
+	pair, err := a.ClientTLS(ctx, api)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := a.TLSCert(ctx, api, key)
-	if err != nil {
-		return nil, err
-	}
+	key, cert := pair.PrivateKey.(crypto.Signer), pair.Leaf
 	keyPEM, err := pki.EncodeKey(key)
 	if err != nil {
 		return nil, err

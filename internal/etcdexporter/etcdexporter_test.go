@@ -24,32 +24,15 @@ import (
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
 
-// inNetns is set in the copy of the test binary that runs in a private
-// network namespace, where etcd can have its own ports from the service map.
-const inNetns = "HOMEWORLD_TEST_ETCD_IN_NETNS"
-
 // TestExporterPassesEtcdThrough runs the pinned etcd with mutual TLS, as a
 // master does, and scrapes it through the exporter: every family etcd
 // serves comes out, monotonic gauges as counters, with etcd_version_info,
 // and promtool accepts the result. A client certificate renewed in place
 // is used from the next connection on.
 func TestExporterPassesEtcdThrough(t *testing.T) {
-	if os.Getenv(inNetns) == "" {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root: a private network namespace")
-		}
-		etcd := upstreamtest.Binary(t, "etcd", "etcd")
-		cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run", "^TestExporterPassesEtcdThrough$", "-test.v")
-		cmd.Env = append(os.Environ(), inNetns+"="+etcd)
-		out, err := cmd.CombinedOutput()
-		t.Logf("in a private network namespace:\n%s", out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	etcdBin, inside := testutil.InPrivateNetns(t, func() string { return upstreamtest.Binary(t, "etcd", "etcd") })
+	if !inside {
 		return
-	}
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
 	}
 	auths, err := authority.Generate("test", time.Now())
 	if err != nil {
@@ -79,7 +62,7 @@ func TestExporterPassesEtcdThrough(t *testing.T) {
 	clientCert, clientKey := issue(clientCA, "client", pki.TLSGrant{CommonName: "exporter", Usage: pki.ClientAuth, Lifetime: time.Hour})
 
 	var log bytes.Buffer
-	cmd := exec.Command(os.Getenv(inNetns), "--name", "m1", "--data-dir", filepath.Join(dir, "data"),
+	cmd := exec.Command(etcdBin, "--name", "m1", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", services.EtcdClient.URL(ip, ""), "--advertise-client-urls", services.EtcdClient.URL(ip, ""),
 		"--listen-peer-urls", "http://"+services.EtcdPeer.Addr(ip), "--initial-advertise-peer-urls", "http://"+services.EtcdPeer.Addr(ip),
 		"--initial-cluster", "m1=http://"+services.EtcdPeer.Addr(ip),

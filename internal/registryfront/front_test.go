@@ -32,10 +32,6 @@ import (
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
 
-// inNetns is set in the copy of the test binary that runs in a private
-// network namespace, where the registry has the service map's ports.
-const inNetns = "HOMEWORLD_TEST_REGISTRY_IN_NETNS"
-
 const ip = "127.0.0.1"
 
 // TestRegistryThroughTheFront runs the pinned distribution registry behind
@@ -45,24 +41,11 @@ const ip = "127.0.0.1"
 // corrupted blob fails the pull with a digest error while the registry
 // keeps serving.
 func TestRegistryThroughTheFront(t *testing.T) {
-	if os.Getenv(inNetns) == "" {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root: a private network namespace and a privileged port")
-		}
-		registry := upstreamtest.Binary(t, "registry", "registry")
-		cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run", "^TestRegistryThroughTheFront$", "-test.v")
-		cmd.Env = append(os.Environ(), inNetns+"="+registry)
-		out, err := cmd.CombinedOutput()
-		t.Logf("in a private network namespace:\n%s", out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	registry, inside := testutil.InPrivateNetns(t, func() string { return upstreamtest.Binary(t, "registry", "registry") })
+	if !inside {
 		return
 	}
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
-	}
-	c := start(t)
+	c := start(t, registry)
 	ctx := context.Background()
 	reg := func(client *tls.Certificate) imagepush.Registry {
 		return imagepush.Registry{Addr: services.RegistryFront.Addr(ip), Roots: c.roots, Client: client}
@@ -194,7 +177,7 @@ type cluster struct {
 }
 
 // start runs the registry and the front with keysystem-shaped credentials.
-func start(t *testing.T) *cluster {
+func start(t *testing.T, registry string) *cluster {
 	auths, err := authority.Generate("test", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +211,7 @@ func start(t *testing.T) *cluster {
 	c.roots.AddCert(clusterCA.Cert)
 
 	var log bytes.Buffer
-	cmd := exec.Command(os.Getenv(inNetns), "serve", write("registry.yaml", []byte(launch.RegistryConfig(c.storage, services.RegistryBackend.Addr(ip)))))
+	cmd := exec.Command(registry, "serve", write("registry.yaml", []byte(launch.RegistryConfig(c.storage, services.RegistryBackend.Addr(ip)))))
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

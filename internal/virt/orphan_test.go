@@ -19,18 +19,7 @@ import (
 // says so. The same remains with a process still inside are a live cluster
 // and are refused, naming the bridge.
 func TestOrphanReclaimed(t *testing.T) {
-	const env = "HOMEWORLD_TEST_ORPHAN_IN_NETNS"
-	if os.Getenv(env) == "" {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root: network namespaces and bridges")
-		}
-		cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run", "^TestOrphanReclaimed$", "-test.v")
-		cmd.Env = append(os.Environ(), env+"=1")
-		out, err := cmd.CombinedOutput()
-		t.Logf("in a private network namespace:\n%s", out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	if _, inside := testutil.InPrivateNetns(t, func() string { return "" }); !inside {
 		return
 	}
 	cfg, _, err := config.Parse("setup.yaml", []byte(Setup(1, 1)))

@@ -21,34 +21,16 @@ import (
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
 
-// inNetns is set in the copy of the test binary that runs in a private
-// network namespace.
-const inNetns = "HOMEWORLD_TEST_IN_NETNS"
-
 // TestUpstreamResolver runs the upstream resolver as virt up does (our
 // coredns, as nobody, its Corefile on stdin) on the loopback address of a
 // private network namespace, so nothing it does reaches the machine's
 // network, and asks it with dig: the check name resolves, anything else is
 // refused.
 func TestUpstreamResolver(t *testing.T) {
-	if os.Getenv(inNetns) == "" {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root: a private network namespace and port 53")
-		}
-		coredns := upstreamtest.Binary(t, "coredns", "coredns")
-		cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run", "^TestUpstreamResolver$", "-test.v")
-		cmd.Env = append(os.Environ(), inNetns+"="+coredns)
-		out, err := cmd.CombinedOutput()
-		t.Logf("in a private network namespace:\n%s", out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	coredns, inside := testutil.InPrivateNetns(t, func() string { return upstreamtest.Binary(t, "coredns", "coredns") })
+	if !inside {
 		return
 	}
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
-	}
-	coredns := os.Getenv(inNetns)
 	// The test's temporary folders are closed to nobody, as a bin folder
 	// under /root would be.
 	binDir := strings.TrimSuffix(coredns, "/coredns")
