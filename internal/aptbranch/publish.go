@@ -35,8 +35,8 @@ func newTarget(out string) (*target, error) {
 }
 
 func (t *target) versionName(hash string) string { return "." + t.base + "." + hash }
-func (t *target) stagePrefix() string          { return "." + t.base + ".staging-" }
-func (t *target) linkPrefix() string           { return "." + t.base + ".link-" }
+func (t *target) stagePrefix() string            { return "." + t.base + ".staging-" }
+func (t *target) linkPrefix() string             { return "." + t.base + ".link-" }
 
 // isVersion matches the folders a link may point to.
 func (t *target) isVersion(name string) bool { return t.version.MatchString(name) }
