@@ -124,3 +124,17 @@ func listDir(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// signingKeyPublicOnly is a key whose private half is not loaded.
+func signingKeyPublicOnly(t *testing.T) (*branchkey.Key, error) {
+	t.Helper()
+	ws := t.TempDir()
+	dir := filepath.Join(ws, "authorities", branchkey.DirName)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, branchkey.KeyringName), signingKey(t).Keyring(), 0o644); err != nil {
+		return nil, err
+	}
+	return branchkey.LoadPublic(ws)
+}
