@@ -32,11 +32,15 @@ func (k *Key) signConfig(at time.Time) *packet.Config {
 }
 
 // ClearSign returns msg wrapped in an OpenPGP cleartext signature, the form
-// of a repository's InRelease file.
+// of a repository's InRelease file. The line break ending msg is the one
+// before the signature block, which the cleartext form leaves unsigned
+// (RFC 4880 7.1); signing it too would add an empty line, where gpg
+// --clearsign writes none.
 func (k *Key) ClearSign(msg []byte, at time.Time) ([]byte, error) {
 	if !k.HasPrivate() {
 		return nil, errNoPrivate
 	}
+	msg = bytes.TrimSuffix(msg, []byte("\n"))
 	var b bytes.Buffer
 	w, err := clearsign.Encode(&b, k.entity.PrivateKey, k.signConfig(at))
 	if err != nil {
