@@ -30,7 +30,11 @@ func buildDebs(t *testing.T, specs ...string) string {
 			t.Fatal(err)
 		}
 		out := filepath.Join(dir, name+"_"+version+".deb")
-		if b, err := exec.Command("dpkg-deb", "--build", "--root-owner-group", root, out).CombinedOutput(); err != nil {
+		cmd := exec.Command("dpkg-deb", "--build", "--root-owner-group", root, out)
+		// Fixed timestamps inside, so the same package built twice is the
+		// same bytes, as a reproducible build's would be.
+		cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
+		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("dpkg-deb: %v\n%s", err, b)
 		}
 	}
