@@ -31,7 +31,7 @@ type Options struct {
 	Out      string    // where the branch is served from: a link, swapped per build
 	Name     string    // the branch, as in homeworld-<name>.list
 	Suite    string    // the distribution in sources.list; default Name
-	Date     time.Time // the Release file's Date; the same inputs and Date give the same branch
+	Date     time.Time // the Release file's Date (zero: now); the same inputs and Date give the same branch
 	Signer   Signer
 }
 
@@ -50,6 +50,9 @@ type Result struct {
 func Build(o Options) (*Result, error) {
 	if o.Suite == "" {
 		o.Suite = o.Name
+	}
+	if o.Date.IsZero() {
+		o.Date = time.Now()
 	}
 	if err := checkName("branch name", o.Name); err != nil {
 		return nil, err

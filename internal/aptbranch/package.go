@@ -68,7 +68,7 @@ func newPackage(source string, deb *debFile) (*Package, error) {
 func (p *Package) stanza() Stanza {
 	var s Stanza
 	for _, f := range p.deb.control {
-		if f.Name == "Description" || isIndexField(f.Name) {
+		if strings.EqualFold(f.Name, "Description") || isIndexField(f.Name) {
 			continue
 		}
 		s = append(s, f)
