@@ -2,7 +2,9 @@
 // certificate authorities. Public halves live in clear in the workspace's
 // authorities/ folder; private keys exist on disk only as one bundle sealed
 // with the disaster key. spire uses it to generate the authorities and the
-// keyserver setup uses it to unseal them.
+// keyserver setup uses it to unseal them. The ninth, branch-signing, shares
+// the folder but not this package (internal/branchkey): the keyserver links
+// this one and must never hold it.
 package authority
 
 import (
@@ -22,6 +24,9 @@ type Type string
 const (
 	TLS Type = "tls" // an X.509 certificate
 	SSH Type = "ssh" // an OpenSSH public key
+	// OpenPGP is an OpenPGP public key; only branch-signing has one, and it
+	// is kept by internal/branchkey, not in Specs.
+	OpenPGP Type = "openpgp"
 )
 
 // Name names an authority. The names are declared in keyapi, which

@@ -55,12 +55,17 @@ func publicName(spec Spec) string {
 	return string(spec.Name) + ".pem"
 }
 
+// Stager writes more sealed material into the staging folder before the
+// swap, so an authority kept by another package (branch-signing, which the
+// keyserver must not link) appears in the same all-or-nothing step.
+type Stager func(stage string, key *disaster.Key) error
+
 // Create writes set to the workspace: public halves in clear, private keys
-// sealed with key. It never leaves a partial result: everything is staged in
-// a sibling folder and swapped in with one rename. With force it replaces
-// existing authorities, but only if key opens them, so a mistyped key path
-// cannot destroy the cluster's trust.
-func (s *Store) Create(ctx context.Context, set *Set, key *disaster.Key, force bool) (err error) {
+// sealed with key, then whatever extras stage. It never leaves a partial
+// result: everything is staged in a sibling folder and swapped in with one
+// rename. With force it replaces existing authorities, but only if key opens
+// them, so a mistyped key path cannot destroy the cluster's trust.
+func (s *Store) Create(ctx context.Context, set *Set, key *disaster.Key, force bool, extras ...Stager) (err error) {
 	s.removeStale()
 	exists := s.Exists()
 	if exists {
@@ -107,6 +112,14 @@ func (s *Store) Create(ctx context.Context, set *Set, key *disaster.Key, force b
 	}
 	if err := s.stageFile(ctx, filepath.Join(stage, SealedName), sealed, 0o600); err != nil {
 		return err
+	}
+	for _, extra := range extras {
+		if err := extra(stage, key); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
 	}
 	if err := syncDir(stage); err != nil {
 		return err

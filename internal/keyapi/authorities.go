@@ -17,4 +17,7 @@ const (
 	EtcdServer     Authority = "etcd-server"
 	EtcdClient     Authority = "etcd-client"
 	ServiceAccount Authority = "serviceaccount"
+	// BranchSigning signs the apt branches nodes install from. Only the
+	// administrator's machine holds it: no grant or download names it.
+	BranchSigning Authority = "branch-signing"
 )

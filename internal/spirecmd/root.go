@@ -91,6 +91,7 @@ Getting started:
 		a.verifyCommand(),
 		a.seqCommand(),
 		a.disasterKeyCommand(),
+		a.branchCommand(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of spire",

@@ -70,7 +70,7 @@ virtual nodes), the disaster key file, and the cluster's authorities.`,
 				fmt.Fprintln(a.Stdout, "keeping existing authorities")
 				return nil
 			}
-			if _, err := a.createAuthorities(cmd.Context(), store, cfg, false); err != nil {
+			if _, _, err := a.createAuthorities(cmd.Context(), store, cfg, false); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.Stdout, "next: spire virt up")
