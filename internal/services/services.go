@@ -66,6 +66,13 @@ type Service struct {
 	// virtual cluster (having no OS services) runs it itself, and its
 	// state is reported under this name everywhere.
 	OSUnit string
+	// Displaces names the unit Debian's own package of the program installs
+	// and enables (prometheus-node-exporter.service). Homeworld's unit
+	// conflicts with it, so starting ours stops Debian's and the two never
+	// fight over a port or a socket. Where Debian's unit has the service's
+	// own name (containerd.service), Homeworld's is homeworld-NAME.service:
+	// a package may not ship a file another package owns.
+	Displaces string
 }
 
 // OSProvided reports whether real hosts get s from the operating system.
@@ -84,6 +91,9 @@ func (s Service) UnitType() string {
 func (s Service) Unit() string {
 	if s.OSUnit != "" {
 		return s.OSUnit
+	}
+	if s.Displaces == s.Name+".service" {
+		return "homeworld-" + s.Name + ".service"
 	}
 	return s.Name + ".service"
 }
@@ -108,7 +118,10 @@ var Map = []Service{
 		Description: "Homeworld keyserver (issues the cluster's credentials)",
 		Kinds:       []config.Kind{config.KindSupervisor},
 		Command: func(h Host) []string {
-			return []string{h.Bin("keyserver"), "--root", "/", "--listen", h.Addr(KeyserverAPI)}
+			// It listens on the supervisor's address from setup.yaml,
+			// which it reads anyway: the unit stays the same on every
+			// supervisor, as a package ships it.
+			return []string{h.Bin("keyserver"), "--root", "/"}
 		},
 		Endpoints:  []Endpoint{KeyserverAPI},
 		Ready:      Probe{Endpoint: KeyserverAPI, Path: keyapi.PathHealthz},
@@ -136,6 +149,7 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker},
 		After:       []string{"keyclient"}, // its launch reads local.conf
 		Launch:      "node-exporter",
+		Displaces:   "prometheus-node-exporter.service",
 		Endpoints:   []Endpoint{NodeExporter},
 		Ready:       Probe{Endpoint: NodeExporter, Path: "/metrics"},
 		RestartSec:  5 * time.Second,
@@ -216,6 +230,7 @@ var Map = []Service{
 		Kinds:       []config.Kind{config.KindSupervisor},
 		After:       []string{"keyclient"},
 		Launch:      "prometheus",
+		Displaces:   "prometheus.service",
 		Endpoints:   []Endpoint{Prometheus},
 		Ready:       Probe{Endpoint: Prometheus, Path: "/-/ready"},
 		RestartSec:  5 * time.Second,
@@ -282,6 +297,7 @@ var Map = []Service{
 		Kinds:       kubeNodes,
 		After:       []string{"keyclient"},
 		Launch:      "containerd",
+		Displaces:   "containerd.service",
 		Ready:       Probe{Socket: "/run/containerd/containerd.sock"},
 		RestartSec:  5 * time.Second,
 		Notify:      true, // containerd notifies systemd once it serves

@@ -169,3 +169,78 @@ func TestEndpointsAreOneTable(t *testing.T) {
 		}
 	}
 }
+
+// TestPackageUnitsAreTheSameOnEveryNode: a package ships one unit per
+// service, so nothing of one node may be in it; systemd's own checker reads
+// them all together, as a node with every package installed has them.
+func TestPackageUnitsAreTheSameOnEveryNode(t *testing.T) {
+	c := testCluster(t)
+	binDir := t.TempDir()
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front"} {
+		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for _, s := range Map {
+		if s.OSProvided() {
+			continue
+		}
+		u := PackageUnit(s, binDir)
+		for _, n := range c.Nodes {
+			if strings.Contains(u, n.IP) {
+				t.Errorf("%s names %s's address:\n%s", s.Unit(), n.Hostname, u)
+			}
+		}
+		p := filepath.Join(dir, s.Unit())
+		if err := os.WriteFile(p, []byte(u), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	cmd := exec.Command("systemd-analyze", append([]string{"verify", "--man=no"}, paths...)...)
+	cmd.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+dir+":")
+	if out, err := cmd.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("package units: systemd-analyze verify: %v\n%s", err, out)
+	}
+
+	for _, tc := range []struct {
+		service string
+		want    []string
+		not     []string
+	}{
+		// The keyserver runs on the supervisor only: ordered, not pulled in.
+		{"keyclient", []string{"After=network-online.target keyserver.service", "EnvironmentFile=-/etc/homeworld/config/local.conf",
+			"--metrics-listen ${HOST_IP}:" + KeyclientStatus.PortString()}, []string{"Requires="}},
+		{"auth-monitor", []string{"Requires=keyclient.service", "EnvironmentFile=/etc/homeworld/config/local.conf",
+			"--listen ${HOST_IP}:" + AuthMonitor.PortString()}, nil},
+		{"kubelet", []string{"Requires=homeworld-containerd.service", "After=network-online.target homeworld-containerd.service kube-apiserver.service"},
+			[]string{"Requires=kube-apiserver.service", "EnvironmentFile"}},
+		{"containerd", []string{"Conflicts=containerd.service", "ExecStart=" + filepath.Join(binDir, "kube-launch") + " containerd"}, nil},
+		{"node-exporter", []string{"Conflicts=prometheus-node-exporter.service"}, nil},
+	} {
+		u := PackageUnit(MustGet(tc.service), binDir)
+		for _, w := range tc.want {
+			if !strings.Contains(u, w+"\n") && !strings.Contains(u, w+" ") {
+				t.Errorf("%s package unit lacks %q:\n%s", tc.service, w, u)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(u, n) {
+				t.Errorf("%s package unit has %q:\n%s", tc.service, n, u)
+			}
+		}
+	}
+}
+
+// TestDisplacedUnitsKeepTheirFile: Homeworld's unit never has the name of
+// the Debian unit it displaces, which another package owns.
+func TestDisplacedUnitsKeepTheirFile(t *testing.T) {
+	for _, s := range Map {
+		if s.Displaces != "" && s.Unit() == s.Displaces {
+			t.Errorf("service %s: unit %s is Debian's file", s.Name, s.Unit())
+		}
+	}
+	if u := MustGet("containerd").Unit(); u != "homeworld-containerd.service" {
+		t.Errorf("containerd's unit is %s", u)
+	}
+}

@@ -362,8 +362,8 @@ func TestServicesUnits(t *testing.T) {
 			t.Errorf("%s:\n%s", name, unit)
 		}
 	}
-	if !strings.Contains(readFile(t, filepath.Join(out, "keyserver.service")), "--listen "+services.KeyserverAPI.Addr("192.0.2.10")) {
-		t.Error("keyserver unit does not listen on the supervisor's address")
+	if !strings.Contains(readFile(t, filepath.Join(out, "keyclient.service")), "--metrics-listen "+services.KeyclientStatus.Addr("192.0.2.10")) {
+		t.Error("keyclient unit does not listen on the supervisor's address")
 	}
 	e.fails(`no node named "nope"`, "services", "units", "nope", "--out", out)
 	if r := e.mustRun("services", "list"); !strings.Contains(r.stdout, "keyclient") {
