@@ -132,6 +132,42 @@ func Build(opts Options) ([]Result, error) {
 	return results, nil
 }
 
+// BuildOne writes package p alone into opts.OutDir (BinDir is not read
+// unless p takes files from it), staged and renamed like Build.
+func BuildOne(opts Options, p Package) (Result, error) {
+	if err := CheckVersion(opts.Version); err != nil {
+		return Result{}, err
+	}
+	if opts.Epoch.IsZero() {
+		return Result{}, errors.New("debpkg: no epoch: the commit time (SOURCE_DATE_EPOCH) dates every file")
+	}
+	if opts.Compression == "" {
+		opts.Compression = "gzip:6"
+	}
+	in, errs := p.inputs(opts.BinDir)
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return Result{}, err
+	}
+	stage, err := os.MkdirTemp(opts.OutDir, ".debpkg-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(stage)
+	r, err := p.write(opts, in, stage)
+	if err != nil {
+		return Result{}, err
+	}
+	final := filepath.Join(opts.OutDir, r.File)
+	if err := os.Rename(filepath.Join(stage, r.File), final); err != nil {
+		return Result{}, err
+	}
+	r.File = final
+	return r, nil
+}
+
 // digest is the size and SHA-256 of a written package.
 func digest(path string) (int64, string, error) {
 	f, err := os.Open(path)

@@ -18,6 +18,7 @@ var unpackaged = map[string]string{
 	"virtnode":        "the virtual cluster's node daemon: spire virt runs it from a build's bin folder",
 	"imagebuild":      "a build tool (scripts/build)",
 	"debpkg":          "a build tool (scripts/packages)",
+	"sbom":            "a build tool: debpkg ships each binary's SBOM it makes",
 	"hello":           "runs in its image (homeworld-images)",
 	"pause":           "runs in its image (homeworld-images)",
 	"pullcheck":       "runs in its image (homeworld-images)",

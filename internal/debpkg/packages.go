@@ -1,6 +1,7 @@
 package debpkg
 
 import (
+	"io/fs"
 	"slices"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -27,6 +28,30 @@ type Package struct {
 	Debian []string
 	// Upstream are the other projects' programs it carries.
 	Upstream []Upstream
+	// Files are made by spire rather than taken from a build: the apt
+	// branch's keyring and sources entry of homeworld-apt-setup.
+	Files []File
+}
+
+// File is one generated file of a package.
+type File struct {
+	Path string // absolute, where it is installed
+	Data []byte
+	Mode fs.FileMode
+}
+
+// AptSetup is homeworld-apt-setup for a branch: the files that make a
+// machine trust the branch's key and install from it
+// (internal/aptbranch.SetupFiles gives them).
+func AptSetup(branch string, files []File) Package {
+	return Package{
+		Name: "homeworld-apt-setup", Section: "admin",
+		Summary: "Homeworld apt setup: trust and use the " + branch + " branch",
+		About: "The branch's OpenPGP keyring under /usr/share/keyrings and a sources.list.d entry " +
+			"that names it with signed-by, so apt installs Homeworld's packages from this branch only " +
+			"when they carry its signature.",
+		Files: files,
+	}
 }
 
 // Upstream is another project whose program a package carries, for its

@@ -11,6 +11,7 @@ import (
 	"github.com/goreleaser/nfpm/v2/deb"
 	"github.com/goreleaser/nfpm/v2/files"
 
+	"homeworld.dev/homeworld/internal/sbom"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -44,6 +45,11 @@ func (p Package) write(opts Options, in []input, stage string) (Result, error) {
 	for _, f := range in {
 		file(f.src, f.dst, f.mode)
 	}
+	for _, f := range p.Files {
+		if err := generated(f.Path, f.Data, f.Mode); err != nil {
+			return Result{}, err
+		}
+	}
 	for _, name := range p.Units {
 		s := services.MustGet(name)
 		if err := generated(filepath.Join(UnitDir, s.Unit()), []byte(services.PackageUnit(s, BinDir)), 0o644); err != nil {
@@ -51,6 +57,19 @@ func (p Package) write(opts Options, in []input, stage string) (Result, error) {
 		}
 	}
 	doc := filepath.Join("/usr/share/doc", p.Name)
+	// Each program's SBOM, from the build information in it.
+	for _, f := range in {
+		if f.mode&0o111 == 0 {
+			continue
+		}
+		bom, err := sbom.ForBinary(f.src)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		if err := generated(filepath.Join(doc, "sbom", filepath.Base(f.dst)+".cdx.json"), bom, 0o644); err != nil {
+			return Result{}, err
+		}
+	}
 	if err := generated(filepath.Join(doc, "copyright"), []byte(p.copyright(opts.Epoch)), 0o644); err != nil {
 		return Result{}, err
 	}
