@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,10 +58,24 @@ func TestPackagesInstallWithApt(t *testing.T) {
 	}
 	branch := filepath.Join(t.TempDir(), "branch")
 	start = time.Now()
-	if _, err := aptbranch.Build(aptbranch.Options{Packages: debs, Out: branch, Name: "stable", Date: epoch, Signer: key}); err != nil {
+	if _, err := aptbranch.Build(aptbranch.Options{Packages: debs, Out: branch, Name: "stable", Date: epoch, Signer: key, Revision: "e2e-build"}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("measured: the signed branch built in %v", time.Since(start).Round(time.Millisecond))
+	// Every package has its provenance, signed by the branch key.
+	keyring := filepath.Join(t.TempDir(), "keyring.gpg")
+	if err := os.WriteFile(keyring, key.Keyring(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	statements, _ := filepath.Glob(filepath.Join(branch, aptbranch.ProvenanceDir, "*.intoto.json"))
+	if len(statements) != len(results)+1 {
+		t.Errorf("%d provenance statements for %d packages", len(statements), len(results)+1)
+	}
+	for _, st := range statements {
+		if out, err := exec.Command("gpgv", "--keyring", keyring, st+".asc", st).CombinedOutput(); err != nil {
+			t.Errorf("gpgv %s: %v\n%s", filepath.Base(st), err, out)
+		}
+	}
 	srv := &http.Server{Handler: http.FileServer(http.Dir(branch))}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

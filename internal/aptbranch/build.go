@@ -33,6 +33,10 @@ type Options struct {
 	Suite    string    // the distribution in sources.list; default Name
 	Date     time.Time // the Release file's Date (zero: now); the same inputs and Date give the same branch
 	Signer   Signer
+	// Revision is the source the packages were built from (a git commit);
+	// when set, each package gets a signed in-toto provenance statement
+	// under provenance/ (internal/provenance).
+	Revision string
 }
 
 // Result describes a published branch.
@@ -119,6 +123,11 @@ func Build(o Options) (*Result, error) {
 func write(stage string, o Options, pkgs []*Package) (string, error) {
 	for _, p := range pkgs {
 		if err := copyChecked(p, filepath.Join(stage, filepath.FromSlash(p.Filename))); err != nil {
+			return "", err
+		}
+	}
+	if o.Revision != "" {
+		if err := writeProvenance(stage, o, pkgs); err != nil {
 			return "", err
 		}
 	}

@@ -24,7 +24,7 @@ func (a *app) branchCommand() *cobra.Command {
 }
 
 func (a *app) branchBuildCommand() *cobra.Command {
-	var pkgs, out, name, suite string
+	var pkgs, out, name, suite, revision string
 	c := &cobra.Command{
 		Use:   "build --packages DIR --out DIR",
 		Short: "Make a signed apt repository from a folder of .deb files and publish it",
@@ -50,6 +50,11 @@ Nothing is written when a .deb is missing or unreadable, two .debs are the
 same package, a package's version is lower than the one published at --out
 (dpkg's ordering) or equal to it with other contents, or the disaster key
 does not open the signing key.
+
+With --revision, each package gets an in-toto statement (SLSA provenance:
+its file and SHA-256, the source revision and version) under provenance/,
+signed by the branch key (FILE.intoto.json.asc; gpgv with the branch's
+keyring verifies it).
 
 The Release Date is now, or SOURCE_DATE_EPOCH when set: the same packages and
 the same date give the same branch, byte for byte, so building the same
@@ -82,7 +87,7 @@ Example:
 				return fmt.Errorf("the signing key cannot be unsealed; nothing was written: %w", err)
 			}
 			r, err := aptbranch.Build(aptbranch.Options{
-				Packages: pkgs, Out: out, Name: name, Suite: suite, Date: date, Signer: key,
+				Packages: pkgs, Out: out, Name: name, Suite: suite, Date: date, Signer: key, Revision: revision,
 			})
 			if err != nil {
 				return fmt.Errorf("nothing was published:\n%w", err)
@@ -107,6 +112,7 @@ Example:
 	c.Flags().StringVar(&out, "out", "", "where the branch is published: a link this command swaps (required)")
 	c.Flags().StringVar(&name, "name", "stable", "the branch's name (its Label, and homeworld-NAME.list on nodes)")
 	c.Flags().StringVar(&suite, "suite", "", "the suite apt asks for (default: the branch's name)")
+	c.Flags().StringVar(&revision, "revision", "", "source revision (git commit) the packages were built from: each gets a signed in-toto provenance statement under provenance/")
 	c.MarkFlagRequired("packages")
 	c.MarkFlagRequired("out")
 	return c
