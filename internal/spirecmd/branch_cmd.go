@@ -13,6 +13,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/aptbranch"
 	"homeworld.dev/homeworld/internal/branchkey"
+	"homeworld.dev/homeworld/internal/debpkg"
 )
 
 func (a *app) branchCommand() *cobra.Command {
@@ -24,7 +25,7 @@ func (a *app) branchCommand() *cobra.Command {
 }
 
 func (a *app) branchBuildCommand() *cobra.Command {
-	var pkgs, out, name, suite, revision string
+	var pkgs, out, name, suite, revision, url string
 	c := &cobra.Command{
 		Use:   "build --packages DIR --out DIR",
 		Short: "Make a signed apt repository from a folder of .deb files and publish it",
@@ -50,6 +51,11 @@ Nothing is written when a .deb is missing or unreadable, two .debs are the
 same package, a package's version is lower than the one published at --out
 (dpkg's ordering) or equal to it with other contents, or the disaster key
 does not open the signing key.
+
+With --url, the branch also carries homeworld-apt-setup for itself: its
+keyring under /usr/share/keyrings and a sources.list.d entry for URL with
+signed-by (version 1.<Release date in seconds>). Install it on a machine with
+dpkg -i, then apt-get installs the rest from the branch.
 
 With --revision, each package gets an in-toto statement (SLSA provenance:
 its file and SHA-256, the source revision and version) under provenance/,
@@ -86,6 +92,12 @@ Example:
 			if err != nil {
 				return fmt.Errorf("the signing key cannot be unsealed; nothing was written: %w", err)
 			}
+			if url != "" {
+				if pkgs, err = withAptSetup(pkgs, name, url, suite, key, date); err != nil {
+					return fmt.Errorf("homeworld-apt-setup; nothing was published: %w", err)
+				}
+				defer os.RemoveAll(pkgs)
+			}
 			r, err := aptbranch.Build(aptbranch.Options{
 				Packages: pkgs, Out: out, Name: name, Suite: suite, Date: date, Signer: key, Revision: revision,
 			})
@@ -112,6 +124,7 @@ Example:
 	c.Flags().StringVar(&out, "out", "", "where the branch is published: a link this command swaps (required)")
 	c.Flags().StringVar(&name, "name", "stable", "the branch's name (its Label, and homeworld-NAME.list on nodes)")
 	c.Flags().StringVar(&suite, "suite", "", "the suite apt asks for (default: the branch's name)")
+	c.Flags().StringVar(&url, "url", "", "web address the branch is served at: adds homeworld-apt-setup for it (keyring and sources entry)")
 	c.Flags().StringVar(&revision, "revision", "", "source revision (git commit) the packages were built from: each gets a signed in-toto provenance statement under provenance/")
 	c.MarkFlagRequired("packages")
 	c.MarkFlagRequired("out")
@@ -230,4 +243,41 @@ Example:
 	c.MarkFlagRequired("root")
 	c.MarkFlagRequired("url")
 	return c
+}
+
+// withAptSetup returns a temporary folder holding the .debs of pkgs and
+// homeworld-apt-setup for the branch served at url.
+func withAptSetup(pkgs, branch, url, suite string, key *branchkey.Key, date time.Time) (string, error) {
+	files, err := aptbranch.SetupFiles(branch, url, suite, key.Keyring())
+	if err != nil {
+		return "", err
+	}
+	debs, err := filepath.Glob(filepath.Join(pkgs, "*.deb"))
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "homeworld-branch-")
+	if err != nil {
+		return "", err
+	}
+	for _, d := range debs {
+		abs, err := filepath.Abs(d)
+		if err == nil {
+			err = os.Symlink(abs, filepath.Join(dir, filepath.Base(d)))
+		}
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+	}
+	var pf []debpkg.File
+	for _, f := range files {
+		pf = append(pf, debpkg.File{Path: f.Path, Data: f.Data, Mode: f.Mode})
+	}
+	opts := debpkg.Options{OutDir: dir, Version: fmt.Sprintf("1.%d", date.Unix()), Epoch: date}
+	if _, err := debpkg.BuildOne(opts, debpkg.AptSetup(branch, pf)); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
 }

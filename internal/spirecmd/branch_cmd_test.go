@@ -68,6 +68,21 @@ func TestBranchBuild(t *testing.T) {
 		t.Errorf("rebuilding the same inputs and date:\n%s", again.stdout)
 	}
 
+	// With --url the branch carries its own homeworld-apt-setup.
+	withSetup := filepath.Join(t.TempDir(), "with-setup")
+	r = e.mustRun("branch", "build", "--packages", buildDebs(t, "hello=1.0"), "--out", withSetup, "--url", "http://192.0.2.10/apt/stable")
+	if !strings.Contains(r.stdout, "  homeworld-apt-setup 1.1767323045 amd64\n") {
+		t.Errorf("build --url output lacks homeworld-apt-setup:\n%s", r.stdout)
+	}
+	setupDebs, _ := filepath.Glob(filepath.Join(withSetup, "pool/main/h/homeworld-apt-setup/*.deb"))
+	if len(setupDebs) != 1 {
+		t.Fatalf("homeworld-apt-setup in the pool: %v", setupDebs)
+	}
+	if contents, err := exec.Command("dpkg-deb", "--contents", setupDebs[0]).Output(); err != nil ||
+		!strings.Contains(string(contents), "./usr/share/keyrings/homeworld-stable.gpg") || !strings.Contains(string(contents), "./etc/apt/sources.list.d/homeworld-stable.list") {
+		t.Errorf("homeworld-apt-setup holds: %v\n%s", err, contents)
+	}
+
 	keyring := filepath.Join(t.TempDir(), "homeworld.gpg")
 	e.mustRun("branch", "keyring", "--out", keyring)
 	if _, err := exec.LookPath("gpgv"); err == nil {
