@@ -17,6 +17,8 @@ import (
 	"path"
 	"path/filepath"
 	"time"
+
+	"homeworld.dev/homeworld/internal/atomicfile"
 )
 
 // Signer signs a branch's Release file. branchkey.Key is one.
@@ -198,16 +200,5 @@ func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.WriteNew(path, data, 0o644)
 }
