@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/atomicfile"
+	"homeworld.dev/homeworld/internal/provenance"
 )
 
 // Signer signs a branch's Release file. branchkey.Key is one.
@@ -68,6 +69,9 @@ func Build(o Options) (*Result, error) {
 	}
 	if o.Signer == nil {
 		return nil, errors.New("no signing key")
+	}
+	if o.Revision != "" && !provenance.IsCommit(o.Revision) {
+		return nil, fmt.Errorf("revision %q is not a git commit (40 or 64 hex digits)", o.Revision)
 	}
 	pkgs, err := scan(o.Packages)
 	if err != nil {

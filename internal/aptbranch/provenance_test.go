@@ -62,3 +62,17 @@ func TestProvenanceIsSignedAndNamesThePackage(t *testing.T) {
 		}
 	}
 }
+
+// TestRevisionMustBeACommit: a revision that is no git commit is refused
+// before anything is written.
+func TestRevisionMustBeACommit(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "branch")
+	o := options(debs(t, deb{name: "hello", version: "1.0"}), out, signingKey(t))
+	o.Revision = "v1.0"
+	if _, err := Build(o); err == nil || !strings.Contains(err.Error(), "not a git commit") {
+		t.Errorf("revision v1.0: %v", err)
+	}
+	if _, err := os.Lstat(out); !os.IsNotExist(err) {
+		t.Errorf("something was written at %s: %v", out, err)
+	}
+}

@@ -7,6 +7,7 @@
 package provenance
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -41,8 +42,11 @@ type Source struct {
 // spacing, so the same inputs give the same bytes (protojson alone varies
 // its whitespace on purpose).
 func Statement(s Subject, src Source) ([]byte, error) {
-	if s.Name == "" || len(s.SHA256) != 64 || src.Revision == "" {
-		return nil, fmt.Errorf("provenance of %q: a name, a SHA-256 and a source revision are required", s.Name)
+	if s.Name == "" || len(s.SHA256) != 64 {
+		return nil, fmt.Errorf("provenance of %q: a name and a SHA-256 are required", s.Name)
+	}
+	if !IsCommit(src.Revision) {
+		return nil, fmt.Errorf("source revision %q is not a git commit (40 or 64 hex digits)", src.Revision)
 	}
 	params, err := structpb.NewStruct(map[string]any{"revision": src.Revision, "version": src.Version})
 	if err != nil {
@@ -94,4 +98,13 @@ func Statement(s Subject, src Source) ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
+}
+
+// IsCommit reports whether rev is a full git commit id (SHA-1 or SHA-256).
+func IsCommit(rev string) bool {
+	if len(rev) != 40 && len(rev) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(rev)
+	return err == nil
 }
