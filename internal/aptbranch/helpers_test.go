@@ -15,12 +15,13 @@ import (
 // compared, and in the past, as apt requires.
 var testDate = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// need skips the test when a Debian tool it runs is not installed.
+// need fails the test when a Debian tool it runs is not installed:
+// scripts/install-deps installs them all, so CI always runs these tests.
 func need(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (scripts/install-deps installs it)", tool)
+			t.Fatalf("%s not installed (scripts/install-deps installs it)", tool)
 		}
 	}
 }

@@ -45,7 +45,7 @@ func TestEqualSpellings(t *testing.T) {
 func TestAgreesWithDpkg(t *testing.T) {
 	dpkg, err := exec.LookPath("dpkg")
 	if err != nil {
-		t.Skip("dpkg not installed")
+		t.Fatal("dpkg not installed: this is not a Debian machine")
 	}
 	extra := []string{"1.0+dfsg-1", "1.0-1+deb12u1", "1.0-1~bpo11+1", "1.0a~", "1.0a", "1.0.a", "9:1-1", "1.0-1-1"}
 	all := append(append([]string{}, ordered...), extra...)

@@ -40,7 +40,7 @@ func TestPullMonitor(t *testing.T) {
 		t.Skip("needs root: containerd and runc")
 	}
 	if _, err := os.Stat(pullmonitor.DefaultCtr); err != nil {
-		t.Skipf("needs containerd's ctr: %v", err)
+		t.Fatalf("containerd's ctr is missing (scripts/install-deps installs containerd): %v", err)
 	}
 	dir := t.TempDir()
 	bin := buildBinaries(t, dir, "pullcheck", "pause")
