@@ -22,7 +22,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/images"
+	"homeworld.dev/homeworld/internal/keyapi"
 )
 
 // Registry is how to reach the cluster's registry.
@@ -182,4 +184,17 @@ func Summary(results []Result, took time.Duration) string {
 	}
 	return fmt.Sprintf("%d references: %d pushed, %d replaced, %d unchanged (%.1f MB in those pushed) in %.1fs",
 		len(results), count[Pushed], count[Replaced], count[Unchanged], float64(sent)/1e6, took.Seconds())
+}
+
+// AsAdmin pushes the build in dir to the registry at addr as admin: with a
+// short-lived kubernetes administrator certificate whose key stays in this
+// process, trusting clusterCA for the registry's.
+func AsAdmin(ctx context.Context, admin *access.Admin, clusterCA *x509.Certificate, addr, dir string, o Options) ([]Result, error) {
+	client, err := admin.ClientTLS(ctx, keyapi.AccessKubernetes)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(clusterCA)
+	return Push(ctx, Registry{Addr: addr, Roots: roots, Client: client}, dir, o)
 }

@@ -65,12 +65,6 @@ func (a *app) pushImages(ctx context.Context, f *keyserverFlags, dir, addr strin
 		if target == "" {
 			target = services.RegistryFront.Addr(s.cfg.Supervisor().IP)
 		}
-		client, err := s.admin.ClientTLS(ctx, keyapi.AccessKubernetes)
-		if err != nil {
-			return err
-		}
-		roots := x509.NewCertPool()
-		roots.AddCert(ca)
 		start := time.Now()
 		o := imagepush.Options{Replace: replace}
 		if verbose {
@@ -78,7 +72,7 @@ func (a *app) pushImages(ctx context.Context, f *keyserverFlags, dir, addr strin
 				fmt.Fprintf(a.Stdout, "%-9s %s %s (%.1f MB, %.1fs)\n", r.Outcome, r.Ref, r.Digest.Hex[:12], float64(r.Bytes)/1e6, r.Took.Seconds())
 			}
 		}
-		results, err := imagepush.Push(ctx, imagepush.Registry{Addr: target, Roots: roots, Client: client}, dir, o)
+		results, err := imagepush.AsAdmin(ctx, s.admin, ca, target, dir, o)
 		if err != nil {
 			return err
 		}

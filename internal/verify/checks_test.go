@@ -215,7 +215,7 @@ func TestCheckFailures(t *testing.T) {
 		{"kubernetes-init", "waiting", map[string]string{qQueuePending: vector(at("supervisor", "3"))},
 			"node supervisor: 3 manifests wait in the setup queue"},
 
-		{"pull", "monitor silent", map[string]string{qPulled: vector(withoutNode(pullSamples(c, "1"), "worker2")...)},
+		{"pull", "monitor silent", map[string]string{qPulled: vector(without(pullSamples(c, "1"), "worker2")...)},
 			"node worker2: pull-monitor has not reported (is it running?)"},
 		{"pull", "registry down", map[string]string{
 			qPulled:     vector(pullSamples(c, "0")...),
@@ -320,17 +320,7 @@ func pullSamples(c *config.Config, value string) []sample {
 	return out
 }
 
-func withoutNode(samples []sample, node string) []sample {
-	var out []sample
-	for _, s := range samples {
-		if s.labels["node"] != node {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
+// withNode is with for pull-monitor's samples, which name their image.
 func withNode(samples []sample, node, value string) []sample {
-	out := withoutNode(samples, node)
-	return append(out, sample{map[string]string{"node": node, "image": pullcheck}, value})
+	return append(without(samples, node), sample{map[string]string{"node": node, "image": pullcheck}, value})
 }

@@ -2,7 +2,6 @@ package virt
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -25,15 +24,8 @@ func pushImages(ctx context.Context, t *Topology, st *State, admin *access.Admin
 	if err != nil {
 		return err
 	}
-	client, err := admin.ClientTLS(ctx, keyapi.AccessKubernetes)
-	if err != nil {
-		return err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(clusterCA.Cert)
 	start := time.Now()
-	reg := imagepush.Registry{Addr: services.RegistryFront.Addr(sup.IP), Roots: roots, Client: client}
-	results, err := imagepush.Push(ctx, reg, filepath.Join(o.BinDir, "images"), imagepush.Options{})
+	results, err := imagepush.AsAdmin(ctx, admin, clusterCA.Cert, services.RegistryFront.Addr(sup.IP), filepath.Join(o.BinDir, "images"), imagepush.Options{})
 	if err != nil {
 		return fmt.Errorf("pushing images into the registry: %w", err)
 	}
