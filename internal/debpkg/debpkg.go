@@ -59,14 +59,9 @@ type Result struct {
 // moved into place only when all of them are done, so a failed build leaves
 // OutDir as it was.
 func Build(opts Options) ([]Result, error) {
-	if err := CheckVersion(opts.Version); err != nil {
+	opts, err := opts.checked()
+	if err != nil {
 		return nil, err
-	}
-	if opts.Epoch.IsZero() {
-		return nil, errors.New("debpkg: no epoch: the commit time (SOURCE_DATE_EPOCH) dates every file")
-	}
-	if opts.Compression == "" {
-		opts.Compression = "gzip:6"
 	}
 	pkgs := All()
 	var inputs [][]input
@@ -132,17 +127,26 @@ func Build(opts Options) ([]Result, error) {
 	return results, nil
 }
 
-// BuildOne writes package p alone into opts.OutDir (BinDir is not read
-// unless p takes files from it), staged and renamed like Build.
-func BuildOne(opts Options, p Package) (Result, error) {
+// checked validates opts and fills in the defaults.
+func (opts Options) checked() (Options, error) {
 	if err := CheckVersion(opts.Version); err != nil {
-		return Result{}, err
+		return opts, err
 	}
 	if opts.Epoch.IsZero() {
-		return Result{}, errors.New("debpkg: no epoch: the commit time (SOURCE_DATE_EPOCH) dates every file")
+		return opts, errors.New("debpkg: no epoch: the commit time (SOURCE_DATE_EPOCH) dates every file")
 	}
 	if opts.Compression == "" {
 		opts.Compression = "gzip:6"
+	}
+	return opts, nil
+}
+
+// BuildOne writes package p alone into opts.OutDir (BinDir is not read
+// unless p takes files from it), staged and renamed like Build.
+func BuildOne(opts Options, p Package) (Result, error) {
+	opts, err := opts.checked()
+	if err != nil {
+		return Result{}, err
 	}
 	in, errs := p.inputs(opts.BinDir)
 	if err := errors.Join(errs...); err != nil {
