@@ -190,5 +190,14 @@ func WriteArchive(file string, refs []string, img v1.Image) error {
 		os.Remove(tmp)
 		return err
 	}
+	defer os.Remove(tmp)
+	if len(refs) > 1 {
+		ordered := file + ".ordered"
+		defer os.Remove(ordered)
+		if err := orderTags(tmp, ordered, refs); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		return os.Rename(ordered, file)
+	}
 	return os.Rename(tmp, file)
 }

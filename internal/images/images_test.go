@@ -2,6 +2,7 @@ package images
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -167,6 +168,16 @@ func TestWriteArchiveTagsEveryName(t *testing.T) {
 	}
 	if len(m) != 1 || strings.Join(m[0].RepoTags, " ") != strings.Join(refs, " ") {
 		t.Errorf("manifest %+v", m)
+	}
+	// An image of several names is written the same every time.
+	first, _ := os.ReadFile(path)
+	for range 5 {
+		if err := WriteArchive(path, refs, img); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := os.ReadFile(path); !bytes.Equal(first, again) {
+			t.Fatal("writing the same image with the same names gave another archive")
+		}
 	}
 	for _, bad := range [][]string{nil, {"pause"}, {"registry.k8s.io/pause"}} {
 		if err := WriteArchive(path, bad, img); err == nil {
