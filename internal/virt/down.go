@@ -38,6 +38,10 @@ func Down(t *Topology, out io.Writer) error {
 		}
 	}
 	stopping.Wait()
+	if st.Mode == ModeSystemd {
+		stopHosts(t, out)
+	}
+	stopBranchServer(st)
 	stopUpstreamDNS(st, out)
 	// Namespaces, including any not in the state file (spire died early).
 	names := append([]string(nil), st.Netns...)

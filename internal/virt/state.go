@@ -19,7 +19,14 @@ type State struct {
 	MountPoints []string       `json:"mount_points,omitempty"` // host folders up created
 	Nodes       map[string]int `json:"nodes,omitempty"`        // hostname -> node supervisor PID
 	UpstreamDNS int            `json:"upstream_dns,omitempty"` // the host's resolver for the cluster DNS (upstreamdns.go)
+	// Mode is ModeSystemd for systemd hosts (hosts.go); empty for the
+	// fast path, whose Nodes are virtnode processes.
+	Mode         string `json:"mode,omitempty"`
+	BranchServer int    `json:"branch_server,omitempty"` // serves the apt branch to systemd hosts
 }
+
+// ModeSystemd marks a cluster of systemd hosts.
+const ModeSystemd = "systemd"
 
 func statePath(t *Topology) string { return filepath.Join(t.Dir, "state.json") }
 
