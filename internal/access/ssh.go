@@ -129,3 +129,10 @@ func UpdateKnownHosts(path, domain string, hostCA ssh.PublicKey) (string, error)
 	updated := sshconfig.UpdateKnownHosts(string(old), domain, hostCA)
 	return path, renameio.WriteFile(path, []byte(updated), 0o644)
 }
+
+// SSHCertValid reports whether an admin certificate is usable for at least
+// another minute.
+func SSHCertValid(c *ssh.Certificate) bool {
+	now := time.Now()
+	return time.Unix(int64(c.ValidAfter), 0).Before(now) && pki.SSHExpiry(c).After(now.Add(time.Minute))
+}

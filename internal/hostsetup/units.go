@@ -144,3 +144,32 @@ func journalTail(h Host, units []string) string {
 	}
 	return "\nlast journal lines:\n" + strings.TrimRight(string(out), "\n")
 }
+
+// RestartEnabled restarts, after an upgrade, the units of kind k that the
+// host runs (it was set up), in the map's order, and waits until they are
+// active again. A host not set up yet has nothing to restart.
+func RestartEnabled(ctx context.Context, h Host, k config.Kind) (int, error) {
+	var units []string
+	for _, s := range services.For(k) {
+		if !s.OSProvided() { // the operating system's units are not Homeworld's to upgrade
+			units = append(units, s.Unit())
+		}
+	}
+	states, err := States(ctx, h, units)
+	if err != nil {
+		return 0, err
+	}
+	var running []string
+	for _, s := range states {
+		if s.Active == "active" || s.Active == "activating" {
+			running = append(running, s.Unit)
+		}
+	}
+	if len(running) == 0 {
+		return 0, nil
+	}
+	if _, err := h.Run(ctx, "systemctl daemon-reload && "+command(append([]string{"systemctl", "restart"}, running...)...), nil); err != nil {
+		return 0, err
+	}
+	return len(running), WaitActive(ctx, h, running, nil)
+}

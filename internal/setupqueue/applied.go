@@ -109,6 +109,12 @@ func Applied(dir string, files []string) (map[string]Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseApplied(data, files), nil
+}
+
+// ParseApplied picks the records of the given item files out of an audit
+// log's content (read from another machine).
+func ParseApplied(data []byte, files []string) map[string]Record {
 	want := map[string]bool{}
 	for _, f := range files {
 		want[filepath.Base(f)] = true
@@ -120,5 +126,5 @@ func Applied(dir string, files []string) (map[string]Record, error) {
 			out[r.Item] = r
 		}
 	}
-	return out, nil
+	return out
 }

@@ -85,6 +85,18 @@ func Enqueue(dir, name, manifest string) (string, error) {
 	return "", fmt.Errorf("enqueue %s: no free item name after %d tries", name, 1000)
 }
 
+// Check refuses what Enqueue would refuse, for an item written to the
+// queue of another machine.
+func Check(name, manifest string) error {
+	if err := CheckManifestName(name); err != nil {
+		return err
+	}
+	if err := checkManifest(manifest); err != nil {
+		return fmt.Errorf("manifest %s: %w", name, err)
+	}
+	return nil
+}
+
 // nextSeq is now, or just after the newest item pending or applied if
 // the clock has gone back, so a new item always sorts last.
 func nextSeq(dir string) (int64, error) {

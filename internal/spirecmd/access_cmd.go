@@ -130,7 +130,7 @@ Other lines are kept. This reads only public files; no disaster key needed.`,
 	}
 	knownCmd.Flags().StringVar(&knownHosts, "known-hosts", "", "known_hosts file to update (default ~/.ssh/known_hosts)")
 
-	c := group("access", "Get short-lived admin credentials for SSH, Kubernetes and etcd", sshCmd, kubeCmd, etcdCmd, knownCmd)
+	c := group("access", "Get short-lived admin credentials for SSH, Kubernetes and etcd", sshCmd, kubeCmd, etcdCmd, knownCmd, a.pullSupervisorKeyCommand())
 	f.register(c)
 	return c
 }

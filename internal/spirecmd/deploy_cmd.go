@@ -3,7 +3,7 @@ package spirecmd
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +12,7 @@ import (
 	"homeworld.dev/homeworld/internal/dnsaddon"
 	"homeworld.dev/homeworld/internal/dnsmonitor"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
+	"homeworld.dev/homeworld/internal/hostsetup"
 	"homeworld.dev/homeworld/internal/rbac"
 	"homeworld.dev/homeworld/internal/setupqueue"
 	"homeworld.dev/homeworld/internal/virt"
@@ -27,9 +28,9 @@ manager "homeworld"; deploying again changes nothing. spire waits until the
 queue has applied it (--wait) and reports each object as created, changed or
 unchanged. --export prints the objects instead, and touches nothing.
 
-Today spire reaches the queue of a virtual cluster only; for real hosts,
-export the manifest and copy it into the queue on the supervisor (see
-setup-queue --help for the file's name).`
+On real hosts spire writes the item over SSH (see 'spire setup --help' for
+how it logs in); on the virtual cluster's fast path, into the supervisor's
+folder.`
 
 func (a *app) deployCommand() *cobra.Command {
 	dnsCmd := a.addonCommand("dns-addon", "Deploy the cluster DNS (CoreDNS) into Kubernetes",
@@ -79,6 +80,7 @@ checks its own resolver's name, `+virt.UpstreamCheckName+`, unless given one.`,
 func (a *app) addonCommand(name, short, long string, render func(*workspace.Workspace, *config.Config) (string, error)) *cobra.Command {
 	var wait time.Duration
 	var export bool
+	var hf hostFlags
 	c := &cobra.Command{
 		Use:   name,
 		Short: short,
@@ -97,21 +99,12 @@ func (a *app) addonCommand(name, short, long string, render func(*workspace.Work
 				_, err := fmt.Fprint(a.Stdout, m)
 				return err
 			}
-			if !virt.IsVirtual(ws.Dir) {
-				return fmt.Errorf("this workspace's cluster is not a virtual one, and spire cannot reach a real supervisor's setup queue yet: run spire deploy %s --export and copy the output into %s on the supervisor", name, setupqueue.DefaultDir)
+			var records []setupqueue.Record
+			if a.overSSH(ws, cfg) {
+				records, err = a.deployOverSSH(cmd.Context(), ws, cfg, &hf, wait, hostsetup.Manifest{Name: name, Text: m})
+			} else {
+				records, err = a.deployVirtual(cmd.Context(), ws, cfg, wait, virt.Manifest{Name: name, Text: m})
 			}
-			t, err := virt.NewTopology(ws.Dir, cfg)
-			if err != nil {
-				return err
-			}
-			items, err := virt.Enqueue(t, virt.Manifest{Name: name, Text: m})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Stderr, "queued %s on the supervisor; waiting for the setup queue to apply it\n", filepath.Base(items[0]))
-			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
-			defer cancel()
-			records, err := virt.WaitApplied(ctx, t, items)
 			if err != nil {
 				return err
 			}
@@ -123,7 +116,52 @@ func (a *app) addonCommand(name, short, long string, render func(*workspace.Work
 	}
 	c.Flags().DurationVar(&wait, "wait", 2*time.Minute, "how long to wait for the setup queue to apply it (it keeps trying after)")
 	c.Flags().BoolVar(&export, "export", false, "print the objects instead of applying them")
+	hf.register(c)
 	return c
+}
+
+// overSSH reports whether spire reaches the workspace's nodes over SSH:
+// real hosts and systemd hosts, not the fast path's namespaces.
+func (a *app) overSSH(ws *workspace.Workspace, cfg *config.Config) bool {
+	return !virt.IsVirtual(ws.Dir) || virt.SystemdHosts(ws.Dir, cfg)
+}
+
+// deployVirtual queues manifests in the fast path's supervisor folder.
+func (a *app) deployVirtual(ctx context.Context, ws *workspace.Workspace, cfg *config.Config, wait time.Duration, ms ...virt.Manifest) ([]setupqueue.Record, error) {
+	t, err := virt.NewTopology(ws.Dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	items, err := virt.Enqueue(t, ms...)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(a.Stderr, "queued %d items on the supervisor; waiting for the setup queue to apply them\n", len(items))
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return virt.WaitApplied(ctx, t, items)
+}
+
+// deployOverSSH writes manifests into the supervisor's setup queue over
+// SSH and waits until they are applied.
+func (a *app) deployOverSSH(ctx context.Context, ws *workspace.Workspace, cfg *config.Config, hf *hostFlags, wait time.Duration, ms ...hostsetup.Manifest) ([]setupqueue.Record, error) {
+	hs, err := a.connectHosts(ws, cfg, hf)
+	if err != nil {
+		return nil, err
+	}
+	defer hs.Close()
+	c, err := hs.dial(ctx, cfg.Supervisor())
+	if err != nil {
+		return nil, err
+	}
+	items, err := hostsetup.Enqueue(ctx, c, ms)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(a.Stderr, "queued %s on the supervisor; waiting for the setup queue to apply them\n", strings.Join(items, ", "))
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	return hostsetup.WaitApplied(ctx, c, items)
 }
 
 // dnsManifest is the DNS add-on of the workspace's cluster; a virtual

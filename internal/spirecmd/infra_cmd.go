@@ -11,7 +11,8 @@ import (
 
 func (a *app) infraCommand() *cobra.Command {
 	var f keyserverFlags
-	c := group("infra", "Admit nodes into the cluster",
+	var hf hostFlags
+	c := group("infra", "Admit nodes, install packages and keep hosts in order",
 		&cobra.Command{
 			Use:   "admit NODE",
 			Short: "Get a one-time admission token for one node",
@@ -67,8 +68,11 @@ with 'spire infra admit' once its keyserver runs.`,
 		},
 		a.denyCommand(&f, true),
 		a.denyCommand(&f, false),
+		a.installPackagesCommand(&hf),
 	)
+	c.AddCommand(a.syncCommands(&hf)...)
 	f.register(c)
+	hf.register(c)
 	return c
 }
 

@@ -92,6 +92,8 @@ Getting started:
 		a.seqCommand(),
 		a.disasterKeyCommand(),
 		a.branchCommand(),
+		a.foreachCommand(),
+		a.queryCommand(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of spire",

@@ -106,15 +106,45 @@ credentials, services, etcd, Kubernetes — retrying each until it passes or
 		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, verify.ClusterSequence) },
 	}
 	var images string
+	var hf hostFlags
 	supervisorCmd := &cobra.Command{
 		Use:   "supervisor",
 		Short: "Push the images into the supervisor's registry, then wait until the supervisor passes every check",
-		Long: `Push the build's images into the supervisor's registry (as spire registry
-push does: unchanged references are not sent again), then run the checks of
-'spire verify' for the supervisor node only: Prometheus, online,
-credentials, services and the registry, retrying each until it passes.`,
+		Long: `Set up the supervisor and prove it works, each step retried until it passes.
+
+On real hosts (and systemd hosts), over SSH, the original's sequence: the
+supervisor answers SSH; setup keyserver; the keyserver serves its static
+files; setup self-admit (every supervisor unit active); setup prometheus;
+an admin SSH certificate, setup supervisor-ssh and a certificate login;
+the build's images pushed into the registry; the RBAC and add-ons queued
+for the masters; then the supervisor's checks. Re-running it changes and
+restarts nothing that is already right.
+
+On the virtual cluster's fast path (virt up did the setup): push the images
+(unchanged references are not sent again), then the checks of 'spire
+verify' for the supervisor node only: Prometheus, online, credentials,
+services and the registry.` + sshHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ws, cfg, err := a.workspaceConfig()
+			if err != nil {
+				return err
+			}
+			if a.overSSH(ws, cfg) {
+				steps, done, err := a.supervisorHostSteps(ws, cfg, &hf, images, verify.PrometheusFor(cfg, promURL))
+				defer done()
+				if err != nil {
+					return err
+				}
+				if dryRun {
+					seq.DryRun(a.Stdout, steps)
+					return nil
+				}
+				if err := virt.CheckReachable(ws.Dir, cfg, promURL); err != nil {
+					return err
+				}
+				return seq.Run(cmd.Context(), steps, a.seqOptions(deadline))
+			}
 			return run(cmd, func(cfg *config.Config, p *verify.Prometheus) []seq.Step {
 				push := seq.Step{Name: "registry push: the build's images into the supervisor's registry", Run: func(ctx context.Context) error {
 					return a.pushImages(ctx, &keyserverFlags{}, images, "", false, false)
@@ -124,6 +154,7 @@ credentials, services and the registry, retrying each until it passes.`,
 		},
 	}
 	supervisorCmd.Flags().StringVar(&images, "images", "", "the build's images folder (default: images/ beside spire)")
+	hf.register(supervisorCmd)
 	c := group("seq", "Run ordered sequences that bring a cluster to proven-working", clusterCmd, supervisorCmd)
 	c.PersistentFlags().StringVar(&promURL, "prometheus", "", promFlagHelp)
 	c.PersistentFlags().BoolVar(&dryRun, "dry-run", false, "list the steps without running them")

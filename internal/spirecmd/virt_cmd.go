@@ -80,7 +80,7 @@ virtual nodes), the disaster key file, and the cluster's authorities.`,
 	initCmd.Flags().IntVar(&masters, "masters", 3, "number of masters")
 	initCmd.Flags().IntVar(&workers, "workers", 1, "number of workers")
 
-	var binFlag string
+	var binFlag, hostsMode, branch string
 	var timeout time.Duration
 	var as string
 	upCmd := &cobra.Command{
@@ -93,12 +93,35 @@ supervisor's keyserver starts with the cluster's authorities (unsealed with
 the disaster key); every node is admitted with a one-time token exactly as an
 install would, and up waits until each node's keyclient holds all its
 credentials. Running up on a cluster that is up does nothing; a failed up
-removes what it made. Needs root.`,
+removes what it made. Needs root.
+
+--hosts systemd boots the nodes as systemd hosts instead: systemd-nspawn
+containers of a Debian 12 root (made once and cached) with systemd as PID 1
+and a real sshd, on the same bridge and addresses, with nothing of Homeworld
+installed. This machine serves the apt branch (--branch, a folder spire
+branch build published with --url http://GATEWAY:8079/) on the bridge, and
+root on every host trusts the workspace's admin SSH key. From there spire
+sets them up over SSH exactly as bare metal (the original's flow):
+
+  spire access pull-supervisor-key $HOMEWORLD_DIR/virt/host-keys
+  spire infra install-packages --host-keys $HOMEWORLD_DIR/virt/host-keys
+  spire seq supervisor
+  spire setup node --all
+  spire seq cluster`,
+		Example: `  spire virt up
+  spire virt up --hosts systemd --branch /srv/apt/stable`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bin, err := binDir(binFlag)
 			if err != nil {
 				return err
+			}
+			switch hostsMode {
+			case "namespaces":
+			case "systemd":
+				return a.upSystemdHosts(cmd.Context(), bin, branch)
+			default:
+				return fmt.Errorf("--hosts %q: want namespaces (the fast path) or systemd", hostsMode)
 			}
 			if err := virt.Preflight(bin); err != nil {
 				return err
@@ -137,6 +160,8 @@ removes what it made. Needs root.`,
 	upCmd.Flags().StringVar(&binFlag, "bin-dir", "", "folder with virtnode, keyserver and keyclient (default: spire's own folder)")
 	upCmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up (and clean up) if the cluster is not ready by then")
 	upCmd.Flags().StringVar(&as, "as", "", "root admin who admits the nodes (default: the only one in root-admins)")
+	upCmd.Flags().StringVar(&hostsMode, "hosts", "namespaces", "namespaces (the fast path: virtnode runs the services) or systemd (systemd-nspawn hosts set up over SSH)")
+	upCmd.Flags().StringVar(&branch, "branch", "", "with --hosts systemd: the published apt branch folder to serve to the hosts")
 
 	downCmd := &cobra.Command{
 		Use:   "down",
@@ -299,7 +324,7 @@ does not have them.`,
 			return virt.ImportImages(t, args, a.Stdout)
 		},
 	}
-	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, serviceCmd, stopCmd, startCmd, upstreamCmd, importCmd, downCmd)
+	return group("virt", "Run the cluster as a virtual cluster of namespaces on this machine", initCmd, upCmd, statusCmd, serviceCmd, stopCmd, startCmd, upstreamCmd, importCmd, downCmd, a.serveBranchCommand())
 }
 
 // topology names the virtual cluster of the workspace.

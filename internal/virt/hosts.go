@@ -36,6 +36,7 @@ type HostsOptions struct {
 	// SSH key, until spire setup supervisor-ssh allows certificates only.
 	AuthorizedKey []byte
 	Spire         string // the spire binary, which serves the branch
+	BinDir        string // Homeworld's build: coredns for the cluster's upstream resolver
 	Out           io.Writer
 }
 
@@ -130,6 +131,10 @@ func UpHosts(ctx context.Context, o HostsOptions) (err error) {
 	if err := startBranchServer(t, st, o); err != nil {
 		return err
 	}
+	step("starting the cluster DNS's upstream resolver on %s", t.Gateway.Addr())
+	if err := startUpstreamDNS(ctx, t, st, o.BinDir); err != nil {
+		return err
+	}
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	for _, n := range t.Nodes {
 		hosts += fmt.Sprintf("%s\t%s %s\n", n.IP, o.Config.FQDN(n.Node), n.Hostname)
@@ -168,4 +173,26 @@ func stopHosts(t *Topology, out io.Writer) {
 			fmt.Fprintf(out, "stopping %s: %v\n", n.Hostname, err)
 		}
 	}
+}
+
+// ClusterManifests are what spire seq supervisor queues on a cluster of
+// systemd hosts, as virt up does on the fast path: the RBAC, then the
+// add-ons with the virtual cluster's resolver and intervals.
+func ClusterManifests(t *Topology, c *config.Config) ([]Manifest, error) {
+	addons, err := AddonManifests(t, c)
+	if err != nil {
+		return nil, err
+	}
+	return append(RBACManifests(c), addons...), nil
+}
+
+// SystemdHosts reports whether the workspace's virtual cluster is one of
+// systemd hosts, which spire drives over SSH like real ones.
+func SystemdHosts(workspace string, c *config.Config) bool {
+	t, err := NewTopology(workspace, c)
+	if err != nil {
+		return false
+	}
+	st, err := loadState(t)
+	return err == nil && st.Mode == ModeSystemd
 }
