@@ -14,8 +14,8 @@ import (
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
-	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/remote"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/virt"

@@ -165,7 +165,7 @@ func (a *app) syncCommands(hf *hostFlags) []*cobra.Command {
 			Short: "Flush nodes' file system buffers to disk (before a hard reset)",
 			Long: `Run sync on each NODE over SSH, so what its services wrote is on disk before
 you power-cycle it.` + sshHelp,
-			Args:  cobra.MinimumNArgs(1),
+			Args: cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return run(cmd, func(cfg *config.Config, args []string) ([]config.Node, error) { return nodesOf(cfg, args) }, args)
 			},
@@ -175,7 +175,7 @@ you power-cycle it.` + sshHelp,
 			Short: "Flush the supervisor's file system buffers to disk",
 			Long: `Run sync on the supervisor over SSH (the end of the original's seq
 supervisor), so the keyserver's state and audit log are on disk.` + sshHelp,
-			Args:  cobra.NoArgs,
+			Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				return run(cmd, func(cfg *config.Config, _ []string) ([]config.Node, error) {
 					return []config.Node{cfg.Supervisor()}, nil

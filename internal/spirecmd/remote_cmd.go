@@ -2,13 +2,13 @@ package spirecmd
 
 import (
 	"context"
-	"os"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"

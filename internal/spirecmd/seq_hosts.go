@@ -133,4 +133,3 @@ func clusterManifests(ws *workspace.Workspace, cfg *config.Config) ([]hostsetup.
 	}
 	return out, nil
 }
-
