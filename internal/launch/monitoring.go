@@ -14,7 +14,9 @@ import (
 func nodeExporter(n *Node) (*Launch, error) {
 	argv := []string{"/usr/bin/prometheus-node-exporter", "--web.listen-address", services.NodeExporter.Addr(n.ip())}
 	if !n.Cluster.Virtual {
-		argv = append(argv, "--collector.systemd") // service states, as node_systemd_unit_state
+		// Service states, as node_systemd_unit_state, and restarts, as
+		// node_systemd_service_restart_total (verify services notices them).
+		argv = append(argv, "--collector.systemd", "--collector.systemd.enable-restarts-metrics")
 	}
 	return &Launch{Argv: argv}, nil
 }

@@ -31,6 +31,25 @@ func (ps Problems) err() error {
 	return errors.New(strings.Join(ps, "; "))
 }
 
+// Notices are what a check saw that needs no action to pass but that an
+// operator wants to know: a unit systemd had to restart. A check returns
+// them as its error; verify prints them and counts the check as passed.
+type Notices []string
+
+func (n Notices) Error() string {
+	sort.Strings(n)
+	return strings.Join(n, "; ")
+}
+
+// Passed reports whether err is nil or only notices.
+func Passed(err error) bool {
+	var n Notices
+	return err == nil || errors.As(err, &n)
+}
+
+// RestartWindow is how far back verify services looks for restarts.
+const RestartWindow = 15 * time.Minute
+
 // MinCredentialLife is how long every credential must still be valid.
 const MinCredentialLife = 24 * time.Hour
 
@@ -150,7 +169,30 @@ func servicesCheck(ctx context.Context, p *Prometheus, c *config.Config) error {
 			}
 		}
 	}
-	return ps.err()
+	if err := ps.err(); err != nil {
+		return err
+	}
+	return restarts(ctx, p, c)
+}
+
+// restarts notices units systemd restarted lately (the node exporter's
+// restart counter): each was down for a moment, and its journal says why.
+func restarts(ctx context.Context, p *Prometheus, c *config.Config) error {
+	samples, err := p.Query(ctx, fmt.Sprintf(`round(increase(node_systemd_service_restart_total[%dm])) > 0`, int(RestartWindow.Minutes())))
+	if err != nil {
+		return err
+	}
+	var ns Notices
+	for _, s := range samples {
+		if _, ok := c.FindNode(s.Labels["node"]); ok {
+			ns = append(ns, fmt.Sprintf("node %s: %s restarted %d times in the last %s (systemd brought it back; journalctl -u %[2]s says why)",
+				s.Labels["node"], s.Labels["name"], int(s.Value), RestartWindow))
+		}
+	}
+	if len(ns) > 0 {
+		return ns
+	}
+	return nil
 }
 
 func etcd(ctx context.Context, p *Prometheus, c *config.Config) error {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"maps"
@@ -37,6 +38,8 @@ var (
 	qMasterTaint    = `kube_node_spec_taint{key="node-role.kubernetes.io/control-plane",effect="NoSchedule"}`
 	qNamespaces     = `kube_namespace_status_phase{phase="Active",namespace=~"default|kube-system|kube-public"} == 1`
 )
+
+var qRestarts = fmt.Sprintf(`round(increase(node_systemd_service_restart_total[%dm])) > 0`, int(RestartWindow.Minutes()))
 
 var qExpiring = fmt.Sprintf(`homeworld_keyclient_credential_expiry_timestamp_seconds - time() < %d`, int(MinCredentialLife.Seconds()))
 
@@ -103,6 +106,7 @@ func healthy(c *config.Config) map[string]string {
 		qExpiring:       vector(),
 		qAdminPath:      vector(at(c.Supervisor().Hostname, "1")),
 		qUnitState:      vector(unitStates(c, nil)...),
+		qRestarts:       vector(),
 		qEtcdLeader:     vector(allAt(c, "1", config.KindMaster)...),
 		qAPIServerUp:    vector(allAt(c, "1", config.KindMaster)...),
 		qRegistryUp:     vector(at(c.Supervisor().Hostname, "1")),
@@ -323,4 +327,23 @@ func pullSamples(c *config.Config, value string) []sample {
 // withNode is with for pull-monitor's samples, which name their image.
 func withNode(samples []sample, node, value string) []sample {
 	return append(without(samples, node), sample{map[string]string{"node": node, "image": pullcheck}, value})
+}
+
+// A unit systemd restarted lately is a notice: verify names it, and the
+// check still passes.
+func TestServicesNoticesRestarts(t *testing.T) {
+	c := testConfig(t)
+	answers := healthy(c)
+	answers[qRestarts] = vector(sample{map[string]string{"node": "worker1", "name": "kube-proxy.service"}, "2"})
+	_, err := run(t, "services", answers)
+	if err == nil || !Passed(err) {
+		t.Fatalf("services with a restart: %v (passed %v)", err, Passed(err))
+	}
+	want := "node worker1: kube-proxy.service restarted 2 times in the last 15m0s (systemd brought it back; journalctl -u kube-proxy.service says why)"
+	if err.Error() != want {
+		t.Errorf("notice:\n%s\nwant:\n%s", err, want)
+	}
+	if Passed(errors.New("a failure")) {
+		t.Error("a plain error counts as passed")
+	}
 }

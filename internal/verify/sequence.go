@@ -52,7 +52,10 @@ func sequence(cfg *config.Config, p *Prometheus, checks []Check) []seq.Step {
 	}}}
 	for _, c := range checks {
 		steps = append(steps, seq.Step{Name: "verify " + c.Name, Run: func(ctx context.Context) error {
-			return c.Run(ctx, p, cfg)
+			if err := c.Run(ctx, p, cfg); !Passed(err) {
+				return err
+			}
+			return nil
 		}})
 	}
 	return steps

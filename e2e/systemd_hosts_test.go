@@ -1,0 +1,131 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/debpkg"
+	"homeworld.dev/homeworld/internal/hostsetup"
+	"homeworld.dev/homeworld/internal/virt"
+)
+
+// TestSystemdHosts is the production path end to end: 1 supervisor, 1
+// master and 1 worker booted as systemd hosts (systemd-nspawn, systemd as
+// PID 1, real sshd) with nothing of Homeworld on them; the packages built
+// from this build and published as a signed apt branch; then the
+// original's flow with spire over SSH — pin the supervisor's key, install
+// packages, seq supervisor, admit the nodes, seq cluster — to green. Every
+// unit of the service map is active under real systemd on every host; a
+// re-run changes and restarts nothing; a unit killed with SIGKILL is
+// restarted by systemd and verify names the restart.
+func TestSystemdHosts(t *testing.T) {
+	v := newVirtCluster(t, 1, 1)
+	debs := t.TempDir()
+	start := time.Now()
+	if _, err := debpkg.Build(debpkg.Options{BinDir: bin, OutDir: debs, Version: "0.0.1+e2e", Epoch: time.Unix(1795700000, 0).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	branch := filepath.Join(t.TempDir(), "branch")
+	v.spire("branch", "build", "--packages", debs, "--out", branch, "--url", virt.BranchURL(v.topo))
+	t.Logf("measured: packages and branch built in %v", time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	out := v.spire("virt", "up", "--hosts", "systemd", "--branch", branch, "--bin-dir", bin)
+	t.Logf("measured: %d systemd hosts booted in %v\n%s", len(v.cfg.Nodes), time.Since(start).Round(time.Millisecond), out)
+	keys := v.topo.HostKeysFile()
+
+	start = time.Now()
+	step := func(args ...string) string {
+		t.Helper()
+		s := time.Now()
+		out := v.spire(args...)
+		t.Logf("measured: spire %s took %v\n%s", strings.Join(args, " "), time.Since(s).Round(time.Millisecond), lastLines(out, 30))
+		return out
+	}
+	step("access", "pull-supervisor-key", keys)
+	step("infra", "install-packages", "--host-keys", keys)
+	step("seq", "supervisor", "--images", filepath.Join(bin, "images"))
+	step("setup", "node", "--all", "--host-keys", keys)
+	step("seq", "cluster")
+	t.Logf("measured: booted hosts to green seq cluster in %v", time.Since(start).Round(time.Second))
+
+	for _, n := range v.cfg.Nodes {
+		t.Logf("measured: %s", hostMemory(t, v, n))
+	}
+
+	t.Run("every unit of the map active under systemd", func(t *testing.T) {
+		for _, n := range v.cfg.Nodes {
+			units, _ := hostsetup.Units(n.Kind)
+			out, errOut, err := v.trySpire("foreach", string(n.Kind), "--", "systemctl is-active "+strings.Join(units, " "))
+			if err != nil || strings.Count(out, "active\n") != len(units)*len(v.cfg.NodesOf(n.Kind)) || strings.Contains(out, "activating") {
+				t.Errorf("%s: %v\n%s%s", n.Hostname, err, out, errOut)
+			}
+		}
+	})
+
+	t.Run("re-running changes and restarts nothing", func(t *testing.T) {
+		before := invocations(t, v)
+		out := v.spire("infra", "install-packages")
+		if strings.Count(out, "already current") != len(v.cfg.Nodes) {
+			t.Errorf("install-packages again:\n%s", out)
+		}
+		out = v.spire("seq", "supervisor", "--images", filepath.Join(bin, "images"))
+		if !strings.Contains(out, "keyserver active (unchanged)") || strings.Contains(out, "restarted") {
+			t.Errorf("seq supervisor again:\n%s", out)
+		}
+		v.spire("setup", "node", "--all")
+		if after := invocations(t, v); after != before {
+			t.Errorf("units were restarted:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+	})
+
+	t.Run("a unit killed with SIGKILL comes back and verify names the restart", func(t *testing.T) {
+		worker := v.cfg.NodesOf(config.KindWorker)[0]
+		v.spire("foreach", "worker", "--", "systemctl kill --signal=KILL kube-proxy.service")
+		waitFor(t, "systemd restarts kube-proxy", time.Minute, func() error {
+			out, _, err := v.trySpire("foreach", "worker", "--", "systemctl show -p NRestarts -p ActiveState kube-proxy.service")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, "NRestarts=1") || !strings.Contains(out, "ActiveState=active") {
+				return fmt.Errorf("%s", out)
+			}
+			return nil
+		})
+		waitFor(t, "verify services names the restart", time.Minute, func() error {
+			out, _, _ := v.trySpire("verify", "services")
+			if !strings.Contains(out, worker.Hostname) || !strings.Contains(out, "kube-proxy.service restarted") {
+				return fmt.Errorf("%s", out)
+			}
+			return nil
+		})
+	})
+}
+
+// invocations lists every unit's invocation ID on every host: a restart
+// changes it.
+func invocations(t *testing.T, v *virtCluster) string {
+	t.Helper()
+	var b strings.Builder
+	for _, k := range config.Kinds {
+		units, _ := hostsetup.Units(k)
+		b.WriteString(v.spire("foreach", string(k), "--", "systemctl show -p Id -p InvocationID "+strings.Join(units, " ")))
+	}
+	return b.String()
+}
+
+// hostMemory is a host's resident memory as spire virt status reports it.
+func hostMemory(t *testing.T, v *virtCluster, n config.Node) string {
+	for _, s := range v.status() {
+		if s.Hostname == n.Hostname {
+			return fmt.Sprintf("%s (%s) uses %.1f MiB", n.Hostname, n.Kind, float64(s.RSSBytes)/(1<<20))
+		}
+	}
+	return n.Hostname + ": no status"
+}
