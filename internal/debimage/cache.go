@@ -14,8 +14,8 @@ import (
 const lockPoll = 250 * time.Millisecond
 
 // Cached returns the archive name in Dir, calling make to write it (to the
-// path make is given, renamed into place only once make succeeds) if it
-// does not exist yet. One maker at a time per name across processes: the
+// path tmp make is given, renamed into place only once make succeeds) if
+// it does not exist yet. make may use tmp+".work" as its work folder. One maker at a time per name across processes: the
 // others wait on a lock file beside it, then find the archive made.
 func Cached(ctx context.Context, name string, make func(ctx context.Context, tmp string) error) (string, error) {
 	dir, err := Dir()
@@ -36,6 +36,12 @@ func Cached(ctx context.Context, name string, make func(ctx context.Context, tmp
 	defer unlock()
 	if _, err := os.Stat(file); err == nil {
 		return file, nil
+	}
+	// What a maker that died left (its archive, its work folder) goes:
+	// only a holder of the lock makes, and that is this call now.
+	stale, _ := filepath.Glob(file + ".*.tmp*")
+	for _, p := range stale {
+		os.RemoveAll(p)
 	}
 	tmp := fmt.Sprintf("%s.%d.tmp", file, os.Getpid())
 	defer os.Remove(tmp)

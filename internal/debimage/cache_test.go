@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,15 @@ func TestCachedMakesOnce(t *testing.T) {
 		return errors.New("failed")
 	}); err == nil {
 		t.Fatal("Cached succeeded although make failed")
+	}
+	dir, err := Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A maker that died left its work folder.
+	stale := filepath.Join(dir, "x.tar.1.tmp.work")
+	if err := os.MkdirAll(filepath.Join(stale, "root"), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	var makes atomic.Int32
 	var wg sync.WaitGroup
@@ -38,6 +48,12 @@ func TestCachedMakesOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a dead maker's work folder is still there: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "x.tar.*tmp*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 	if n := makes.Load(); n != 1 {
 		t.Errorf("made %d times, want once", n)
 	}

@@ -16,8 +16,8 @@ func Minbase(ctx context.Context) (string, error) {
 		if _, err := exec.LookPath("debootstrap"); err != nil {
 			return fmt.Errorf("debootstrap is missing (scripts/install-deps installs it)")
 		}
-		work, err := os.MkdirTemp(filepath.Dir(tmp), ".make-")
-		if err != nil {
+		work := tmp + ".work"
+		if err := os.Mkdir(work, 0o755); err != nil {
 			return err
 		}
 		defer os.RemoveAll(work)
