@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,13 +38,14 @@ const recipeVersion = "1"
 // imageName is the cached image's file name: the hash of everything the
 // image is made from, so a change of the package list or the recipe makes
 // a new image and an unchanged one is never rebuilt.
-func imageName() string {
+func imageName() string { return recipeName(Packages, imageFiles) }
+
+func recipeName(packages []string, files []imageFile) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "recipe %s\nsuite %s\n", recipeVersion, debimage.Suite)
-	pkgs := append([]string(nil), Packages...)
-	sort.Strings(pkgs)
+	pkgs := slices.Sorted(slices.Values(packages))
 	fmt.Fprintf(h, "packages %s\n", strings.Join(pkgs, " "))
-	for _, f := range imageFiles {
+	for _, f := range files {
 		fmt.Fprintf(h, "file %s %o %d\n%s\n", f.path, f.mode, len(f.data), f.data)
 	}
 	return fmt.Sprintf("%s-nspawn-%s.tar", debimage.Suite, hex.EncodeToString(h.Sum(nil))[:16])
@@ -59,7 +60,7 @@ func imageName() string {
 func EnsureImage(ctx context.Context, out io.Writer) (string, error) {
 	return debimage.Cached(ctx, imageName(), func(ctx context.Context, tmp string) error {
 		start := time.Now()
-		fmt.Fprintf(out, "nspawn image: making %s\n", filepath.Base(tmp))
+		fmt.Fprintf(out, "nspawn image: making %s\n", imageName())
 		minbase, err := debimage.Minbase(ctx)
 		if err != nil {
 			return err
@@ -84,6 +85,19 @@ func EnsureImage(ctx context.Context, out io.Writer) (string, error) {
 			return err
 		}
 		fmt.Fprintf(out, "nspawn image: made in %v\n", time.Since(start).Round(time.Second))
+		pruneImages(filepath.Dir(tmp), imageName())
 		return nil
 	})
+}
+
+// pruneImages removes the images of recipes other than keep, which no
+// Boot of this code uses: each is most of a gigabyte. (A checkout with
+// another recipe makes its own again, in half a minute.)
+func pruneImages(dir, keep string) {
+	old, _ := filepath.Glob(filepath.Join(dir, debimage.Suite+"-nspawn-*.tar"))
+	for _, p := range old {
+		if filepath.Base(p) != keep {
+			os.Remove(p) // not its lock: a maker of it may hold that
+		}
+	}
 }

@@ -21,9 +21,11 @@ mount -t tmpfs -o mode=0755 tmpfs /run/systemd/nspawn
 exec systemd-nspawn "$@"
 `
 
-// nspawnArgs are systemd-nspawn's arguments for h. Without systemd as the
-// machine's PID 1 there is no machined to register with and no unit to
-// make: --register=no --keep-unit. The host gets every capability the
+// nspawnArgs are systemd-nspawn's arguments for h. The host's PID 1 is
+// hostInit, which becomes systemd: what --boot would start, and stop, so
+// the kill signal is --boot's (systemd halts on it). Without systemd as
+// the machine's PID 1 there is no machined to register with and no unit
+// to make: --register=no --keep-unit. The host gets every capability the
 // machine has and the system calls containerd and runc need (keyrings,
 // bpf). The kubelet refuses to start without /dev/kmsg (it watches the
 // kernel's log for OOM kills), which a real host has: the machine's is
@@ -32,8 +34,8 @@ exec systemd-nspawn "$@"
 // is copied into it or linked.
 func nspawnArgs(h Host) []string {
 	return []string{
-		"--boot",
 		"--directory=" + h.Root(),
+		"--kill-signal=SIGRTMIN+3",
 		"--machine=" + h.Name,
 		"--network-namespace-path=" + h.Netns,
 		"--register=no", "--keep-unit",
@@ -42,6 +44,7 @@ func nspawnArgs(h Host) []string {
 		"--bind-ro=/dev/kmsg",
 		"--console=read-only",
 		"--link-journal=no", "--resolv-conf=off", "--timezone=off",
+		hostInitPath,
 	}
 }
 

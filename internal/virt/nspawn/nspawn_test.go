@@ -211,6 +211,11 @@ func TestHostBootsRunsContainersAndStops(t *testing.T) {
 	}
 
 	runContainer(t, h, c)
+	// systemd applies units' cgroup limits, as on a real host.
+	if got := mustSSH(t, c, "systemd-run --unit=hwtest-limit -p MemoryLimit=64M sleep 600 && "+
+		"cat /sys/fs/cgroup/memory/system.slice/hwtest-limit.service/memory.limit_in_bytes"); !strings.HasSuffix(got, "\n67108864") {
+		t.Errorf("a unit's memory limit in the host: %q", got)
+	}
 	mustSSH(t, c, "sysctl -w net.ipv4.ip_forward=1")
 	mustSSH(t, c, "mkdir -p /tmp/o/l /tmp/o/u /tmp/o/w /tmp/o/m && echo x >/tmp/o/l/f && "+
 		"mount -t overlay overlay -o lowerdir=/tmp/o/l,upperdir=/tmp/o/u,workdir=/tmp/o/w /tmp/o/m && "+

@@ -11,38 +11,22 @@ import (
 	"homeworld.dev/homeworld/internal/debimage"
 )
 
-// imageFile is a file the recipe adds to the image: data, or a symbolic
-// link when link is set.
+// imageFile is a file the recipe adds to the image.
 type imageFile struct {
 	path string
 	mode os.FileMode
 	data string
-	link string
 }
 
-// cgroupUnit is the test hosts' "hardware": systemd-nspawn mounts the
-// cgroup v1 controller hierarchies read-only, where a real host has them
-// writable for containerd, runc and the kubelet. It runs before anything
-// but the earliest boot, so before Debian's containerd and Homeworld's.
-const cgroupUnit = `[Unit]
-Description=Make the cgroup hierarchies writable, as on a real host (Homeworld test host)
-DefaultDependencies=no
-ConditionVirtualization=systemd-nspawn
-Before=sysinit.target containerd.service homeworld-containerd.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/testhost-cgroup-rw
-
-[Install]
-WantedBy=sysinit.target
-`
-
-const cgroupScript = `#!/bin/sh
-# systemd-nspawn mounts the cgroup hierarchies read-only; a real host has
-# them writable (containerd, runc and the kubelet make cgroups). The host
-# has its own cgroup namespace, so it sees only its own subtree.
+// hostInit is the test hosts' PID 1, which makes their "hardware" like a
+// real host's and then becomes systemd. systemd-nspawn mounts the cgroup
+// v1 controller hierarchies read-only, where a real host has them
+// writable: containerd, runc and the kubelet make cgroups there, and
+// systemd applies units' resource limits there only if it finds them
+// writable when it starts (hence before it, not in a unit). The host has
+// a cgroup namespace of its own, so it sees and changes only its own
+// subtree. A remount that fails ends the boot: Boot reports it.
+const hostInit = `#!/bin/sh
 set -e
 mount -o remount,rw /sys/fs/cgroup
 findmnt -rn -R -o TARGET,VFS-OPTIONS /sys/fs/cgroup | while read -r target opts; do
@@ -50,13 +34,14 @@ findmnt -rn -R -o TARGET,VFS-OPTIONS /sys/fs/cgroup | while read -r target opts;
 	*,ro,*) mount -o remount,bind,rw "$target" ;;
 	esac
 done
+exec /lib/systemd/systemd "$@"
 `
 
+// hostInitPath is where the image has hostInit.
+const hostInitPath = "/usr/local/sbin/testhost-init"
+
 var imageFiles = []imageFile{
-	{path: "/usr/local/sbin/testhost-cgroup-rw", mode: 0o755, data: cgroupScript},
-	{path: "/etc/systemd/system/testhost-cgroup-rw.service", mode: 0o644, data: cgroupUnit},
-	{path: "/etc/systemd/system/sysinit.target.wants/testhost-cgroup-rw.service",
-		link: "/etc/systemd/system/testhost-cgroup-rw.service"},
+	{path: hostInitPath, mode: 0o755, data: hostInit},
 }
 
 // policyRC keeps package scripts from starting daemons in the chroot, on
@@ -107,8 +92,7 @@ func makeImage(ctx context.Context, out io.Writer, root string) error {
 			return err
 		}
 	}
-	// An empty machine ID is "not yet set": systemd makes one at the first
-	// boot if Boot has not written one.
+	// An empty machine ID is "not yet set"; Boot writes each host's.
 	empty := map[string]string{"etc/machine-id": "", "etc/resolv.conf": "", "etc/hosts": "127.0.0.1 localhost\n"}
 	for p, data := range empty {
 		if err := os.WriteFile(filepath.Join(root, p), []byte(data), 0o644); err != nil {
@@ -120,13 +104,7 @@ func makeImage(ctx context.Context, out io.Writer, root string) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		os.Remove(p)
-		if f.link != "" {
-			err = os.Symlink(f.link, p)
-		} else {
-			err = os.WriteFile(p, []byte(f.data), f.mode)
-		}
-		if err != nil {
+		if err := os.WriteFile(p, []byte(f.data), f.mode); err != nil {
 			return err
 		}
 	}
