@@ -18,6 +18,7 @@ const stderrTail = 4096
 // none; the reader must end), and returns its standard output. A command
 // that fails is an *ExitError, with the output it gave so far. Secrets go
 // in stdin, never in cmd: the host's process list shows command lines.
+// Cancelling ctx returns at once, but the command runs on to its end.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) ([]byte, error) {
 	var stdout bytes.Buffer
 	err := c.run(ctx, "", cmd, stdin, &stdout, nil)
@@ -57,11 +58,13 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader, st
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// Ask the command to stop (sshd passes signals on), then drop the
-		// session; Wait may never return if stdin blocks, so do not wait.
-		s.Signal(ssh.SIGTERM)
+		// Stop waiting and drop the session. The command itself runs on:
+		// sshd passes no signals to root's sessions, and one without a
+		// terminal outlives its session (which is kind to an apt-get
+		// that would leave dpkg half done). Wait may never return if stdin
+		// blocks, so it is not waited for.
 		s.Close()
-		return fmt.Errorf("%s: stopped %s: %w", c.host, what, context.Cause(ctx))
+		return fmt.Errorf("%s: stopped waiting for %s, which may still run there: %w", c.host, what, context.Cause(ctx))
 	}
 	var exitErr *ssh.ExitError
 	var missing *ssh.ExitMissingError

@@ -40,7 +40,10 @@ type Options struct {
 	// presents the certificate (HostCertificate), as a Homeworld node does.
 	HostCA         ssh.Signer
 	HostPrincipals []string
-	// LogLevel is sshd's; default VERBOSE. DEBUG3 logs every command run.
+	// RecordCommands keeps every command line sshd is asked to run, for
+	// Commands (sshd does not log them, even at DEBUG3).
+	RecordCommands bool
+	// LogLevel is sshd's; default VERBOSE.
 	LogLevel string
 }
 
@@ -51,6 +54,28 @@ type SSHD struct {
 	HostCert *ssh.Certificate // nil unless Options.HostCA was set
 	Dir      string           // its config, keys and log
 	logPath  string
+}
+
+// commandsFile is where a recording sshd keeps command lines, each ended
+// by a NUL byte (a command line can hold any other byte).
+const commandsFile = "commands"
+
+// recorder runs as every session's forced command: it records the command
+// the client asked for, which sshd passes in SSH_ORIGINAL_COMMAND, and
+// runs it with the user's shell as sshd would have.
+const recorder = `#!/bin/sh
+printf '%%s\0' "$SSH_ORIGINAL_COMMAND" >> '%s'
+exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
+`
+
+// Commands are the command lines sshd was asked to run, in order, if
+// Options.RecordCommands was set.
+func (s *SSHD) Commands() []string {
+	data, err := os.ReadFile(filepath.Join(s.Dir, commandsFile))
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
 }
 
 // Log is what sshd has logged so far.
@@ -102,6 +127,13 @@ func Start(t testing.TB, o Options) *SSHD {
 	if o.UserCA != nil {
 		writeFile(t, filepath.Join(dir, "user_ca.pub"), ssh.MarshalAuthorizedKey(o.UserCA))
 		add("TrustedUserCAKeys %s", filepath.Join(dir, "user_ca.pub"))
+	}
+	if o.RecordCommands {
+		script := filepath.Join(dir, "record-command")
+		if err := os.WriteFile(script, []byte(fmt.Sprintf(recorder, filepath.Join(dir, commandsFile))), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		add("ForceCommand %s", script)
 	}
 	logLevel := o.LogLevel
 	if logLevel == "" {
