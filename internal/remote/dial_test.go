@@ -24,7 +24,8 @@ import (
 )
 
 func TestRefusedConnectionNamesTheHost(t *testing.T) {
-	h := Host{Name: "supervisor", Addr: remotetest.FreeAddr(t)}
+	t.Parallel()
+	h := Host{Name: "supervisor", Addr: remotetest.ClosedAddr(t)}
 	_, err := Dial(context.Background(), h, Config{Signers: []ssh.Signer{newSigner(t)}, Timeout: testTimeout})
 	var connErr *ConnError
 	if !errors.Is(err, ErrUnreachable) || !errors.As(err, &connErr) || !errors.Is(err, syscall.ECONNREFUSED) {
@@ -73,6 +74,7 @@ func silentListener(t *testing.T) (addr string, accepted func() int) {
 }
 
 func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
 	addr, _ := silentListener(t)
 	h := Host{Name: "node1", Addr: addr}
 	start := time.Now()
@@ -87,6 +89,7 @@ func TestHandshakeTimeout(t *testing.T) {
 }
 
 func TestDialStopsWhenCancelled(t *testing.T) {
+	t.Parallel()
 	addr, accepted := silentListener(t)
 	h := Host{Name: "node1", Addr: addr}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -109,6 +112,7 @@ func TestDialStopsWhenCancelled(t *testing.T) {
 }
 
 func TestRefusedLoginSaysWhatWasOffered(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "supervisor", remotetest.Options{})
 	cfg := s.trusting(t)
 	stranger := newSigner(t)
@@ -123,6 +127,7 @@ func TestRefusedLoginSaysWhatWasOffered(t *testing.T) {
 }
 
 func TestNoKeysIsAnError(t *testing.T) {
+	t.Parallel()
 	_, err := Dial(context.Background(), Host{Name: "node1", Addr: "127.0.0.1:1"}, Config{})
 	if err == nil || !strings.Contains(err.Error(), "node1") {
 		t.Errorf("Dial without keys = %v", err)
@@ -160,6 +165,7 @@ func writeAdminKey(t *testing.T) (string, ssh.PublicKey) {
 // After spire setup supervisor-ssh a host lets in only certificates from
 // the user authority: LoadSigners offers the one beside the key.
 func TestLoginWithCertificate(t *testing.T) {
+	t.Parallel()
 	userCA := newSigner(t)
 	s := startServer(t, "supervisor", remotetest.Options{UserCA: userCA.PublicKey()})
 	cfg := s.trusting(t)
@@ -206,6 +212,7 @@ func TestLoginWithCertificate(t *testing.T) {
 // spire access ssh puts the key and certificate in the admin's ssh-agent;
 // a real ssh-agent serves them here.
 func TestLoginWithAgent(t *testing.T) {
+	t.Parallel()
 	userCA := newSigner(t)
 	s := startServer(t, "supervisor", remotetest.Options{UserCA: userCA.PublicKey()})
 	sock := filepath.Join(t.TempDir(), "agent.sock")
@@ -214,17 +221,16 @@ func TestLoginWithAgent(t *testing.T) {
 		t.Fatalf("ssh-agent (scripts/install-deps installs openssh-client): %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The socket file appears when bound, a moment before it listens.
+	var conn net.Conn
 	testutil.WaitFor(t, testTimeout, "ssh-agent to listen", func() (bool, error) {
-		_, err := os.Stat(sock)
+		var err error
+		conn, err = net.Dial("unix", sock)
 		return err == nil, err
 	})
+	defer conn.Close()
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	sshPub, _ := ssh.NewPublicKey(pub)
-	conn, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	now := time.Now()
 	if err := agent.NewClient(conn).Add(agent.AddedKey{PrivateKey: priv,
 		Certificate: userCert(t, userCA, sshPub, now.Add(-time.Minute), now.Add(time.Hour))}); err != nil {
@@ -244,6 +250,7 @@ func TestLoginWithAgent(t *testing.T) {
 }
 
 func TestHostString(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		h    Host
 		want string

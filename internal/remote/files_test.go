@@ -16,6 +16,7 @@ import (
 // The test sshd runs on this machine, so what it writes is checked here.
 
 func TestWriteFileCreatesFoldersAndSetsMode(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	dir := t.TempDir()
@@ -38,6 +39,7 @@ func TestWriteFileCreatesFoldersAndSetsMode(t *testing.T) {
 // Re-running a setup must change nothing: an identical write leaves the
 // file alone, while a new mode or content is a change.
 func TestWriteFileIsIdempotent(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	ctx := context.Background()
@@ -82,6 +84,7 @@ func TestWriteFileIsIdempotent(t *testing.T) {
 // list shows: it goes over stdin. The test sshd records every command line
 // it is asked to run.
 func TestWriteFileKeepsSecretsOffCommandLines(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{RecordCommands: true})
 	c := s.dial(t, s.trusting(t))
 	ctx := context.Background()
@@ -106,6 +109,7 @@ func TestWriteFileKeepsSecretsOffCommandLines(t *testing.T) {
 }
 
 func TestWriteFileReplacesNotFollows(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	dir := t.TempDir()
@@ -132,6 +136,7 @@ func TestWriteFileReplacesNotFollows(t *testing.T) {
 }
 
 func TestWriteFileRefusesRelativePathsAndOddModes(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	for _, p := range []string{"etc/x", "", "/"} {
@@ -145,6 +150,7 @@ func TestWriteFileRefusesRelativePathsAndOddModes(t *testing.T) {
 }
 
 func TestReadFile(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	dir := t.TempDir()

@@ -15,6 +15,7 @@ import (
 )
 
 func TestUnknownHostIsRefused(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	_, err := Dial(context.Background(), s.host, Config{Signers: []ssh.Signer{s.admin}, Timeout: testTimeout,
@@ -36,6 +37,7 @@ func TestUnknownHostIsRefused(t *testing.T) {
 // A host whose key the operator vouched for is trusted, and its key
 // recorded, so the next connection needs no vouching.
 func TestVouchedHostIsRecorded(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	cfg := Config{Signers: []ssh.Signer{s.admin}, Timeout: testTimeout, HostKeys: HostKeys{KnownHosts: kh,
@@ -57,6 +59,7 @@ func TestVouchedHostIsRecorded(t *testing.T) {
 // Vouching by address works as by name, and the other lines of
 // known_hosts are kept.
 func TestVouchedByAddressKeepsOtherLines(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	other := knownHostsLine(Host{Name: "elsewhere"}, newSigner(t).PublicKey())
 	kh := writeKnownHosts(t, "# the admin's own", other)
@@ -69,6 +72,7 @@ func TestVouchedByAddressKeepsOtherLines(t *testing.T) {
 }
 
 func TestConfirmDecidesAboutUnknownHosts(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	var asked []string
@@ -104,6 +108,7 @@ func TestConfirmDecidesAboutUnknownHosts(t *testing.T) {
 // both fingerprints, even if the new key is vouched for: the operator must
 // remove the old line on purpose.
 func TestChangedHostKeyIsRefused(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "supervisor", remotetest.Options{})
 	old := newSigner(t).PublicKey()
 	kh := writeKnownHosts(t, knownHostsLine(s.host, old))
@@ -126,6 +131,7 @@ func TestChangedHostKeyIsRefused(t *testing.T) {
 }
 
 func TestRevokedHostKeyIsRefused(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	kh := writeKnownHosts(t, knownHostsLine(s.host, s.sshd.HostKey), "@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.sshd.HostKey))))
 	_, err := Dial(context.Background(), s.host, Config{Signers: []ssh.Signer{s.admin}, Timeout: testTimeout, HostKeys: HostKeys{KnownHosts: kh}})
@@ -146,6 +152,7 @@ func hostCA(t *testing.T) (ssh.Signer, func(port string) string) {
 // A host certificate from a trusted authority is enough; one that names
 // another host is refused, whatever else vouches for the key.
 func TestHostCertificateFromTrustedAuthority(t *testing.T) {
+	t.Parallel()
 	ca, caLine := hostCA(t)
 	s := startServer(t, "node1.example", remotetest.Options{HostCA: ca, HostPrincipals: []string{"node1.example", "node1"}})
 	kh := writeKnownHosts(t, caLine(s.host.port()))
@@ -172,6 +179,7 @@ func TestHostCertificateFromTrustedAuthority(t *testing.T) {
 // A certificate from an authority known_hosts does not trust for the host
 // proves nothing: the key it certifies is judged as a plain key.
 func TestHostCertificateFromUntrustedAuthority(t *testing.T) {
+	t.Parallel()
 	ca := newSigner(t)
 	s := startServer(t, "node1.example", remotetest.Options{HostCA: ca, HostPrincipals: []string{"node1.example"}})
 	_, otherCALine := hostCA(t)
@@ -189,6 +197,7 @@ func TestHostCertificateFromUntrustedAuthority(t *testing.T) {
 // Hosts vouched for in parallel each get their line: the file is replaced
 // under a lock, not raced.
 func TestParallelVouchingRecordsEveryHost(t *testing.T) {
+	t.Parallel()
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	var servers []server
 	fingerprints := map[string][]string{}
@@ -219,6 +228,7 @@ func TestParallelVouchingRecordsEveryHost(t *testing.T) {
 }
 
 func TestScanHostKeys(t *testing.T) {
+	t.Parallel()
 	ca, _ := hostCA(t)
 	s := startServer(t, "node1.example", remotetest.Options{HostCA: ca, HostPrincipals: []string{"node1.example"}})
 	keys, err := ScanHostKeys(context.Background(), s.host, testTimeout)
@@ -228,7 +238,7 @@ func TestScanHostKeys(t *testing.T) {
 	if len(keys) != 1 || !keyEqual(keys[0], s.sshd.HostKey) {
 		t.Errorf("scanned %d keys, want the host's Ed25519 key %s", len(keys), Fingerprint(s.sshd.HostKey))
 	}
-	_, err = ScanHostKeys(context.Background(), Host{Name: "gone", Addr: remotetest.FreeAddr(t)}, testTimeout)
+	_, err = ScanHostKeys(context.Background(), Host{Name: "gone", Addr: remotetest.ClosedAddr(t)}, testTimeout)
 	if !errors.Is(err, ErrUnreachable) {
 		t.Errorf("ScanHostKeys of a closed port = %v, want ErrUnreachable", err)
 	}

@@ -15,6 +15,7 @@ import (
 )
 
 func TestRunReturnsOutputAndTakesStdin(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	ctx := context.Background()
@@ -29,6 +30,7 @@ func TestRunReturnsOutputAndTakesStdin(t *testing.T) {
 }
 
 func TestRunExitErrorCarriesCodeAndStderr(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	out, err := c.Run(context.Background(), "echo partial; echo 'E: Unable to locate package nope' >&2; exit 100", nil)
@@ -46,6 +48,7 @@ func TestRunExitErrorCarriesCodeAndStderr(t *testing.T) {
 }
 
 func TestExitErrorKeepsTheEndOfStderr(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	_, err := c.Run(context.Background(), "head -c 100000 /dev/zero | tr '\\0' x >&2; echo THE-REASON >&2; exit 1", nil)
@@ -59,6 +62,7 @@ func TestExitErrorKeepsTheEndOfStderr(t *testing.T) {
 }
 
 func TestStreamCopiesOutputAsItComes(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	var stdout, stderr bytes.Buffer
@@ -78,6 +82,7 @@ func TestStreamCopiesOutputAsItComes(t *testing.T) {
 // Cancelling returns at once even though the command runs on (sshd does
 // not pass signals to root's sessions).
 func TestRunReturnsWhenCancelled(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	marker := fmt.Sprintf("sleep %d.5", 1000+time.Now().UnixNano()%1000)
@@ -114,6 +119,7 @@ func TestRunReturnsWhenCancelled(t *testing.T) {
 
 // A command on a closed connection fails naming the host, as lost.
 func TestRunOnClosedConnection(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
 	c := s.dial(t, s.trusting(t))
 	c.Close()

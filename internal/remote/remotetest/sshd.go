@@ -277,9 +277,23 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// FreeAddr is a loopback address nobody listens on right now, for tests of
-// a refused connection.
-func FreeAddr(t testing.TB) string {
+// ClosedAddr is a loopback address that refuses connections until t ends:
+// its port is held by a socket that is bound but does not listen (and
+// without SO_REUSEADDR, so nobody else can bind it meanwhile). A port
+// merely free now could be listened on by the time a test connects.
+func ClosedAddr(t testing.TB) string {
 	t.Helper()
-	return net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort(t)))
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(sa.(*syscall.SockaddrInet4).Port))
 }
