@@ -126,14 +126,14 @@ func (v *verifier) check(name string, remote net.Addr, key ssh.PublicKey) error 
 		return &HostKeyError{Host: v.host, Kind: ErrHostKeyChanged, Offered: Fingerprint(offered), Known: known,
 			Detail: fmt.Sprintf("known %s, offered %s", strings.Join(known, ", "), Fingerprint(offered)),
 			Hint: fmt.Sprintf("if the host was reinstalled, remove its line from %s (or run spire access pull-supervisor-key); "+
-				"otherwise someone may be in the middle of the connection. Refusing to connect", v.keys.KnownHosts)}
+				"otherwise someone may be in the middle of the connection; refusing to connect", v.keys.KnownHosts)}
 	}
-	return v.unknown(authorities, isCert, offered)
+	return v.unknown(authorities, cert, offered)
 }
 
 // unknown trusts a key nothing lists if the operator vouches for it, and
 // records it.
-func (v *verifier) unknown(authorities []ssh.PublicKey, isCert bool, key ssh.PublicKey) error {
+func (v *verifier) unknown(authorities []ssh.PublicKey, cert *ssh.Certificate, key ssh.PublicKey) error {
 	fp := Fingerprint(key)
 	trusted := v.vouched(fp)
 	if !trusted && v.keys.Confirm != nil {
@@ -157,7 +157,10 @@ func (v *verifier) unknown(authorities []ssh.PublicKey, isCert bool, key ssh.Pub
 		return nil
 	}
 	detail := fmt.Sprintf("offered %s (%s), which no line of %s lists and nobody vouched for", fp, key.Type(), v.knownHostsName())
-	if len(authorities) > 0 && !isCert {
+	switch {
+	case cert != nil:
+		detail += fmt.Sprintf(" (in a certificate from authority %s, which is not trusted for the host)", Fingerprint(cert.SignatureKey))
+	case len(authorities) > 0:
 		detail += "; an authority is trusted for the host, but it offered no certificate"
 	}
 	hint := v.keys.HowToVouch

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -18,6 +19,7 @@ const stderrTail = 4096
 // none; the reader must end), and returns its standard output. A command
 // that fails is an *ExitError, with the output it gave so far. Secrets go
 // in stdin, never in cmd: the host's process list shows command lines.
+// Cancelling ctx returns at once, but the command runs on to its end.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader) ([]byte, error) {
 	var stdout bytes.Buffer
 	err := c.run(ctx, "", cmd, stdin, &stdout, nil)
@@ -48,7 +50,8 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader, st
 	}
 	defer s.Close()
 	tail := &tailBuffer{max: stderrTail}
-	s.Stdin, s.Stdout, s.Stderr = stdin, stdout, io.MultiWriter(orDiscard(stderr), tail)
+	outGate, errGate := &gate{w: orDiscard(stdout)}, &gate{w: io.MultiWriter(orDiscard(stderr), tail)}
+	s.Stdin, s.Stdout, s.Stderr = stdin, outGate, errGate
 	if err := s.Start(cmd); err != nil {
 		return &ConnError{Host: c.host, Kind: ErrConnLost, What: "cannot start " + what, Err: err}
 	}
@@ -57,11 +60,16 @@ func (c *Client) run(ctx context.Context, label, cmd string, stdin io.Reader, st
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// Ask the command to stop (sshd passes signals on), then drop the
-		// session; Wait may never return if stdin blocks, so do not wait.
-		s.Signal(ssh.SIGTERM)
+		// Stop waiting and drop the session. The command itself runs on:
+		// sshd passes no signals to root's sessions, and one without a
+		// terminal outlives its session (which is kind to an apt-get
+		// that would leave dpkg half done). Wait may never return if stdin
+		// blocks, so it is not waited for; the gates keep what output
+		// still comes from the writers the caller has moved on from.
+		outGate.close()
+		errGate.close()
 		s.Close()
-		return fmt.Errorf("%s: stopped %s: %w", c.host, what, context.Cause(ctx))
+		return fmt.Errorf("%s: stopped waiting for %s, which may still run there: %w", c.host, what, context.Cause(ctx))
 	}
 	var exitErr *ssh.ExitError
 	var missing *ssh.ExitMissingError
@@ -87,6 +95,30 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// gate passes writes on until closed, then refuses them.
+type gate struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+var errGateClosed = errors.New("no longer waiting for output")
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, errGateClosed
+	}
+	return g.w.Write(p)
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
 
 // tailBuffer keeps the last max bytes written to it.

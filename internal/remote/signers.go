@@ -77,7 +77,7 @@ func describeSigners(signers []ssh.Signer) string {
 	for _, s := range signers {
 		out = append(out, describeKey(s.PublicKey()))
 	}
-	return strings.Join(out, " and ")
+	return strings.Join(out, "; ")
 }
 
 func describeKey(k ssh.PublicKey) string {
@@ -85,14 +85,16 @@ func describeKey(k ssh.PublicKey) string {
 	if !ok {
 		return fmt.Sprintf("key %s (%s)", Fingerprint(k), k.Type())
 	}
-	validity := "valid until " + time.Unix(int64(cert.ValidBefore), 0).UTC().Format(time.RFC3339)
-	if cert.ValidBefore == ssh.CertTimeInfinity {
+	date := func(t uint64) string { return time.Unix(int64(t), 0).UTC().Format(time.RFC3339) }
+	validity := "valid until " + date(cert.ValidBefore)
+	now := uint64(time.Now().Unix())
+	switch {
+	case now < cert.ValidAfter:
+		validity = "NOT VALID before " + date(cert.ValidAfter)
+	case cert.ValidBefore == ssh.CertTimeInfinity:
 		validity = "valid forever"
+	case now >= cert.ValidBefore:
+		validity = "EXPIRED at " + date(cert.ValidBefore)
 	}
-	if now := uint64(time.Now().Unix()); now >= cert.ValidBefore {
-		validity = "EXPIRED " + time.Unix(int64(cert.ValidBefore), 0).UTC().Format(time.RFC3339)
-	} else if now < cert.ValidAfter {
-		validity = "not valid before " + time.Unix(int64(cert.ValidAfter), 0).UTC().Format(time.RFC3339)
-	}
-	return fmt.Sprintf("certificate %q for %s of key %s, %s", cert.KeyId, strings.Join(cert.ValidPrincipals, ","), Fingerprint(cert.Key), validity)
+	return fmt.Sprintf("certificate %q for %s (key %s, %s)", cert.KeyId, strings.Join(cert.ValidPrincipals, ","), Fingerprint(cert.Key), validity)
 }

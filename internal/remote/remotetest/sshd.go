@@ -40,7 +40,10 @@ type Options struct {
 	// presents the certificate (HostCertificate), as a Homeworld node does.
 	HostCA         ssh.Signer
 	HostPrincipals []string
-	// LogLevel is sshd's; default VERBOSE. DEBUG3 logs every command run.
+	// RecordCommands keeps every command line sshd is asked to run, for
+	// Commands (sshd does not log them, even at DEBUG3).
+	RecordCommands bool
+	// LogLevel is sshd's; default VERBOSE.
 	LogLevel string
 }
 
@@ -51,6 +54,28 @@ type SSHD struct {
 	HostCert *ssh.Certificate // nil unless Options.HostCA was set
 	Dir      string           // its config, keys and log
 	logPath  string
+}
+
+// commandsFile is where a recording sshd keeps command lines, each ended
+// by a NUL byte (a command line can hold any other byte).
+const commandsFile = "commands"
+
+// recorder runs as every session's forced command: it records the command
+// the client asked for, which sshd passes in SSH_ORIGINAL_COMMAND, and
+// runs it with the user's shell as sshd would have.
+const recorder = `#!/bin/sh
+printf '%%s\0' "$SSH_ORIGINAL_COMMAND" >> '%s'
+exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
+`
+
+// Commands are the command lines sshd was asked to run, in order, if
+// Options.RecordCommands was set.
+func (s *SSHD) Commands() []string {
+	data, err := os.ReadFile(filepath.Join(s.Dir, commandsFile))
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
 }
 
 // Log is what sshd has logged so far.
@@ -102,6 +127,13 @@ func Start(t testing.TB, o Options) *SSHD {
 	if o.UserCA != nil {
 		writeFile(t, filepath.Join(dir, "user_ca.pub"), ssh.MarshalAuthorizedKey(o.UserCA))
 		add("TrustedUserCAKeys %s", filepath.Join(dir, "user_ca.pub"))
+	}
+	if o.RecordCommands {
+		script := filepath.Join(dir, "record-command")
+		if err := os.WriteFile(script, []byte(fmt.Sprintf(recorder, filepath.Join(dir, commandsFile))), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		add("ForceCommand %s", script)
 	}
 	logLevel := o.LogLevel
 	if logLevel == "" {
@@ -245,9 +277,23 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// FreeAddr is a loopback address nobody listens on right now, for tests of
-// a refused connection.
-func FreeAddr(t testing.TB) string {
+// ClosedAddr is a loopback address that refuses connections until t ends:
+// its port is held by a socket that is bound but does not listen (and
+// without SO_REUSEADDR, so nobody else can bind it meanwhile). A port
+// merely free now could be listened on by the time a test connects.
+func ClosedAddr(t testing.TB) string {
 	t.Helper()
-	return net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort(t)))
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(sa.(*syscall.SockaddrInet4).Port))
 }
