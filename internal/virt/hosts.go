@@ -152,8 +152,8 @@ func UpHosts(ctx context.Context, o HostsOptions) (err error) {
 		if err := st.save(); err != nil {
 			return err
 		}
-		for _, fp := range r.Fingerprints {
-			fmt.Fprintf(&keys, "%s %s\n", o.Config.FQDN(n.Node), fp)
+		for _, k := range r.HostKeys {
+			fmt.Fprintf(&keys, "%s %s %s\n", o.Config.FQDN(n.Node), k.Fingerprint, k.Type)
 		}
 	}
 	if err := os.WriteFile(t.HostKeysFile(), []byte(keys.String()), 0o644); err != nil {
