@@ -19,7 +19,9 @@ type Config struct {
 	User     string       // default root
 	Signers  []ssh.Signer // keys to offer, in order; see LoadSigners and AgentSigners
 	HostKeys HostKeys
-	Timeout  time.Duration // connecting: TCP, handshake and login; default DefaultTimeout
+	// Timeout bounds the TCP connect, and again the handshake and login;
+	// default DefaultTimeout. Commands have no timeout: give them a ctx.
+	Timeout time.Duration
 }
 
 // Client is a connection to one host.

@@ -1,8 +1,3 @@
-// Package remote drives a Debian host over SSH as root: it runs commands
-// and writes and reads files there, and trusts a host only by a key that
-// known_hosts lists, a certificate from an authority it lists, or a key
-// the operator vouched for. Every error names the host and its address.
-// spire and the packages that set hosts up (internal/hostsetup) import it.
 package remote
 
 import (

@@ -133,7 +133,7 @@ func TestChangedHostKeyIsRefused(t *testing.T) {
 func TestRevokedHostKeyIsRefused(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "node1", remotetest.Options{})
-	kh := writeKnownHosts(t, knownHostsLine(s.host, s.sshd.HostKey), "@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.sshd.HostKey))))
+	kh := writeKnownHosts(t, knownHostsLine(s.host, s.sshd.HostKey), "@revoked * "+authorizedKey(s.sshd.HostKey))
 	_, err := Dial(context.Background(), s.host, Config{Signers: []ssh.Signer{s.admin}, Timeout: testTimeout, HostKeys: HostKeys{KnownHosts: kh}})
 	if !errors.Is(err, ErrHostKeyRevoked) {
 		t.Fatalf("Dial = %v, want ErrHostKeyRevoked", err)
@@ -145,7 +145,7 @@ func TestRevokedHostKeyIsRefused(t *testing.T) {
 func hostCA(t *testing.T) (ssh.Signer, func(port string) string) {
 	ca := newSigner(t)
 	return ca, func(port string) string {
-		return fmt.Sprintf("@cert-authority [*.example]:%s %s", port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ca.PublicKey()))))
+		return fmt.Sprintf("@cert-authority [*.example]:%s %s", port, authorizedKey(ca.PublicKey()))
 	}
 }
 

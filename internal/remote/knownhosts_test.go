@@ -9,7 +9,9 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-func authorizedKey(k ssh.PublicKey) string { return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) }
+func authorizedKey(k ssh.PublicKey) string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+}
 
 // entries leans on x/crypto's knownhosts to match host patterns; this pins
 // down that it sorts every kind of line OpenSSH writes.
