@@ -187,6 +187,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{KubeState},
 		Ready:       Probe{Endpoint: KubeState, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}}, // its kubeconfig
 	},
 	{
 		Name:        "registry",

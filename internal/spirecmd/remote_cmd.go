@@ -88,13 +88,13 @@ printed under its name. Every node is tried; spire fails if any did.` + sshHelp,
 func (a *app) queryCommand() *cobra.Command {
 	keyurl := &cobra.Command{
 		Use:   "keyurl PATH",
-		Short: "Fetch a public path from the keyserver (e.g. /static/cluster.conf)",
+		Short: "Fetch a public path from the keyserver (e.g. /v1/static/cluster.conf)",
 		Long: `GET https://SUPERVISOR:` + services.KeyserverAPI.PortString() + `/PATH from the keyserver, trusting only the
 cluster CA and checking the supervisor's name, and print the body. The
 keyserver's public paths are its health, its static files and the
 authorities' public halves.`,
-		Example: `  spire query keyurl /static/cluster.conf
-  spire query keyurl /pub/ssh-host`,
+		Example: `  spire query keyurl /v1/static/cluster.conf
+  spire query keyurl /v1/pub/ssh-host`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ws, cfg, err := a.workspaceConfig()

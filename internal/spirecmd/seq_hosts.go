@@ -10,6 +10,7 @@ import (
 	"homeworld.dev/homeworld/internal/dnsmonitor"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
 	"homeworld.dev/homeworld/internal/hostsetup"
+	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/seq"
 	"homeworld.dev/homeworld/internal/verify"
 	"homeworld.dev/homeworld/internal/virt"
@@ -62,7 +63,7 @@ func (a *app) supervisorHostSteps(ws *workspace.Workspace, cfg *config.Config, h
 			return a.setupKeyserver(ctx, hs, setupYAML, s.auths)
 		}},
 		{Name: "verify keystatics: the keyserver serves cluster.conf", Run: func(ctx context.Context) error {
-			_, err := queryKeyURL(ws.Dir, cfg, "/static/cluster.conf")
+			_, err := queryKeyURL(ws.Dir, cfg, keyapi.PathStatic+"cluster.conf")
 			return err
 		}},
 		{Name: "setup self-admit", Run: func(ctx context.Context) error {

@@ -313,7 +313,7 @@ func (a *app) setupPrometheus(ctx context.Context, hs *hosts) error {
 	if err != nil {
 		return err
 	}
-	unit := []string{"prometheus.service"}
+	unit := []string{services.MustGet("prometheus").Unit()}
 	if err := hostsetup.Enable(ctx, c, unit, nil, nil); err != nil {
 		return &hostsetup.Error{Host: sup.Hostname, Step: "Prometheus", Err: err}
 	}
