@@ -86,9 +86,16 @@ func States(ctx context.Context, h Host, units []string) ([]UnitState, error) {
 	return states, nil
 }
 
+// ActiveTimeout is how long WaitActive waits for units: long enough for a
+// keyclient's first credentials and a kubelet's start, short enough that a
+// unit stuck in a restart loop is named rather than waited on for ever.
+const ActiveTimeout = 3 * time.Minute
+
 // WaitActive polls until every unit is active, or ctx ends: then it names
 // the units that are not, with the end of their journal.
 func WaitActive(ctx context.Context, h Host, units []string, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, ActiveTimeout)
+	defer cancel()
 	last := ""
 	for {
 		states, err := States(ctx, h, units)

@@ -84,7 +84,8 @@ func kubeState(n *Node) (*Launch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Launch{Files: map[string]string{kc: text}, Argv: []string{n.bin("kube-state-metrics"), "--kubeconfig", kc,
+	server := n.apiServerURL()
+	return &Launch{Files: map[string]string{kc: text}, Prepare: func() error { return waitForAPI(server) }, Argv: []string{n.bin("kube-state-metrics"), "--kubeconfig", kc,
 		"--host", services.KubeState.Host(n.ip()), "--port", services.KubeState.PortString(),
 		"--telemetry-host", services.KubeStateTelemetry.Host(n.ip()), "--telemetry-port", services.KubeStateTelemetry.PortString(),
 		"--resources", strings.Join(KubeStateResources, ",")}}, nil
