@@ -3,6 +3,7 @@ package hostsetup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -51,14 +52,17 @@ func InstallPackages(ctx context.Context, h Host, k config.Kind, aptFiles []File
 	if _, err := Put(ctx, h, aptFiles); err != nil {
 		return Installed{}, err
 	}
+	// Another apt run (an earlier spire cut off, unattended upgrades) holds
+	// the lock for a while: wait for it rather than fail.
 	const env = "DEBIAN_FRONTEND=noninteractive"
-	if _, err := h.Run(ctx, "apt-get update -q -o APT::Update::Error-Mode=any", nil); err != nil {
+	const lock = " -o DPkg::Lock::Timeout=300"
+	if _, err := h.Run(ctx, "apt-get update -q -o APT::Update::Error-Mode=any"+lock, nil); err != nil {
 		return Installed{}, fmt.Errorf("apt-get update (is the branch served at the address in %s?): %w", aptFiles[len(aptFiles)-1].Path, err)
 	}
 	// A simulation says what an install would do; "0 upgraded, 0 newly
 	// installed" means the host is already current.
-	install := command("apt-get", "install", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", KindPackage(k))
-	upgrade := "apt-get dist-upgrade -y -q -o Dpkg::Options::=--force-confold"
+	install := command("apt-get", "install", "-o", "DPkg::Lock::Timeout=300", "-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold", KindPackage(k))
+	upgrade := "apt-get dist-upgrade -y -q -o Dpkg::Options::=--force-confold" + lock
 	sim, err := h.Run(ctx, env+" "+install+" -s && "+env+" "+upgrade+" -s", nil)
 	if err != nil {
 		return Installed{}, err
@@ -67,9 +71,11 @@ func InstallPackages(ctx context.Context, h Host, k config.Kind, aptFiles []File
 	changed := false
 	for _, line := range strings.Split(string(sim), "\n") {
 		if strings.Contains(line, " upgraded, ") && strings.Contains(line, " newly installed") {
-			summaries = append(summaries, strings.TrimSpace(line))
 			if !strings.HasPrefix(line, "0 upgraded, 0 newly installed, 0 to remove") {
 				changed = true
+				if !slices.Contains(summaries, strings.TrimSpace(line)) {
+					summaries = append(summaries, strings.TrimSpace(line))
+				}
 			}
 		}
 	}
