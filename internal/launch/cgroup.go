@@ -21,6 +21,12 @@ func prepareCgroups(root string) error {
 		if !e.IsDir() || e.Name() == "unified" {
 			continue
 		}
+		// Only mounted hierarchies: a container's cgroup tmpfs can hold
+		// empty mount points for hierarchies it does not have (nspawn's
+		// "cpu,cpuacct" where the host mounts cpu and cpuacct apart).
+		if _, err := os.Stat(filepath.Join(CgroupMount, e.Name(), "cgroup.procs")); err != nil {
+			continue
+		}
 		dir := filepath.Join(CgroupMount, e.Name(), root)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
