@@ -175,7 +175,7 @@ func RestartEnabled(ctx context.Context, h Host, k config.Kind) (int, error) {
 	if len(running) == 0 {
 		return 0, nil
 	}
-	if _, err := h.Run(ctx, "systemctl daemon-reload && "+command(append([]string{"systemctl", "restart"}, running...)...), nil); err != nil {
+	if _, err := h.Run(ctx, "systemctl daemon-reload && "+command(append([]string{"systemctl", "restart", "--no-block"}, running...)...), nil); err != nil {
 		return 0, err
 	}
 	return len(running), WaitActive(ctx, h, running, nil)
