@@ -39,7 +39,10 @@ func Status(t *Topology) ([]NodeStatus, error) {
 	for _, n := range t.Nodes {
 		ns := NodeStatus{Hostname: n.Hostname, Kind: string(n.Kind), IP: n.IP, PID: st.Nodes[n.Hostname]}
 		ns.Running = ns.PID != 0 && supervise.Alive(ns.PID)
-		if ns.Running {
+		if ns.Running && st.Mode == ModeSystemd {
+			// systemd runs the services; their states are in verify services.
+			ns.RSSBytes, ns.Memory = nodeMemory(n, nil)
+		} else if ns.Running {
 			url := services.NodeSupervisor.URL(n.IP, "/status")
 			resp, err := client.Get(url)
 			if err == nil {
