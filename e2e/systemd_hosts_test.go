@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"homeworld.dev/homeworld/internal/debpkg"
 	"homeworld.dev/homeworld/internal/hostsetup"
 	"homeworld.dev/homeworld/internal/virt"
+	"homeworld.dev/homeworld/internal/virt/nspawn"
 )
 
 // TestSystemdHosts is the production path end to end: 1 supervisor, 1
@@ -85,6 +87,36 @@ func TestSystemdHosts(t *testing.T) {
 		}
 	})
 
+	t.Run("a host that refuses SSH stops install-packages before anything changes", func(t *testing.T) {
+		worker := v.topo.Nodes[len(v.topo.Nodes)-1]
+		inHost := func(cmd string) {
+			t.Helper()
+			st, err := nspawn.Status(nspawn.Host{Dir: worker.Dir})
+			if err != nil || !st.Running {
+				t.Fatalf("%s: %+v %v", worker.Hostname, st, err)
+			}
+			if out, err := exec.Command("nsenter", "-t", fmt.Sprint(st.Leader), "-a", "sh", "-c", cmd).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", cmd, err, out)
+			}
+		}
+		inHost("systemctl stop ssh.socket ssh.service")
+		before := invocations(t, v, config.KindSupervisor, config.KindMaster)
+		out, errOut, err := v.trySpire("infra", "install-packages")
+		if err == nil || !strings.Contains(errOut, worker.Hostname) || !strings.Contains(errOut, "refuses SSH connections") || !strings.Contains(errOut, "nothing was changed on any host") {
+			t.Errorf("install-packages with worker1's sshd down: %v\n%s%s", err, out, errOut)
+		}
+		if strings.Contains(out, "installing") {
+			t.Errorf("install-packages started installing before every host passed its checks:\n%s", out)
+		}
+		if after := invocations(t, v, config.KindSupervisor, config.KindMaster); after != before {
+			t.Errorf("units changed on the other hosts")
+		}
+		inHost("systemctl start ssh.service")
+		if out := v.spire("infra", "install-packages"); strings.Count(out, "already current") != len(v.cfg.Nodes) {
+			t.Errorf("second run:\n%s", out)
+		}
+	})
+
 	t.Run("a unit killed with SIGKILL comes back and verify names the restart", func(t *testing.T) {
 		worker := v.cfg.NodesOf(config.KindWorker)[0]
 		v.spire("foreach", "worker", "--", "systemctl kill --signal=KILL kube-proxy.service")
@@ -110,10 +142,13 @@ func TestSystemdHosts(t *testing.T) {
 
 // invocations lists every unit's invocation ID on every host: a restart
 // changes it.
-func invocations(t *testing.T, v *virtCluster) string {
+func invocations(t *testing.T, v *virtCluster, kinds ...config.Kind) string {
 	t.Helper()
+	if len(kinds) == 0 {
+		kinds = config.Kinds
+	}
 	var b strings.Builder
-	for _, k := range config.Kinds {
+	for _, k := range kinds {
 		units, _ := hostsetup.Units(k)
 		b.WriteString(v.spire("foreach", string(k), "--", "systemctl show -p Id -p InvocationID "+strings.Join(units, " ")))
 	}

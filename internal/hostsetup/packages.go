@@ -12,8 +12,9 @@ import (
 
 // MinFreeBytes is the room install-packages wants on a host's root
 // filesystem before it changes anything: Homeworld's packages take about
-// 1 GiB unpacked, and apt keeps the archives while it installs.
-const MinFreeBytes = 2 << 30
+// 1 GiB unpacked, and apt keeps the archives while it installs. A
+// variable so a test can ask for more than its machine has.
+var MinFreeBytes int64 = 2 << 30
 
 // KindPackage is the package that makes a machine a node of kind k
 // (internal/debpkg.KindPackage builds it).

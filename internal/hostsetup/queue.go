@@ -18,10 +18,11 @@ type Manifest struct {
 	Text string
 }
 
-// Enqueue writes manifests into the setup queue on the supervisor h, in
-// order, and returns the items' file names. The queue applies them; the
+// Enqueue writes manifests into the setup queue in folder dir (on a
+// supervisor, setupqueue.DefaultDir) of host h, in order, and returns the
+// items' file names. The queue applies them; the
 // write is atomic, so it never sees half an item.
-func Enqueue(ctx context.Context, h Host, ms []Manifest) ([]string, error) {
+func Enqueue(ctx context.Context, h Host, dir string, ms []Manifest) ([]string, error) {
 	var items []string
 	seq := setupqueue.SeqOf(time.Now())
 	for i, m := range ms {
@@ -32,7 +33,7 @@ func Enqueue(ctx context.Context, h Host, ms []Manifest) ([]string, error) {
 		if err != nil {
 			return items, err
 		}
-		if _, err := h.WriteFile(ctx, path.Join(setupqueue.DefaultDir, file), []byte(m.Text), 0o600); err != nil {
+		if _, err := h.WriteFile(ctx, path.Join(dir, file), []byte(m.Text), 0o600); err != nil {
 			return items, err
 		}
 		items = append(items, file)
@@ -40,10 +41,10 @@ func Enqueue(ctx context.Context, h Host, ms []Manifest) ([]string, error) {
 	return items, nil
 }
 
-// WaitApplied waits until the queue on h has applied every item and
+// WaitApplied waits until the queue in dir on h has applied every item and
 // returns their records in order.
-func WaitApplied(ctx context.Context, h Host, items []string) ([]setupqueue.Record, error) {
-	log := path.Join(setupqueue.DefaultDir, setupqueue.AppliedDir, setupqueue.AuditLog)
+func WaitApplied(ctx context.Context, h Host, dir string, items []string) ([]setupqueue.Record, error) {
+	log := path.Join(dir, setupqueue.AppliedDir, setupqueue.AuditLog)
 	for {
 		data, err := h.ReadFile(ctx, log)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -154,14 +154,14 @@ func (a *app) deployOverSSH(ctx context.Context, ws *workspace.Workspace, cfg *c
 	if err != nil {
 		return nil, err
 	}
-	items, err := hostsetup.Enqueue(ctx, c, ms)
+	items, err := hostsetup.Enqueue(ctx, c, setupqueue.DefaultDir, ms)
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(a.Stderr, "queued %s on the supervisor; waiting for the setup queue to apply them\n", strings.Join(items, ", "))
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	return hostsetup.WaitApplied(ctx, c, items)
+	return hostsetup.WaitApplied(ctx, c, setupqueue.DefaultDir, items)
 }
 
 // dnsManifest is the DNS add-on of the workspace's cluster; a virtual

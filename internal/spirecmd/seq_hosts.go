@@ -12,6 +12,7 @@ import (
 	"homeworld.dev/homeworld/internal/hostsetup"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/seq"
+	"homeworld.dev/homeworld/internal/setupqueue"
 	"homeworld.dev/homeworld/internal/verify"
 	"homeworld.dev/homeworld/internal/virt"
 	"homeworld.dev/homeworld/internal/workspace"
@@ -89,7 +90,7 @@ func (a *app) supervisorHostSteps(ws *workspace.Workspace, cfg *config.Config, h
 			if err != nil {
 				return err
 			}
-			items, err := hostsetup.Enqueue(ctx, c, ms)
+			items, err := hostsetup.Enqueue(ctx, c, setupqueue.DefaultDir, ms)
 			if err == nil {
 				fmt.Fprintf(a.Stdout, "queued %d items; the setup queue applies them once the masters' API answers\n", len(items))
 			}
