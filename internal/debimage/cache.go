@@ -29,7 +29,7 @@ func Cached(ctx context.Context, name string, make func(ctx context.Context, tmp
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lock(ctx, file+".lock")
+	unlock, err := Lock(ctx, file+".lock")
 	if err != nil {
 		return "", err
 	}
@@ -51,8 +51,10 @@ func Cached(ctx context.Context, name string, make func(ctx context.Context, tmp
 	return file, os.Rename(tmp, file)
 }
 
-// lock takes an exclusive flock on path, waiting for ctx at most.
-func lock(ctx context.Context, path string) (unlock func(), err error) {
+// Lock takes an exclusive flock on path (made if missing), waiting for ctx
+// at most: one maker of a cached root, or one Boot or Stop of a host, at a
+// time, across processes.
+func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
@@ -69,7 +71,7 @@ func lock(ctx context.Context, path string) (unlock func(), err error) {
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("waiting for another maker of %s: %w", path, ctx.Err())
+			return nil, fmt.Errorf("waiting for whoever holds %s: %w", path, ctx.Err())
 		case <-time.After(lockPoll):
 		}
 	}

@@ -75,7 +75,7 @@ func TestCachedWaitHonoursContext(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := lock(context.Background(), dir+"/y.tar.lock")
+	unlock, err := Lock(context.Background(), dir+"/y.tar.lock")
 	if err != nil {
 		t.Fatal(err)
 	}

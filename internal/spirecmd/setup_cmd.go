@@ -109,26 +109,18 @@ and token are written below a local folder (one node).` + sshHelp,
 			if all == (len(args) > 0) {
 				return fmt.Errorf("name the nodes to admit, or --all for every master and worker")
 			}
-			s, err := a.connectAdmin(&f)
-			if err != nil {
-				return err
-			}
-			defer s.admin.Close()
-			nodes, err := nodesOf(s.cfg, args, config.KindMaster, config.KindWorker)
-			if err != nil {
-				return err
-			}
-			hs, err := a.connectHosts(s.ws, s.cfg, &hf)
-			if err != nil {
-				return err
-			}
-			defer hs.Close()
-			for _, n := range nodes {
-				if err := a.admitHost(cmd.Context(), hs, s, n); err != nil {
+			return a.withAdminHosts(&f, &hf, func(s *adminSession, hs *hosts) error {
+				nodes, err := nodesOf(s.cfg, args, config.KindMaster, config.KindWorker)
+				if err != nil {
 					return err
 				}
-			}
-			return nil
+				for _, n := range nodes {
+					if err := a.admitHost(cmd.Context(), hs, s, n); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		},
 	}
 	nodeCmd.Flags().StringVar(&root, "root", "", "write one node's bootstrap files below this local folder instead of over SSH")
@@ -144,17 +136,9 @@ supervisor's kind enabled and started, waiting until all are active (the
 original's self-admit, which also started the auth monitor).` + sshHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.connectAdmin(&f)
-			if err != nil {
-				return err
-			}
-			defer s.admin.Close()
-			hs, err := a.connectHosts(s.ws, s.cfg, &hf)
-			if err != nil {
-				return err
-			}
-			defer hs.Close()
-			return a.admitHost(cmd.Context(), hs, s, s.cfg.Supervisor())
+			return a.withAdminHosts(&f, &hf, func(s *adminSession, hs *hosts) error {
+				return a.admitHost(cmd.Context(), hs, s, s.cfg.Supervisor())
+			})
 		},
 	}
 	f.register(selfAdmitCmd)
@@ -168,17 +152,9 @@ authorized_keys to /root/original_authorized_keys, so only certificates
 from the ssh-user authority ('spire access ssh') log in from then on.` + sshHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.connectAdmin(&f)
-			if err != nil {
-				return err
-			}
-			defer s.admin.Close()
-			hs, err := a.connectHosts(s.ws, s.cfg, &hf)
-			if err != nil {
-				return err
-			}
-			defer hs.Close()
-			return a.certificateSSH(cmd.Context(), hs, s, s.cfg.Supervisor())
+			return a.withAdminHosts(&f, &hf, func(s *adminSession, hs *hosts) error {
+				return a.certificateSSH(cmd.Context(), hs, s, s.cfg.Supervisor())
+			})
 		},
 	}
 	f.register(supervisorSSHCmd)
@@ -205,6 +181,21 @@ rendered from setup.yaml when it starts) and wait until it is active.` + sshHelp
 	c := group("setup", "Set up the supervisor and admit nodes over SSH", keyserverCmd, selfAdmitCmd, supervisorSSHCmd, prometheusCmd, nodeCmd)
 	hf.register(c)
 	return c
+}
+
+// withAdminHosts runs fn as a connected admin with SSH to the hosts.
+func (a *app) withAdminHosts(f *keyserverFlags, hf *hostFlags, fn func(*adminSession, *hosts) error) error {
+	s, err := a.connectAdmin(f)
+	if err != nil {
+		return err
+	}
+	defer s.admin.Close()
+	hs, err := a.connectHosts(s.ws, s.cfg, hf)
+	if err != nil {
+		return err
+	}
+	defer hs.Close()
+	return fn(s, hs)
 }
 
 // setupKeyserver installs and starts the keyserver on the supervisor.
