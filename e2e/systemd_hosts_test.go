@@ -87,6 +87,27 @@ func TestSystemdHosts(t *testing.T) {
 		}
 	})
 
+	t.Run("a newer branch upgrades the running cluster and keeps every credential", func(t *testing.T) {
+		newer := t.TempDir()
+		if _, err := debpkg.Build(debpkg.Options{BinDir: bin, OutDir: newer, Version: "0.0.2+e2e", Epoch: time.Unix(1795800000, 0).UTC()}); err != nil {
+			t.Fatal(err)
+		}
+		v.spire("branch", "build", "--packages", newer, "--out", branch, "--url", virt.BranchURL(v.topo))
+		ids := "sha256sum /etc/homeworld/keyclient/granting.pem /etc/homeworld/keys/*.pem"
+		before := v.spire("foreach", "node", "--", ids)
+		out := v.spire("infra", "install-packages")
+		if strings.Count(out, "units restarted") != len(v.cfg.Nodes) {
+			t.Errorf("upgrade:\n%s", out)
+		}
+		if after := v.spire("foreach", "node", "--", ids); after != before {
+			t.Errorf("credentials changed in the upgrade:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+		if out := v.spire("foreach", "node", "--", "dpkg-query -W -f '${Version}\\n' homeworld-keyclient"); strings.Count(out, "0.0.2+e2e") != len(v.cfg.Nodes) {
+			t.Errorf("versions after the upgrade:\n%s", out)
+		}
+		v.spire("seq", "cluster")
+	})
+
 	t.Run("a host that refuses SSH stops install-packages before anything changes", func(t *testing.T) {
 		worker := v.topo.Nodes[len(v.topo.Nodes)-1]
 		inHost := func(cmd string) {
