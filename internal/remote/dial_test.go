@@ -255,10 +255,10 @@ func TestHostString(t *testing.T) {
 		h    Host
 		want string
 	}{
-		{Host{Name: "supervisor", Addr: "10.213.0.2:22"}, "supervisor (10.213.0.2:22)"},
-		{Host{Name: "supervisor", Addr: "10.213.0.2"}, "supervisor (10.213.0.2:22)"},
+		{Host{Name: "supervisor", Addr: "10.213.0.2:" + sshPort}, "supervisor (10.213.0.2:" + sshPort + ")"},
+		{Host{Name: "supervisor", Addr: "10.213.0.2"}, "supervisor (10.213.0.2:" + sshPort + ")"},
 		{Host{Addr: "10.213.0.2:2222"}, "10.213.0.2:2222"},
-		{Host{Name: "fd00::1", Addr: "[fd00::1]"}, "[fd00::1]:22"},
+		{Host{Name: "fd00::1", Addr: "[fd00::1]"}, "[fd00::1]:" + sshPort},
 	} {
 		if got := c.h.String(); got != c.want {
 			t.Errorf("%#v.String() = %q, want %q", c.h, got, c.want)

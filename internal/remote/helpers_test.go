@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"homeworld.dev/homeworld/internal/services"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -100,3 +102,6 @@ func wantContains(t *testing.T, what, msg string, parts ...string) {
 		}
 	}
 }
+
+// sshPort is the service map's SSH port, which Host defaults to.
+var sshPort = services.SSH.PortString()

@@ -3,6 +3,8 @@ package remote
 import (
 	"net"
 	"strings"
+
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Host is one machine spire drives.
@@ -29,7 +31,7 @@ func (h Host) addr() string {
 	if _, _, err := net.SplitHostPort(h.Addr); err == nil {
 		return h.Addr
 	}
-	return net.JoinHostPort(strings.Trim(h.Addr, "[]"), "22")
+	return net.JoinHostPort(strings.Trim(h.Addr, "[]"), services.SSH.PortString())
 }
 
 func (h Host) addrHost() string {

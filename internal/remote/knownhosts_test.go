@@ -41,12 +41,12 @@ func TestKnownHostsEntries(t *testing.T) {
 		name        string
 		plain, auth []ssh.PublicKey
 	}{
-		{"node1.example:22", []ssh.PublicKey{k[0]}, []ssh.PublicKey{ca}},
+		{"node1.example:" + sshPort, []ssh.PublicKey{k[0]}, []ssh.PublicKey{ca}},
 		{"node1.example:2222", []ssh.PublicKey{k[1]}, nil},
-		{"node3.example:22", []ssh.PublicKey{k[2]}, []ssh.PublicKey{ca}},
-		{"10.0.0.9:22", []ssh.PublicKey{k[3]}, nil},
-		{"node9.example:22", nil, []ssh.PublicKey{ca}},
-		{"stranger:22", nil, nil},
+		{"node3.example:" + sshPort, []ssh.PublicKey{k[2]}, []ssh.PublicKey{ca}},
+		{"10.0.0.9:" + sshPort, []ssh.PublicKey{k[3]}, nil},
+		{"node9.example:" + sshPort, nil, []ssh.PublicKey{ca}},
+		{"stranger:" + sshPort, nil, nil},
 	} {
 		plain, auth, err := known.entries(c.name)
 		if err != nil {
@@ -68,7 +68,7 @@ func TestMissingKnownHostsListsNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if plain, auth, err := known.entries("node1:22"); err != nil || len(plain)+len(auth) != 0 {
+		if plain, auth, err := known.entries("node1:" + sshPort); err != nil || len(plain)+len(auth) != 0 {
 			t.Errorf("%q: entries = %d, %d, %v", path, len(plain), len(auth), err)
 		}
 	}
@@ -78,7 +78,7 @@ func TestMissingKnownHostsListsNothing(t *testing.T) {
 // shows the known one rather than one that would look like a change.
 func TestAlgorithmsPreferKnownKeys(t *testing.T) {
 	t.Parallel()
-	h := Host{Name: "node1", Addr: "127.0.0.1:22"}
+	h := Host{Name: "node1", Addr: "127.0.0.1:" + sshPort}
 	edKey := newSigner(t).PublicKey()
 	v, err := newVerifier(h, HostKeys{KnownHosts: writeKnownHosts(t, knownHostsLine(h, edKey))})
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"homeworld.dev/homeworld/internal/services"
+
 	"golang.org/x/crypto/ssh"
 
 	"homeworld.dev/homeworld/internal/images"
@@ -96,7 +98,7 @@ func testHost(t *testing.T, i int, key ssh.PublicKey) Host {
 func (h Host) addr() string {
 	var i int
 	fmt.Sscanf(h.Name, "hwnt%d", &i)
-	return fmt.Sprintf("%s.%d:22", testNet, 10+i)
+	return services.SSH.Addr(fmt.Sprintf("%s.%d", testNet, 10+i))
 }
 
 // sshKey is a fresh key for root's authorized_keys.
