@@ -21,7 +21,7 @@ const Suite = debimage.Suite
 func New(t testing.TB) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: debootstrap and chroot")
+		t.Fatal("needs root: debootstrap and chroot (CI runs as root; run the tests with sudo)")
 	}
 	ctx := context.Background()
 	cache, err := debimage.Minbase(ctx)

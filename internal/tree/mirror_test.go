@@ -15,7 +15,7 @@ import (
 // upstream builds take too long for every CI run).
 func TestBuildsOfflineFromItsMirror(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: a private network namespace")
+		t.Fatal("needs root: a private network namespace (CI runs as root; run the tests with sudo)")
 	}
 	mirror := t.TempDir()
 	for _, args := range [][]string{{mirror, "."}, {"--check", mirror}} {
