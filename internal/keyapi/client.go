@@ -144,15 +144,17 @@ func (c *Client) Call1(ctx context.Context, token string, api API, body string) 
 
 // Pub fetches an authority's public half.
 func (c *Client) Pub(ctx context.Context, authority Authority) ([]byte, error) {
-	return c.get(ctx, PathPub+string(authority))
+	return c.Get(ctx, PathPub+string(authority))
 }
 
 // Static fetches a cluster-wide static file.
 func (c *Client) Static(ctx context.Context, name string) ([]byte, error) {
-	return c.get(ctx, PathStatic+name)
+	return c.Get(ctx, PathStatic+name)
 }
 
-func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+// Get fetches any path the keyserver serves without a batch (spire query
+// keyurl); a refusal is an *Error with the status.
+func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
 	if err != nil {
 		return nil, err

@@ -52,13 +52,7 @@ reflector and a monitor on every master and worker (DaemonSets; each monitor
 pings every reflector), and one collector (Deployment) behind the Service
 `+flannelmonitor.Service+`, which Prometheus reads through the apiserver.
 Its service account may read pods in kube-system and list nodes.`,
-		func(ws *workspace.Workspace, cfg *config.Config) (string, error) {
-			var o flannelmonitor.Options
-			if virt.IsVirtual(ws.Dir) {
-				o = virt.FlannelMonitorOptions() // as virt up applies it
-			}
-			return flannelmonitor.Manifest(cfg, o)
-		})
+		flannelMonitorManifest)
 	var upstream []string
 	dnsMonCmd := a.addonCommand("dns-monitor", "Deploy the cluster DNS's monitor (dns-monitor) into Kubernetes",
 		`Render dns-monitor from setup.yaml and apply it in kube-system: one pod that
@@ -162,6 +156,16 @@ func (a *app) deployOverSSH(ctx context.Context, ws *workspace.Workspace, cfg *c
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	return hostsetup.WaitApplied(ctx, c, setupqueue.DefaultDir, items)
+}
+
+// flannelMonitorManifest is flannel-monitor for the workspace's cluster; a
+// virtual cluster's measures as often as virt up applies it.
+func flannelMonitorManifest(ws *workspace.Workspace, cfg *config.Config) (string, error) {
+	var o flannelmonitor.Options
+	if virt.IsVirtual(ws.Dir) {
+		o = virt.FlannelMonitorOptions()
+	}
+	return flannelmonitor.Manifest(cfg, o)
 }
 
 // dnsManifest is the DNS add-on of the workspace's cluster; a virtual

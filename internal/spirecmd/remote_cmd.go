@@ -2,11 +2,9 @@ package spirecmd
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -104,7 +102,7 @@ authorities' public halves.`,
 			if err := virt.CheckReachable(ws.Dir, cfg, ""); err != nil {
 				return err
 			}
-			body, err := queryKeyURL(ws.Dir, cfg, args[0])
+			body, err := queryKeyURL(cmd.Context(), ws.Dir, cfg, args[0])
 			if err != nil {
 				return err
 			}
@@ -116,7 +114,7 @@ authorities' public halves.`,
 }
 
 // queryKeyURL fetches path from the keyserver over TLS.
-func queryKeyURL(workspace string, cfg *config.Config, path string) ([]byte, error) {
+func queryKeyURL(ctx context.Context, workspace string, cfg *config.Config, path string) ([]byte, error) {
 	set, err := authority.NewStore(workspace).LoadPublic()
 	if err != nil {
 		return nil, err
@@ -128,26 +126,20 @@ func queryKeyURL(workspace string, cfg *config.Config, path string) ([]byte, err
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
 	sup := cfg.Supervisor()
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: cfg.FQDN(sup), MinVersion: tls.VersionTLS13},
-	}}
-	url := services.KeyserverAPI.URL(sup.IP, "/"+strings.TrimPrefix(path, "/"))
-	resp, err := client.Get(url)
+	client, err := keyapi.NewClient(keyapi.ClientConfig{Address: services.KeyserverAPI.Addr(sup.IP), ServerName: cfg.FQDN(sup), RootCAs: pool, Timeout: 10 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
+	path = "/" + strings.TrimPrefix(path, "/")
+	body, err := client.Get(ctx, path)
+	var refused *keyapi.Error
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("%s: path not found", url)
-	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusForbidden:
-		return nil, fmt.Errorf("%s: %s (possibly an auth error: %s)", url, resp.Status, strings.TrimSpace(string(body)))
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	case errors.As(err, &refused) && refused.Status == http.StatusNotFound:
+		return nil, fmt.Errorf("%s: path not found", path)
+	case errors.As(err, &refused) && (refused.Status == http.StatusBadRequest || refused.Status == http.StatusForbidden):
+		return nil, fmt.Errorf("%s: %w (possibly an auth error)", path, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return body, nil
 }

@@ -6,9 +6,6 @@ import (
 	"os"
 
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/dnsaddon"
-	"homeworld.dev/homeworld/internal/dnsmonitor"
-	"homeworld.dev/homeworld/internal/flannelmonitor"
 	"homeworld.dev/homeworld/internal/hostsetup"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/seq"
@@ -64,7 +61,7 @@ func (a *app) supervisorHostSteps(ws *workspace.Workspace, cfg *config.Config, h
 			return a.setupKeyserver(ctx, hs, setupYAML, s.auths)
 		}},
 		{Name: "verify keystatics: the keyserver serves cluster.conf", Run: func(ctx context.Context) error {
-			_, err := queryKeyURL(ws.Dir, cfg, keyapi.PathStatic+"cluster.conf")
+			_, err := queryKeyURL(ctx, ws.Dir, cfg, keyapi.PathStatic+"cluster.conf")
 			return err
 		}},
 		{Name: "setup self-admit", Run: func(ctx context.Context) error {
@@ -102,36 +99,29 @@ func (a *app) supervisorHostSteps(ws *workspace.Workspace, cfg *config.Config, h
 }
 
 // clusterManifests are what the supervisor queues for the cluster: RBAC,
-// then the add-ons (a virtual cluster's with its own resolver).
+// then the add-ons, rendered as spire deploy renders each (a virtual
+// cluster's with its own resolver and intervals).
 func clusterManifests(ws *workspace.Workspace, cfg *config.Config) ([]hostsetup.Manifest, error) {
-	var ms []virt.Manifest
-	if virt.IsVirtual(ws.Dir) {
-		t, err := virt.NewTopology(ws.Dir, cfg)
-		if err != nil {
-			return nil, err
-		}
-		if ms, err = virt.ClusterManifests(t, cfg); err != nil {
-			return nil, err
-		}
-	} else {
-		ms = virt.RBACManifests(cfg)
-		dns, err := dnsaddon.Manifest(cfg, dnsaddon.Options{})
-		if err != nil {
-			return nil, err
-		}
-		fm, err := flannelmonitor.Manifest(cfg, flannelmonitor.Options{})
-		if err != nil {
-			return nil, err
-		}
-		dm, err := dnsmonitor.Manifest(cfg, dnsmonitor.Options{})
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, virt.Manifest{Name: "dns-addon", Text: dns}, virt.Manifest{Name: "flannel-monitor", Text: fm}, virt.Manifest{Name: "dns-monitor", Text: dm})
+	var out []hostsetup.Manifest
+	for _, m := range virt.RBACManifests(cfg) {
+		out = append(out, hostsetup.Manifest{Name: m.Name, Text: m.Text})
 	}
-	out := make([]hostsetup.Manifest, len(ms))
-	for i, m := range ms {
-		out[i] = hostsetup.Manifest{Name: m.Name, Text: m.Text}
+	addons := []struct {
+		name   string
+		render func(*workspace.Workspace, *config.Config) (string, error)
+	}{
+		{"dns-addon", dnsManifest},
+		{"flannel-monitor", flannelMonitorManifest},
+		{"dns-monitor", func(ws *workspace.Workspace, cfg *config.Config) (string, error) {
+			return dnsMonitorManifest(ws, cfg, nil)
+		}},
+	}
+	for _, a := range addons {
+		text, err := a.render(ws, cfg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hostsetup.Manifest{Name: a.name, Text: text})
 	}
 	return out, nil
 }

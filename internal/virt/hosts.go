@@ -70,7 +70,7 @@ func HostsPreflight(o HostsOptions) error {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(o.Branch, "dists")); err != nil {
-		return fmt.Errorf("--branch %s is not a published apt branch (no dists/): build one with spire branch build --url %s", o.Branch, "http://GATEWAY:8079/")
+		return fmt.Errorf("--branch %s is not a published apt branch (no dists/): build one with spire branch build --url http://GATEWAY:%d/ (GATEWAY: the first address of cidr-nodes)", o.Branch, BranchPort)
 	}
 	return nil
 }
@@ -173,17 +173,6 @@ func stopHosts(t *Topology, out io.Writer) {
 			fmt.Fprintf(out, "stopping %s: %v\n", n.Hostname, err)
 		}
 	}
-}
-
-// ClusterManifests are what spire seq supervisor queues on a cluster of
-// systemd hosts, as virt up does on the fast path: the RBAC, then the
-// add-ons with the virtual cluster's resolver and intervals.
-func ClusterManifests(t *Topology, c *config.Config) ([]Manifest, error) {
-	addons, err := AddonManifests(t, c)
-	if err != nil {
-		return nil, err
-	}
-	return append(RBACManifests(c), addons...), nil
 }
 
 // SystemdHosts reports whether the workspace's virtual cluster is one of
