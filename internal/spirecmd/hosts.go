@@ -3,7 +3,6 @@ package spirecmd
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -80,23 +79,16 @@ func (a *app) connectHosts(ws *workspace.Workspace, cfg *config.Config, f *hostF
 // certified it, its certificate (offered first).
 func adminSigners(ws *workspace.Workspace) ([]ssh.Signer, error) {
 	keyPath := access.SSHKeyPath(ws.Dir)
-	key, err := access.LoadOrCreateSSHKey(keyPath)
+	if _, err := access.LoadOrCreateSSHKey(keyPath); err != nil {
+		return nil, err
+	}
+	signers, err := remote.LoadSigners(keyPath)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := ssh.NewSignerFromKey(key)
-	if err != nil {
-		return nil, err
-	}
-	signers := []ssh.Signer{signer}
-	if data, err := os.ReadFile(keyPath + "-cert.pub"); err == nil {
-		if pub, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
-			if cert, ok := pub.(*ssh.Certificate); ok && access.SSHCertValid(cert) {
-				if cs, err := ssh.NewCertSigner(cert, signer); err == nil {
-					signers = append([]ssh.Signer{cs}, signers...)
-				}
-			}
-		}
+	// An expired certificate would only be refused: offer the key alone.
+	if cert, ok := signers[0].PublicKey().(*ssh.Certificate); ok && !access.SSHCertValid(cert) {
+		signers = signers[1:]
 	}
 	return signers, nil
 }
@@ -157,15 +149,6 @@ func (hs *hosts) dial(ctx context.Context, n config.Node) (*remote.Client, error
 	return c, nil
 }
 
-// forget closes and drops the connection to n (its sshd restarted, or spire
-// needs to log in afresh with a new certificate).
-func (hs *hosts) forget(n config.Node) {
-	if c, ok := hs.clients[n.Hostname]; ok {
-		c.Close()
-		delete(hs.clients, n.Hostname)
-	}
-}
-
 // reloadSigners picks up a certificate written since connectHosts.
 func (hs *hosts) reloadSigners() error {
 	s, err := adminSigners(hs.ws)
@@ -206,8 +189,6 @@ func nodesOf(cfg *config.Config, args []string, kinds ...config.Kind) ([]config.
 	}
 	return out, nil
 }
-
-var errNoHosts = errors.New("no hosts")
 
 // trustHostAuthority keeps the line trusting the cluster's ssh-host
 // authority in spire's known_hosts: once a host has its certificate, that

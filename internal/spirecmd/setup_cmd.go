@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
 
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/authority"
@@ -281,8 +282,12 @@ func (a *app) checkCertLogin(ctx context.Context, hs *hosts, n config.Node) erro
 	if err := trustHostAuthority(hs.ws, hs.cfg, caOnly.Name()); err != nil {
 		return err
 	}
+	cert := hs.rc.Signers[0] // adminSigners offers a valid certificate first
+	if _, ok := cert.PublicKey().(*ssh.Certificate); !ok {
+		return fmt.Errorf("%s: no valid admin SSH certificate to log in with (spire access ssh makes one)", n.Hostname)
+	}
 	h := remote.Host{Name: hs.cfg.FQDN(n), Addr: services.SSH.Addr(n.IP)}
-	c, err := remote.Dial(ctx, h, remote.Config{Signers: hs.rc.Signers[:1], HostKeys: remote.HostKeys{KnownHosts: caOnly.Name()}})
+	c, err := remote.Dial(ctx, h, remote.Config{Signers: []ssh.Signer{cert}, HostKeys: remote.HostKeys{KnownHosts: caOnly.Name()}})
 	if err != nil {
 		return fmt.Errorf("%s: logging in with the admin certificate: %w", n.Hostname, err)
 	}
