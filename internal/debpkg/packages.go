@@ -81,8 +81,9 @@ var Components = []Package{
 		Name: "homeworld-keyserver", Section: "admin",
 		Summary: "Homeworld keyserver: issues the cluster's credentials",
 		About: "The supervisor's credential service: node identities, TLS and SSH certificates " +
-			"and the cluster's configuration, under a policy derived from setup.yaml, with an audit log.",
-		Bins: []string{"keyserver"}, Units: []string{"keyserver"},
+			"and the cluster's configuration, under a policy derived from setup.yaml, with an audit log; " +
+			"and the key gateway, through which root admins obtain credentials with Kerberos tickets.",
+		Bins: []string{"keyserver", "keygateway"}, Units: []string{"keyserver"},
 	},
 	{
 		Name: "homeworld-keyclient", Section: "admin",

@@ -98,6 +98,12 @@ var (
 	// PullMonitor serves pull-monitor's image pull and container run checks
 	// (oci_pull_check, oci_exec_check); the original Homeworld's port.
 	PullMonitor = Endpoint{Port: 9103, Scheme: HTTP, Job: "pull-monitor", MetricsPath: "/metrics"}
+	// KeyGateway is the Kerberos key gateway on the supervisor: the
+	// keyserver's batch API for admins with tickets (the original's port,
+	// where kerberized netcat listened).
+	KeyGateway = Endpoint{Port: 20575, Scheme: HTTPS}
+	// UserGrant gives Kerberos users a namespace and a kubeconfig.
+	UserGrant = Endpoint{Port: 20576, Scheme: HTTPS}
 )
 
 // Endpoints lists every endpoint above, for the tests that hold the tree to
@@ -105,7 +111,8 @@ var (
 func Endpoints() []Endpoint {
 	return []Endpoint{KeyserverAPI, KeyclientStatus, NodeExporter, SSH, AuthMonitor, KubeState, KubeStateTelemetry, Prometheus,
 		EtcdClient, EtcdPeer, EtcdHealth, EtcdExporter, APIServer, ControllerManager, Scheduler,
-		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, SetupQueue, NodeSupervisor, PullMonitor}
+		KubeletAPI, KubeletHealth, ProxyMetrics, ProxyHealth, FlannelVXLAN, FlannelHealth, RegistryFront, RegistryBackend, SetupQueue, NodeSupervisor, PullMonitor,
+		KeyGateway, UserGrant}
 }
 
 // Host is the address the endpoint listens on for a node with address ip.

@@ -1,0 +1,150 @@
+package keygateway
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"homeworld.dev/homeworld/internal/audit"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/daemon"
+	"homeworld.dev/homeworld/internal/kerberos"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/sdnotify"
+	"homeworld.dev/homeworld/internal/services"
+	"homeworld.dev/homeworld/internal/version"
+)
+
+// Server is a gateway ready to serve: its handler and TLS configuration.
+type Server struct {
+	Gateway *Gateway
+	TLS     *tls.Config
+	Config  *config.Config
+	close   func()
+}
+
+// Close releases the audit log and connections.
+func (s *Server) Close() { s.close() }
+
+// Load prepares the gateway of the supervisor whose files are f, reading
+// setup.yaml from setupPath and talking to the keyserver at keyserver.
+func Load(setupPath string, f Files, keyserver string, logf func(string, ...any)) (*Server, error) {
+	cfg, _, err := config.Load(setupPath)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Cluster.KerberosRealm == "" {
+		return nil, fmt.Errorf("%s sets no cluster.kerberos-realm: Kerberos is disabled, and the gateway has nothing to do", setupPath)
+	}
+	caPEM, err := os.ReadFile(f.ClusterCA)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("%s holds no certificate", f.ClusterCA)
+	}
+	identity := &keyPair{cert: f.IdentityCert, key: f.IdentityKey}
+	ks, err := keyapi.NewClient(keyapi.ClientConfig{
+		Address: keyserver, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool, Timeout: 20 * time.Second,
+		ClientCert: func() *tls.Certificate {
+			c, err := identity.get()
+			if err != nil {
+				logf("keygateway: identity: %v", err)
+				return nil
+			}
+			return c
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Open(f.Audit, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	acceptor := kerberos.NewAcceptor(f.Keytab, ServicePrincipal(cfg), cfg.Cluster.KerberosRealm)
+	serving := &keyPair{cert: f.ServingCert, key: f.ServingKey}
+	tlsCfg := &tls.Config{
+		MinVersion: tls.VersionTLS12, // browsers and curl --negotiate
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return serving.get()
+		},
+	}
+	return &Server{
+		Gateway: New(cfg, acceptor, ks, log, logf),
+		TLS:     tlsCfg,
+		Config:  cfg,
+		close:   func() { ks.Close(); log.Close() },
+	}, nil
+}
+
+// ServicePrincipal is the gateway's Kerberos service (without realm):
+// HTTP/<supervisor fqdn>, as browsers and curl --negotiate ask for it.
+func ServicePrincipal(cfg *config.Config) string {
+	return "HTTP/" + cfg.FQDN(cfg.Supervisor())
+}
+
+// Command is the keygateway daemon's command line.
+func Command() *cobra.Command {
+	var root, listen, keyserver string
+	c := &cobra.Command{
+		Use:   "keygateway",
+		Short: "Let root admins obtain credentials with their Kerberos tickets (runs on the supervisor)",
+		Long: `keygateway accepts the keyserver's batch API over HTTPS from administrators who
+authenticate with a Kerberos ticket (Authorization: Negotiate, for the service
+HTTP/<supervisor fqdn>). It maps the ticket's principal to a root admin of
+setup.yaml (an entry "alice" means alice@<cluster.kerberos-realm>) and has the
+keyserver run the batch as that admin. Its own keysystem account may do
+nothing but that. It reads, below --root:
+  /etc/homeworld/config/setup.yaml           admins and realm
+  /etc/krb5.keytab                           its service key ('spire setup keygateway'),
+                                             reread when it changes
+  /etc/homeworld/keys/keygateway.{pem,key}   its identity at the keyserver (keyclient)
+  /etc/homeworld/ssl/keygateway.{pem,key}    its HTTPS certificate (keyclient)
+and appends one JSON line per grant and refusal, naming the principal, to
+/var/log/homeworld/keygateway-audit.log.`,
+		Version:       version.String(),
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger := log.New(os.Stderr, "keygateway: ", log.LstdFlags)
+			node := layout.Node{Root: root}
+			srv, err := Load(node.SetupYAML(), NodeFiles(node), keyserver, logger.Printf)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			sup := srv.Config.Supervisor()
+			if keyserver == "" {
+				return fmt.Errorf("--keyserver is required")
+			}
+			addr := listen
+			if addr == "" {
+				addr = services.KeyGateway.Addr(sup.IP)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w", addr, err)
+			}
+			logger.Printf("accepting tickets for %s@%s on %s", ServicePrincipal(srv.Config), srv.Config.Cluster.KerberosRealm, ln.Addr())
+			if err := sdnotify.Ready(); err != nil {
+				logger.Printf("notifying systemd: %v", err)
+			}
+			return daemon.ServeListener(cmd.Context(), tls.NewListener(ln, srv.TLS), srv.Gateway.Handler())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&root, "root", "/", "folder the node's files are below (a virtual node's own root)")
+	f.StringVar(&listen, "listen", "", "address to serve on (default: the supervisor's address, port "+services.KeyGateway.PortString()+")")
+	f.StringVar(&keyserver, "keyserver", "", "keyserver address host:port (required)")
+	return c
+}
