@@ -63,7 +63,7 @@ func TestSystemdHosts(t *testing.T) {
 
 	t.Run("every unit of the map active under systemd", func(t *testing.T) {
 		for _, n := range v.cfg.Nodes {
-			units, _ := hostsetup.Units(n.Kind)
+			units, _ := hostsetup.Units(v.cfg, n)
 			out, errOut, err := v.trySpire("foreach", string(n.Kind), "--", "systemctl is-active "+strings.Join(units, " "))
 			if err != nil || strings.Count(out, "active\n") != len(units)*len(v.cfg.NodesOf(n.Kind)) || strings.Contains(out, "activating") {
 				t.Errorf("%s: %v\n%s%s", n.Hostname, err, out, errOut)
@@ -170,7 +170,7 @@ func invocations(t *testing.T, v *virtCluster, kinds ...config.Kind) string {
 	}
 	var b strings.Builder
 	for _, k := range kinds {
-		units, _ := hostsetup.Units(k)
+		units, _ := hostsetup.Units(v.cfg, v.cfg.NodesOf(k)[0])
 		b.WriteString(v.spire("foreach", string(k), "--", "systemctl show -p Id -p InvocationID "+strings.Join(units, " ")))
 	}
 	return b.String()

@@ -83,7 +83,7 @@ var Components = []Package{
 		About: "The supervisor's credential service: node identities, TLS and SSH certificates " +
 			"and the cluster's configuration, under a policy derived from setup.yaml, with an audit log; " +
 			"and the key gateway, through which root admins obtain credentials with Kerberos tickets.",
-		Bins: []string{"keyserver", "keygateway"}, Units: []string{"keyserver"},
+		Bins: []string{"keyserver", "keygateway"}, Units: []string{"keyserver", "keygateway"},
 	},
 	{
 		Name: "homeworld-keyclient", Section: "admin",

@@ -75,13 +75,13 @@ func Admitted(ctx context.Context, h Host) (bool, error) {
 	return err == nil, err
 }
 
-// Admit admits a host as a node of kind k, as the installer does: the
+// Admit admits a host as node n of cluster c, as the installer does: the
 // keyserver's name and CA, then (unless the node already holds its
-// identity) a one-time token from token, and the kind's units enabled and
+// identity) a one-time token from token, and the node's units enabled and
 // started. The keyclient redeems the token from the node's own address;
 // every other unit starts once the credentials it reads are there. It
 // waits until every unit is active.
-func Admit(ctx context.Context, h Host, k config.Kind, trust []File, token func(context.Context) (string, error), progress func(string)) error {
+func Admit(ctx context.Context, h Host, c *config.Config, n config.Node, trust []File, token func(context.Context) (string, error), progress func(string)) error {
 	changed, err := Put(ctx, h, trust)
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func Admit(ctx context.Context, h Host, k config.Kind, trust []File, token func(
 	} else if changed {
 		restart = append(restart, "keyclient.service")
 	}
-	units, displaced := Units(k)
+	units, displaced := Units(c, n)
 	if err := Enable(ctx, h, units, displaced, restart); err != nil {
 		return err
 	}

@@ -11,12 +11,12 @@ import (
 	"homeworld.dev/homeworld/internal/services"
 )
 
-// Units are the systemd units the service map runs on a node of kind k, in
-// start order, and the Debian units they displace (Debian's packages enable
+// Units are the systemd units the service map runs on node n of cluster c,
+// in start order, and the Debian units they displace (Debian's packages enable
 // their daemons on install; two units for one program would fight over its
 // port at every boot).
-func Units(k config.Kind) (ours, displaced []string) {
-	for _, s := range services.For(k) {
+func Units(c *config.Config, n config.Node) (ours, displaced []string) {
+	for _, s := range services.On(c, n) {
 		ours = append(ours, s.Unit())
 		if s.Displaces != "" {
 			displaced = append(displaced, s.Displaces)
@@ -152,12 +152,12 @@ func journalTail(h Host, units []string) string {
 	return "\nlast journal lines:\n" + strings.TrimRight(string(out), "\n")
 }
 
-// RestartEnabled restarts, after an upgrade, the units of kind k that the
+// RestartEnabled restarts, after an upgrade, the units of node n that the
 // host runs (it was set up), in the map's order, and waits until they are
 // active again. A host not set up yet has nothing to restart.
-func RestartEnabled(ctx context.Context, h Host, k config.Kind) (int, error) {
+func RestartEnabled(ctx context.Context, h Host, c *config.Config, n config.Node) (int, error) {
 	var units []string
-	for _, s := range services.For(k) {
+	for _, s := range services.On(c, n) {
 		if !s.OSProvided() { // the operating system's units are not Homeworld's to upgrade
 			units = append(units, s.Unit())
 		}

@@ -73,6 +73,10 @@ type Service struct {
 	// own name (containerd.service), Homeworld's is homeworld-NAME.service:
 	// a package may not ship a file another package owns.
 	Displaces string
+	// Enabled says whether a cluster runs the service at all (nil: always):
+	// the Kerberos services only where setup.yaml names a realm, so nothing
+	// listens that the cluster does not use.
+	Enabled func(c *config.Config) bool
 }
 
 // OSProvided reports whether real hosts get s from the operating system.
@@ -177,6 +181,21 @@ var Map = []Service{
 		Endpoints:  []Endpoint{AuthMonitor},
 		Ready:      Probe{Endpoint: AuthMonitor, Path: "/metrics"},
 		RestartSec: 5 * time.Second,
+	},
+	{
+		Name:        "keygateway",
+		Description: "Kerberos key gateway: root admins obtain credentials with their tickets",
+		Kinds:       []config.Kind{config.KindSupervisor},
+		After:       []string{"keyserver", "keyclient"},
+		Enabled:     kerberosEnabled,
+		Command: func(h Host) []string {
+			return []string{h.Bin("keygateway"), "--root", "/", "--listen", h.Addr(KeyGateway), "--keyserver", h.Addr(KeyserverAPI)}
+		},
+		Endpoints:  []Endpoint{KeyGateway},
+		Ready:      Probe{Endpoint: KeyGateway},
+		RestartSec: 5 * time.Second,
+		Sandbox:    Sandbox{ReadWritePaths: []string{"/var/log/homeworld"}},
+		Notify:     true,
 	},
 	{
 		Name:        "kube-state-metrics",
@@ -354,7 +373,8 @@ var Map = []Service{
 	},
 }
 
-// For returns the services a node runs, in dependency order.
+// For returns the services nodes of kind k may run, in dependency order:
+// what their packages ship. On says which of them a node runs.
 func For(k config.Kind) []Service {
 	var out []Service
 	for _, s := range Map {
@@ -364,6 +384,22 @@ func For(k config.Kind) []Service {
 	}
 	return out
 }
+
+// On returns the services node n of cluster c runs, in dependency order:
+// those of its kind that the cluster's configuration enables.
+func On(c *config.Config, n config.Node) []Service {
+	var out []Service
+	for _, s := range For(n.Kind) {
+		if s.Enabled == nil || s.Enabled(c) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// kerberosEnabled: the cluster names a Kerberos realm (its admins then get
+// credentials through the key gateway).
+func kerberosEnabled(c *config.Config) bool { return c.Cluster.KerberosRealm != "" }
 
 // MustGet returns the named service of the map; asking for one that is not
 // there is a programming error.

@@ -34,8 +34,23 @@ func TestMapIsConsistent(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "kube-state-metrics", "registry", "registry-front", "setup-queue", "prometheus"}) {
-		t.Errorf("supervisor runs %v", got)
+	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "keygateway", "kube-state-metrics", "registry", "registry-front", "setup-queue", "prometheus"}) {
+		t.Errorf("supervisor may run %v", got)
+	}
+	c := testCluster(t)
+	on := func(c *config.Config) []string {
+		var out []string
+		for _, s := range On(c, c.Supervisor()) {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	if got := on(c); slices.Contains(got, "keygateway") {
+		t.Errorf("without a Kerberos realm the supervisor runs %v", got)
+	}
+	c.Cluster.KerberosRealm = "EXAMPLE.ORG"
+	if got := on(c); !slices.Contains(got, "keygateway") {
+		t.Errorf("with a Kerberos realm the supervisor runs %v", got)
 	}
 	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy", "flannel", "pull-monitor"}) {
 		t.Errorf("worker runs %v", got)
@@ -73,7 +88,7 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 func TestUnitsPassSystemdVerify(t *testing.T) {
 	c := testCluster(t)
 	binDir := t.TempDir()
-	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front"} {
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front", "keygateway"} {
 		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
 	}
 	for _, k := range config.Kinds {
@@ -176,7 +191,7 @@ func TestEndpointsAreOneTable(t *testing.T) {
 func TestPackageUnitsAreTheSameOnEveryNode(t *testing.T) {
 	c := testCluster(t)
 	binDir := t.TempDir()
-	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front"} {
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front", "keygateway"} {
 		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
 	}
 	dir := t.TempDir()

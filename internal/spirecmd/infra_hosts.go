@@ -122,7 +122,7 @@ func (a *app) installPackages(ctx context.Context, hs *hosts, nodes []config.Nod
 			fmt.Fprintf(a.Stdout, "[%d/%d] %s: already current (%s)\n", i+1, len(nodes), n.Hostname, time.Since(start).Round(100*time.Millisecond))
 			continue
 		}
-		restarted, err := hostsetup.RestartEnabled(ctx, c, n.Kind)
+		restarted, err := hostsetup.RestartEnabled(ctx, c, hs.cfg, n)
 		if err != nil {
 			return &hostsetup.Error{Host: n.Hostname, Step: "restarting units after the upgrade", Err: err}
 		}

@@ -61,7 +61,7 @@ confines it with systemd's sandboxing options.`,
 				return err
 			}
 			h := services.Host{Cluster: cfg, Node: n, BinDir: binDir}
-			for _, s := range services.For(n.Kind) {
+			for _, s := range services.On(cfg, n) {
 				if s.OSProvided() {
 					continue // the operating system's own unit runs it
 				}

@@ -226,10 +226,10 @@ func (a *app) admitHost(ctx context.Context, hs *hosts, s *adminSession, n confi
 	}
 	token := func(ctx context.Context) (string, error) { return s.admin.Admit(ctx, n.Hostname) }
 	progress := func(msg string) { fmt.Fprintf(a.Stdout, "%s: %s\n", n.Hostname, msg) }
-	if err := hostsetup.Admit(ctx, c, n.Kind, hostsetup.TrustFiles(s.cfg, ca.Cert), token, progress); err != nil {
+	if err := hostsetup.Admit(ctx, c, s.cfg, n, hostsetup.TrustFiles(s.cfg, ca.Cert), token, progress); err != nil {
 		return &hostsetup.Error{Host: n.Hostname, Step: "admission", Err: err}
 	}
-	units, _ := hostsetup.Units(n.Kind)
+	units, _ := hostsetup.Units(s.cfg, n)
 	fmt.Fprintf(a.Stdout, "%s: admitted; %d units active\n", n.Hostname, len(units))
 	if n.Kind == config.KindSupervisor {
 		return nil // the supervisor moves to certificates with setup supervisor-ssh

@@ -158,7 +158,7 @@ func servicesCheck(ctx context.Context, p *Prometheus, c *config.Config) error {
 	}
 	var ps Problems
 	for _, n := range c.Nodes {
-		for _, svc := range services.For(n.Kind) {
+		for _, svc := range services.On(c, n) {
 			unit := svc.Unit()
 			switch st := state[n.Hostname+"/"+unit]; st {
 			case "active":

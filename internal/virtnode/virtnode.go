@@ -109,7 +109,7 @@ func superviseNode(ctx context.Context, cfg *config.Config, node config.Node, bi
 	logger := log.New(os.Stderr, "virtnode "+node.Hostname+": ", log.LstdFlags)
 	host := services.Host{Cluster: cfg, Node: node, BinDir: binDir}
 	var specs []supervise.Spec
-	for _, s := range services.For(node.Kind) {
+	for _, s := range services.On(cfg, node) {
 		f, err := os.OpenFile(filepath.Join(logDir, s.Name+".log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
 			return err
