@@ -57,6 +57,7 @@ const MinCredentialLife = 24 * time.Hour
 var Checks = []Check{
 	{"online", "every node's exporter answers and accepts an SSH login with a keysystem certificate", online},
 	{"keysystem", "every node holds all its credentials, none close to expiry; the impersonation (gateway) path grants", keysystem},
+	{"keygateway", "auth-monitor authenticates to the Kerberos key gateway with the supervisor's host key (where setup.yaml names a realm)", keygatewayCheck},
 	{"services", "every service of the service map is active on every node of its kinds", servicesCheck},
 	{"etcd", "every etcd member answers and sees a leader", etcd},
 	{"registry", "the image registry on the supervisor answers over TLS as " + services.RegistryName + ", and the storage behind it too", registry},
@@ -143,6 +144,23 @@ func keysystem(ctx context.Context, p *Prometheus, c *config.Config) error {
 	}
 	if len(adminPath) != 1 || adminPath[0].Value != 1 {
 		return fmt.Errorf("node %s: auth-monitor could not obtain a credential through the keyserver's impersonation path (the one the Kerberos gateway uses for admins)", c.Supervisor().Hostname)
+	}
+	return nil
+}
+
+// keygatewayCheck reads auth-monitor's end-to-end check of the gateway: a
+// ticket for the supervisor's host principal from its keytab, accepted by
+// the gateway and impersonated at the keyserver.
+func keygatewayCheck(ctx context.Context, p *Prometheus, c *config.Config) error {
+	if c.Cluster.KerberosRealm == "" {
+		return Notices{"Kerberos is disabled (setup.yaml names no cluster.kerberos-realm): no key gateway to check"}
+	}
+	samples, err := p.Query(ctx, `keysystem_gateway_auth_check`)
+	if err != nil {
+		return err
+	}
+	if len(samples) != 1 || samples[0].Value != 1 {
+		return fmt.Errorf("node %s: auth-monitor could not authenticate to the key gateway (is the keytab installed? spire setup keygateway; auth-monitor's log names the cause)", c.Supervisor().Hostname)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -21,6 +22,7 @@ var (
 	qSSH            = `keysystem_ssh_access_check`
 	qKeyclientReady = `homeworld_keyclient_ready`
 	qAdminPath      = `keysystem_admin_path_check`
+	qGateway        = `keysystem_gateway_auth_check`
 	qUnitState      = `node_systemd_unit_state == 1`
 	qEtcdLeader     = `etcd_server_has_leader`
 	qAPIServerUp    = `up{job="` + services.APIServer.Job + `"}`
@@ -50,6 +52,7 @@ func testConfig(t *testing.T) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Cluster.KerberosRealm = "HOMEWORLD.TEST" // the key gateway runs
 	return c
 }
 
@@ -105,6 +108,7 @@ func healthy(c *config.Config) map[string]string {
 		qKeyclientReady: vector(allAt(c, "1")...),
 		qExpiring:       vector(),
 		qAdminPath:      vector(at(c.Supervisor().Hostname, "1")),
+		qGateway:        vector(at(c.Supervisor().Hostname, "1")),
 		qUnitState:      vector(unitStates(c, nil)...),
 		qRestarts:       vector(),
 		qEtcdLeader:     vector(allAt(c, "1", config.KindMaster)...),
@@ -190,6 +194,9 @@ func TestCheckFailures(t *testing.T) {
 		{"keysystem", "admin path unknown", map[string]string{qAdminPath: vector()}, adminPathFails},
 		{"keysystem", "admin path fails", map[string]string{qAdminPath: vector(at("supervisor", "0"))}, adminPathFails},
 		{"keysystem", "admin path answered twice", map[string]string{qAdminPath: vector(at("supervisor", "1"), at("master1", "1"))}, adminPathFails},
+
+		{"keygateway", "gateway check fails", map[string]string{qGateway: vector(at("supervisor", "0"))}, gatewayFails},
+		{"keygateway", "gateway check unknown", map[string]string{qGateway: vector()}, gatewayFails},
 
 		{"services", "service failed", map[string]string{qUnitState: vector(unitStates(c, map[string]string{"worker1/" + services.For(config.KindWorker)[0].Name: "failed"})...)},
 			"node worker1: service " + services.For(config.KindWorker)[0].Name + " is failed, want active"},
@@ -303,12 +310,30 @@ func TestChecksReportPrometheusErrors(t *testing.T) {
 	}
 }
 
+const gatewayFails = "node supervisor: auth-monitor could not authenticate to the key gateway (is the keytab installed? spire setup keygateway; auth-monitor's log names the cause)"
+
+// Without a realm there is no gateway: the check passes with a notice and
+// asks Prometheus nothing.
+func TestKeygatewayCheckWithoutKerberos(t *testing.T) {
+	c := testConfig(t)
+	c.Cluster.KerberosRealm = ""
+	f, p := newFakeProm(t, healthy(c))
+	check, _ := Find("keygateway")
+	err := check.Run(context.Background(), p, c)
+	if !Passed(err) || err == nil || !strings.Contains(err.Error(), "Kerberos is disabled") {
+		t.Errorf("keygateway check without a realm: %v", err)
+	}
+	if q := f.queries(true); len(q) > 0 {
+		t.Errorf("asked %q", q)
+	}
+}
+
 func TestFindNamesTheChecks(t *testing.T) {
 	if c, err := Find("etcd"); err != nil || c.Name != "etcd" {
 		t.Errorf("Find(etcd) = %v, %v", c.Name, err)
 	}
 	_, err := Find("nope")
-	if want := `no check named "nope" (checks: online, keysystem, services, etcd, registry, kubernetes, kubernetes-init, pull, flannel, dns)`; err == nil || err.Error() != want {
+	if want := `no check named "nope" (checks: online, keysystem, keygateway, services, etcd, registry, kubernetes, kubernetes-init, pull, flannel, dns)`; err == nil || err.Error() != want {
 		t.Errorf("Find(nope) = %v, want %s", err, want)
 	}
 }
