@@ -165,7 +165,8 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			tls(keyapi.Kubernetes, rbac.UserGrantUser(n.Hostname), client, nil)
 		case keyapi.GrantRegistryHost:
 			// Only the registry's own name: not the supervisor's name or
-			// address, which belong to the keyserver.
+			// address, which the keyserver's certificate carries (and the
+			// gateway's, with a mark of its own).
 			tls(keyapi.ClusterCA, "homeworld-registry", server, []string{RegistryName})
 		case keyapi.GrantKubeSupervisor:
 			// Not system:masters: the supervisor's monitoring only reads (see
