@@ -64,7 +64,8 @@ func ChoosePrincipal(cfg *config.Config, asked, user string) (string, error) {
 }
 
 // ConnectDirect connects as principal using an identity minted with the
-// keygranting authority (whose private key must be unsealed in auths).
+// keygranting authority (whose private key must be unsealed in auths): the
+// break-glass path, audited as such.
 func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, opts Options) (*Admin, error) {
 	granting, err := auths.Get(keyapi.Keygranting)
 	if err != nil {
@@ -77,8 +78,10 @@ func ConnectDirect(cfg *config.Config, auths *authority.Set, principal string, o
 	if err != nil {
 		return nil, err
 	}
+	// Marked as break-glass: the keyserver flags every audit line of a
+	// request made with it, apart from the Kerberos gateway's.
 	cert, err := pki.IssueTLS(granting.Signer, granting.Cert, key.Public(), pki.TLSGrant{
-		CommonName: principal, Usage: pki.ClientAuth, Lifetime: IdentityLifetime,
+		CommonName: principal, Organizations: []string{keyapi.BreakGlassOrg}, Usage: pki.ClientAuth, Lifetime: IdentityLifetime,
 	}, time.Now())
 	if err != nil {
 		return nil, err

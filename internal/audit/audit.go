@@ -25,6 +25,11 @@ type Event struct {
 	Target    string    `json:"target,omitempty"`    // on whose behalf (tokens, impersonation, deny)
 	Result    string    `json:"result"`              // ok, forbidden, invalid, unauthenticated, error
 	Detail    string    `json:"detail,omitempty"`    // serial, expiry or reason
+	// Auth is how the request's caller authenticated: "token",
+	// "certificate", or "break-glass" (an admin identity minted with the
+	// disaster key rather than obtained through Kerberos); empty when the
+	// caller presented nothing. Last, so lines without it read as before.
+	Auth string `json:"auth,omitempty"`
 }
 
 // Log appends events to a file.

@@ -80,8 +80,8 @@ func New(node layout.Node, keyserver string, logf func(string, ...any)) (*Monito
 	return m, nil
 }
 
-// identity is auth-monitor's own certificate (not the supervisor's, which
-// may act for root admins), read each time so renewals are picked up.
+// identity is auth-monitor's own certificate (not the supervisor's node
+// identity), read each time so renewals are picked up.
 func (m *Monitor) identity() *tls.Certificate {
 	c := credential.AuthMonitor
 	pair, err := tls.LoadX509KeyPair(m.node.Path(c.Path), m.node.Path(c.KeyPath))

@@ -77,6 +77,41 @@ var SetupQueue = Credential{
 	KeyPath: layout.KeysDir + "/kubernetes-setup-queue.key", Path: layout.KeysDir + "/kubernetes-setup-queue.pem", Mode: 0o644,
 }
 
+// Keygateway is the Kerberos key gateway's identity towards the keyserver:
+// it may act for the admins it authenticated and nothing else.
+var Keygateway = Credential{
+	Name: "keygateway", Type: TLSCert, API: keyapi.GrantKeygateway, Kinds: sup,
+	KeyPath: layout.KeysDir + "/keygateway.key", Path: layout.KeysDir + "/keygateway.pem", Mode: 0o644,
+}
+
+// KeygatewayHTTPS is the key gateway's serving certificate; it carries
+// keyapi.GatewayURI, so keyserver clients refuse it and gateway clients
+// refuse the keyserver.
+var KeygatewayHTTPS = Credential{
+	Name: "keygateway-https", Type: TLSCert, API: keyapi.GrantKeygatewayHTTPS, Kinds: sup,
+	KeyPath: layout.SSLDir + "/keygateway.key", Path: layout.SSLDir + "/keygateway.pem", Mode: 0o644,
+}
+
+// UserGrant is the user-grant service's identity towards the keyserver: it
+// may have Kubernetes user certificates signed and nothing else.
+var UserGrant = Credential{
+	Name: "user-grant", Type: TLSCert, API: keyapi.GrantUserGrant, Kinds: sup,
+	KeyPath: layout.KeysDir + "/user-grant.key", Path: layout.KeysDir + "/user-grant.pem", Mode: 0o644,
+}
+
+// UserGrantHTTPS is the user-grant service's serving certificate.
+var UserGrantHTTPS = Credential{
+	Name: "user-grant-https", Type: TLSCert, API: keyapi.GrantUserGrantHTTPS, Kinds: sup,
+	KeyPath: layout.SSLDir + "/user-grant.key", Path: layout.SSLDir + "/user-grant.pem", Mode: 0o644,
+}
+
+// KubeUserGrant is the user-grant service's identity in Kubernetes: it
+// gives users their namespaces (internal/rbac).
+var KubeUserGrant = Credential{
+	Name: "kubernetes-user-grant", Type: TLSCert, API: keyapi.GrantKubeUserGrant, Kinds: sup,
+	KeyPath: layout.KeysDir + "/kubernetes-user-grant.key", Path: layout.KeysDir + "/kubernetes-user-grant.pem", Mode: 0o644,
+}
+
 // Catalogue lists every credential in the order a node obtains them: its
 // identity, then what identifies the cluster, then role certificates.
 var Catalogue = []Credential{
@@ -95,6 +130,11 @@ var Catalogue = []Credential{
 	{Name: "kubernetes-supervisor", Type: TLSCert, API: keyapi.GrantKubeSupervisor, Kinds: sup,
 		KeyPath: layout.KeysDir + "/kubernetes-supervisor.key", Path: layout.KeysDir + "/kubernetes-supervisor.pem", Mode: 0o644},
 	SetupQueue,
+	Keygateway,
+	KeygatewayHTTPS,
+	UserGrant,
+	UserGrantHTTPS,
+	KubeUserGrant,
 
 	{Name: "kubernetes-worker", Type: TLSCert, API: keyapi.GrantKubeWorker, Kinds: kube,
 		KeyPath: layout.KeysDir + "/kubernetes-worker.key", Path: layout.KeysDir + "/kubernetes-worker.pem", Mode: 0o644},

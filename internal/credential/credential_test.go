@@ -12,3 +12,20 @@ func TestOneSourceEach(t *testing.T) {
 		}
 	}
 }
+
+// TestDistinctFiles: no two credentials, nor a key and a certificate, share
+// a file.
+func TestDistinctFiles(t *testing.T) {
+	seen := map[string]string{}
+	for _, c := range Catalogue {
+		for _, p := range []string{c.Path, c.KeyPath} {
+			if p == "" {
+				continue
+			}
+			if other, dup := seen[p]; dup {
+				t.Errorf("%s and %s both write %s", other, c.Name, p)
+			}
+			seen[p] = c.Name
+		}
+	}
+}

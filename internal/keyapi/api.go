@@ -24,6 +24,13 @@ const (
 	GrantEtcdServer        API = "grant-etcd-server"
 	GrantEtcdClient        API = "grant-etcd-client"
 	FetchServiceAccountKey API = "fetch-serviceaccount-key"
+	// The supervisor's Kerberos gateway and user-grant service: the node
+	// obtains their certificates, the services run as accounts of their own.
+	GrantKeygateway      API = "grant-keygateway"
+	GrantKeygatewayHTTPS API = "grant-keygateway-https"
+	GrantUserGrant       API = "grant-user-grant"
+	GrantUserGrantHTTPS  API = "grant-user-grant-https"
+	GrantKubeUserGrant   API = "grant-kubernetes-user-grant"
 )
 
 // Administrator operations.
@@ -32,8 +39,15 @@ const (
 	AccessKubernetes API = "access-kubernetes"
 	AccessEtcd       API = "access-etcd"
 	Admit            API = "admit"         // issue an admission token for a node
-	ImpersonateAdmin API = "auth-as-admin" // the supervisor's gateway acting for an admin
+	ImpersonateAdmin API = "auth-as-admin" // the Kerberos gateway acting for the admin it authenticated
 	MonitorSSH       API = "monitor-ssh"   // auth-monitor's SSH certificate for its login checks
 	Deny             API = "deny"          // refuse a principal or certificate serial at once
 	Allow            API = "allow"         // lift a deny
+)
+
+// Service operations.
+const (
+	// SignKubeUser is user-grant's: a Kubernetes client certificate for the
+	// user its CSR names, user:<name>, and nothing more.
+	SignKubeUser API = "sign-kubernetes-user"
 )

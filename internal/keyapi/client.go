@@ -25,12 +25,23 @@ type ClientConfig struct {
 	// LocalAddr, if set, is the source IP to call from.
 	LocalAddr string
 	Timeout   time.Duration // per request; default 30 s
+	// ServerURI is the mark the server's certificate must carry: default
+	// the keyserver's (ServerURI); the key gateway's clients pass GatewayURI.
+	ServerURI string
+	// APIPath is where batches are posted; default PathAPI.
+	APIPath string
+	// Authorize, if set, is called on every request just before it is sent,
+	// to add what authenticates it (an Authorization: Negotiate header for
+	// the key gateway); an error aborts the call.
+	Authorize func(*http.Request) error
 }
 
 // Client talks to one keyserver.
 type Client struct {
-	base string
-	http *http.Client
+	base      string
+	apiPath   string
+	authorize func(*http.Request) error
+	http      *http.Client
 }
 
 // NewClient returns a client for cfg.
@@ -40,6 +51,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.ServerURI == "" {
+		cfg.ServerURI = ServerURI
+	}
+	if cfg.APIPath == "" {
+		cfg.APIPath = PathAPI
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	if cfg.LocalAddr != "" {
@@ -53,7 +70,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		MinVersion:       tls.VersionTLS13,
 		ServerName:       cfg.ServerName,
 		RootCAs:          cfg.RootCAs,
-		VerifyConnection: verifyKeyserver,
+		VerifyConnection: func(cs tls.ConnectionState) error { return verifyMark(cs, cfg.ServerURI) },
 	}
 	if cfg.ClientCert != nil {
 		tlsConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
@@ -73,28 +90,42 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		ForceAttemptHTTP2:   true,
 	}
 	return &Client{
-		base: "https://" + cfg.Address,
-		http: &http.Client{Transport: transport, Timeout: cfg.Timeout},
+		base:      "https://" + cfg.Address,
+		apiPath:   cfg.APIPath,
+		authorize: cfg.Authorize,
+		http:      &http.Client{Transport: transport, Timeout: cfg.Timeout},
 	}, nil
 }
 
-// verifyKeyserver runs after the usual chain and name checks: the leaf must
-// also carry the keyserver's mark.
-func verifyKeyserver(cs tls.ConnectionState) error {
+// verifyMark runs after the usual chain and name checks: the leaf must also
+// carry the mark of the server the client expects.
+func verifyMark(cs tls.ConnectionState, uri string) error {
 	if len(cs.PeerCertificates) == 0 {
-		return errors.New("keyserver presented no certificate")
+		return errors.New("the server presented no certificate")
 	}
-	if !IsServerCert(cs.PeerCertificates[0]) {
-		leaf := cs.PeerCertificates[0]
-		return fmt.Errorf("the server's certificate (%q, serial %x) is from the cluster CA but is not the keyserver's: it lacks %s; refusing to talk to it", leaf.Subject.CommonName, leaf.SerialNumber, ServerURI)
+	if leaf := cs.PeerCertificates[0]; !hasMark(leaf, uri) {
+		return fmt.Errorf("the server's certificate (%q, serial %x) is from the cluster CA but is not %s: it lacks %s; refusing to talk to it", leaf.Subject.CommonName, leaf.SerialNumber, markOwner(uri), uri)
 	}
 	return nil
 }
 
+func markOwner(uri string) string {
+	switch uri {
+	case ServerURI:
+		return "the keyserver's"
+	case GatewayURI:
+		return "the key gateway's"
+	}
+	return "the expected server's"
+}
+
 // IsServerCert reports whether cert carries the keyserver's mark.
-func IsServerCert(cert *x509.Certificate) bool {
+func IsServerCert(cert *x509.Certificate) bool { return hasMark(cert, ServerURI) }
+
+// hasMark reports whether cert carries the URI name uri.
+func hasMark(cert *x509.Certificate, uri string) bool {
 	for _, u := range cert.URIs {
-		if u.String() == ServerURI {
+		if u.String() == uri {
 			return true
 		}
 	}
@@ -111,7 +142,7 @@ func (c *Client) Call(ctx context.Context, token string, reqs ...Request) ([]str
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathAPI, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+c.apiPath, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +194,11 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 }
 
 func (c *Client) do(req *http.Request) ([]byte, error) {
+	if c.authorize != nil {
+		if err := c.authorize(req); err != nil {
+			return nil, fmt.Errorf("authorizing the request to %s: %w", req.URL.Path, err)
+		}
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("keyserver unreachable: %w", err)

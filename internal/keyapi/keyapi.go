@@ -26,6 +26,16 @@ const (
 // as the registry's.
 const ServerURI = "urn:homeworld:keyserver"
 
+// GatewayURI marks the Kerberos key gateway's HTTPS certificate, as
+// ServerURI marks the keyserver's: each one's clients refuse the other,
+// though both name the supervisor.
+const GatewayURI = "urn:homeworld:keygateway"
+
+// BreakGlassOrg is the organization of an admin identity minted with the
+// disaster key (access.ConnectDirect) instead of obtained through Kerberos;
+// the keyserver marks every audit line of such a request.
+const BreakGlassOrg = "homeworld:break-glass"
+
 // TokenHeader carries an admission token in place of a client certificate.
 const TokenHeader = "X-Homeworld-Token"
 

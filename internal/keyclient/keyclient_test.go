@@ -221,7 +221,7 @@ func TestMistypedTokenIsNotSent(t *testing.T) {
 // pki.Backdate of the system clock, by which TLS checks certificates.
 func TestRenewalSurvivesOutage(t *testing.T) {
 	clk := clock.NewFake(time.Now())
-	l := policy.Lifetimes{Keygrant: 50 * time.Second, NodeCert: 45 * time.Second, SSHHost: 45 * time.Second, Admin: time.Hour, Token: time.Hour}
+	l := policy.Lifetimes{Keygrant: 50 * time.Second, NodeCert: 45 * time.Second, SSHHost: 45 * time.Second, Admin: time.Hour, Token: time.Hour, User: time.Hour}
 	c := keysystemtest.StartAt(t, l, clk.Now)
 	// A short MaxSleep: the agent sleeps by the system clock, so it must
 	// look often to notice the fake clock moving.

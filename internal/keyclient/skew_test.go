@@ -50,7 +50,7 @@ func skewBackoffs(t *testing.T, n *node, cred string) []time.Duration {
 func TestFastClockBacksOffAndReportsSkew(t *testing.T) {
 	const skew = 50 * 24 * time.Hour
 	// The identity outlives the skew, so the node gets that far.
-	c := keysystemtest.Start(t, policy.Lifetimes{Keygrant: 100 * 24 * time.Hour, NodeCert: time.Hour, SSHHost: time.Hour, Admin: time.Hour, Token: time.Hour})
+	c := keysystemtest.Start(t, policy.Lifetimes{Keygrant: 100 * 24 * time.Hour, NodeCert: time.Hour, SSHHost: time.Hour, Admin: time.Hour, Token: time.Hour, User: time.Hour})
 	n := start(t, c, "worker1", install(t, c, "worker1", true), keyclient.Options{
 		Now:      func() time.Time { return time.Now().Add(skew) },
 		RetryMin: 20 * time.Millisecond, RetryMax: time.Hour, // never capped within the test

@@ -41,7 +41,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	latencyLabel = s.metrics.label(batch.Requests[0].API)
 	c, apiErr := s.authenticate(r, remote)
 	if apiErr != nil {
-		s.refuse(w, nil, remote, apiErr)
+		s.refuse(w, c, remote, apiErr)
 		return
 	}
 	if c.claim != nil && len(batch.Requests) != 1 {
@@ -81,6 +81,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			ev.Detail = "repeated by the same key within the replay window (an earlier response was lost)"
 		}
 		events = append(events, ev)
+	}
+	for i := range events {
+		events[i].Auth = c.auth
 	}
 	if err := s.opts.Audit.Record(events...); err != nil {
 		// Fail closed: what cannot be audited is not delivered. A spent
@@ -147,8 +150,8 @@ func resultOf(e *keyapi.Error) string {
 	return "error"
 }
 
-// refuse answers a failed request of a caller not (yet) authenticated, or
-// authenticated as c.
+// refuse answers a failed request of a caller not (yet) authenticated (c
+// nil, or without an account), or authenticated as c.
 func (s *Server) refuse(w http.ResponseWriter, c *caller, remote netip.Addr, e *keyapi.Error) {
 	var acct *policy.Account
 	if c != nil {
@@ -168,6 +171,9 @@ func (s *Server) refuseAs(w http.ResponseWriter, c *caller, acct *policy.Account
 	ev := audit.Event{Action: "refuse", API: s.metrics.label(e.API), Result: result, Detail: sanitize(e.Message, maxDetail)}
 	if remote.IsValid() {
 		ev.Remote = remote.String()
+	}
+	if c != nil {
+		ev.Auth = c.auth
 	}
 	if e.API != "" && ev.API == labelOther {
 		ev.Detail = "api " + sanitize(fmt.Sprintf("%q", e.API), maxEchoedName) + ": " + ev.Detail

@@ -7,43 +7,61 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
 )
 
-// caller is an authenticated request's identity.
+// caller is a request's identity: account is set once it authenticated.
 type caller struct {
 	account *policy.Account
 	remote  netip.Addr
 	claim   *token.Claim // set when authenticated by admission token
+	auth    string       // how: one of the auth* values, for the audit log
 }
+
+// How a caller authenticated (audit.Event.Auth).
+const (
+	authToken       = "token"
+	authCertificate = "certificate"
+	// authBreakGlass: a keygranting certificate marked keyapi.BreakGlassOrg,
+	// minted by spire with the disaster key. Only spire mints it: no grant
+	// of the policy puts an organization in a keygranting certificate.
+	authBreakGlass = "break-glass"
+)
 
 // authenticate identifies the caller by admission token or by keygranting
 // client certificate, then enforces the account's address binding and the
-// deny list.
+// deny list. When that fails, the caller it returns says only how it tried
+// (for the refusal's audit line).
 func (s *Server) authenticate(r *http.Request, remote netip.Addr) (*caller, *keyapi.Error) {
 	c := &caller{remote: remote}
 	var principal string
 	var serial *big.Int
 	if tok := r.Header.Get(keyapi.TokenHeader); tok != "" {
+		c.auth = authToken
 		var err error
 		principal, c.claim, err = s.claimToken(tok)
 		if err != nil {
-			return nil, unauthenticated("%v", err)
+			return c, unauthenticated("%v", err)
 		}
 	} else if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 		leaf := r.TLS.VerifiedChains[0][0]
 		principal, serial = leaf.Subject.CommonName, leaf.SerialNumber
+		c.auth = authCertificate
+		if slices.Contains(leaf.Subject.Organization, keyapi.BreakGlassOrg) {
+			c.auth = authBreakGlass
+		}
 	} else {
-		return nil, unauthenticated("no credentials: present a keygranting client certificate or an admission token")
+		return c, unauthenticated("no credentials: present a keygranting client certificate or an admission token")
 	}
 	fail := func(format string, args ...any) (*caller, *keyapi.Error) {
 		if c.claim != nil {
 			c.claim.Release()
 		}
-		return nil, unauthenticated(format, args...)
+		return c, unauthenticated(format, args...)
 	}
 	acct := s.opts.Policy.Accounts[principal]
 	switch {

@@ -2,9 +2,12 @@ package keyserver_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -92,6 +95,9 @@ func FuzzAPIRequest(f *testing.F) {
 		{"master1.test.homeworld.example", "127.0.0.21", false},
 		{sup, "127.0.0.10", false},
 		{policy.MonitorPrincipal(sup), "127.0.0.10", false},
+		{policy.GatewayPrincipal(sup), "127.0.0.10", false},
+		{policy.GatewayPrincipal(sup), "127.0.0.200", false},
+		{policy.UserGrantPrincipal(sup), "127.0.0.10", false},
 		{"admin", "127.0.0.200", false},
 		{policy.MonitorProbe, "127.0.0.10", false},
 	}
@@ -104,6 +110,8 @@ func FuzzAPIRequest(f *testing.F) {
 	}
 	key, _ := pki.NewKey()
 	csrPEM, _ := pki.MakeCSR(key)
+	userCSR := csrFor(f, pkix.Name{CommonName: "user:alice"})
+	mastersCSR := csrFor(f, pkix.Name{CommonName: "user:alice", Organization: []string{"system:masters"}})
 	sshKey, _ := pki.NewSSHKey()
 	sshPub, _ := ssh.NewPublicKey(sshKey.Public())
 	pubLine := string(ssh.MarshalAuthorizedKey(sshPub))
@@ -120,6 +128,9 @@ func FuzzAPIRequest(f *testing.F) {
 		seed(uint8(i), keyapi.Request{API: keyapi.Admit, Body: "worker2.test.homeworld.example"})
 		seed(uint8(i), keyapi.Request{API: keyapi.FetchServiceAccountKey})
 		seed(uint8(i), keyapi.Request{API: keyapi.Deny, Body: "serial:abc"})
+		seed(uint8(i), keyapi.Request{API: keyapi.SignKubeUser, Body: userCSR})
+		seed(uint8(i), keyapi.Request{API: keyapi.SignKubeUser, Body: mastersCSR})
+		seed(uint8(i), keyapi.Request{API: keyapi.GrantKeygatewayHTTPS, Body: string(csrPEM)})
 	}
 	f.Add(uint8(0), []byte(`{"requests":[{"api":"x"}],"y":1}`))
 
@@ -171,7 +182,7 @@ func FuzzAPIRequest(f *testing.F) {
 			if g == nil {
 				t.Fatalf("%s granted %s outside policy", acct.Principal, r.API)
 			}
-			checkResult(t, g, res.Results[i])
+			checkResult(t, g, r.Body, res.Results[i])
 			if g.Privilege == policy.Impersonate {
 				acct = pol.Accounts[r.Body]
 				if !pol.InGroup(g.Scope, r.Body) {
@@ -183,21 +194,36 @@ func FuzzAPIRequest(f *testing.F) {
 }
 
 // checkResult verifies an issued certificate carries exactly the grant's
-// names and usage.
-func checkResult(t *testing.T, g *policy.Grant, result string) {
+// names and usage; a user's, exactly the user its request named.
+func checkResult(t *testing.T, g *policy.Grant, body, result string) {
 	switch g.Privilege {
-	case policy.SignTLS:
+	case policy.SignTLS, policy.SignUserTLS:
 		cert, err := pki.ParseCert([]byte(result))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var names []string
+		want := g.TLS
+		if g.Privilege == policy.SignUserTLS {
+			csr, err := pki.ParseCSR([]byte(body))
+			if err != nil {
+				t.Fatalf("%s signed a request that does not parse: %v", g.API, err)
+			}
+			name, err := policy.KubeUserName(csr.Subject.CommonName)
+			if err != nil || len(csr.Subject.Organization) != 0 {
+				t.Fatalf("%s signed %v", g.API, csr.Subject)
+			}
+			want = g.UserTLS(name)
+		}
+		var names, uris []string
 		names = append(names, cert.DNSNames...)
 		for _, ip := range cert.IPAddresses {
 			names = append(names, ip.String())
 		}
-		if cert.Subject.CommonName != g.TLS.CommonName || !slices.Equal(cert.Subject.Organization, g.TLS.Organizations) || !slices.Equal(names, g.TLS.Names) || len(cert.URIs) != 0 {
-			t.Fatalf("%s issued %v %v, want the grant's %+v", g.API, cert.Subject, names, g.TLS)
+		for _, u := range cert.URIs {
+			uris = append(uris, u.String())
+		}
+		if cert.Subject.CommonName != want.CommonName || !slices.Equal(cert.Subject.Organization, want.Organizations) || !slices.Equal(names, want.Names) || !slices.Equal(uris, want.URIs) {
+			t.Fatalf("%s issued %v %v %v, want the grant's %+v", g.API, cert.Subject, names, uris, want)
 		}
 	case policy.SignSSH:
 		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(result))
@@ -213,4 +239,18 @@ func checkResult(t *testing.T, g *policy.Grant, result string) {
 			t.Fatalf("%s returned %q", g.API, result)
 		}
 	}
+}
+
+// csrFor is a PEM certificate request asking for subject.
+func csrFor(tb testing.TB, subject pkix.Name) string {
+	tb.Helper()
+	key, err := pki.NewKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject}, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }

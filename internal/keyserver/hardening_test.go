@@ -277,10 +277,10 @@ func TestAuditNamesOnlyDeliveredGrants(t *testing.T) {
 		t.Errorf("a refused batch left grant lines:\n%s", log)
 	}
 	_, pub, _ := ed25519Key(t)
-	if _, err := c.NodeClient("supervisor").Call(ctx, "", keyapi.Request{API: keyapi.ImpersonateAdmin, Body: "admin"}, keyapi.Request{API: keyapi.AccessSSH, Body: pub}); err != nil {
+	if _, err := c.GatewayClient().Call(ctx, "", keyapi.Request{API: keyapi.ImpersonateAdmin, Body: "admin"}, keyapi.Request{API: keyapi.AccessSSH, Body: pub}); err != nil {
 		t.Fatal(err)
 	}
-	if log := c.AuditLog(); !strings.Contains(log, `"action":"grant","principal":"admin","via":"supervisor.test.homeworld.example","remote":"127.0.0.10","api":"`+string(keyapi.AccessSSH)+`"`) {
+	if log := c.AuditLog(); !strings.Contains(log, `"action":"grant","principal":"admin","via":"keygateway@supervisor.test.homeworld.example","remote":"127.0.0.10","api":"`+string(keyapi.AccessSSH)+`"`) {
 		t.Errorf("impersonated grant does not name both principals:\n%s", log)
 	}
 }
@@ -376,7 +376,7 @@ func TestDenyList(t *testing.T) {
 func TestMonitorIdentity(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{})
 	sup := c.Config.Supervisor()
-	mon := c.Client(sup.IP, c.Identity(policy.MonitorPrincipal(c.Config.FQDN(sup))))
+	mon := c.SupervisorClient(policy.MonitorPrincipal(c.Config.FQDN(sup)))
 	_, pub, _ := ed25519Key(t)
 	if _, err := mon.Call1(ctx, "", keyapi.MonitorSSH, pub); err != nil {
 		t.Fatalf("monitor SSH grant: %v", err)

@@ -299,17 +299,27 @@ func TestAdminAccessAndImpersonation(t *testing.T) {
 		t.Errorf("admin ssh cert: type %d principals %v", sc.CertType, sc.ValidPrincipals)
 	}
 
-	// The supervisor (the future Kerberos gateway) acts as the admin; the
-	// impersonation holds for the rest of the batch.
-	sup := c.NodeClient("supervisor")
-	out, err := sup.Call(ctx, "", keyapi.Request{API: keyapi.ImpersonateAdmin, Body: "admin"}, keyapi.Request{API: keyapi.AccessSSH, Body: pub})
+	// The Kerberos gateway acts as the admin; the impersonation holds for
+	// the rest of the batch.
+	gw := c.GatewayClient()
+	out, err := gw.Call(ctx, "", keyapi.Request{API: keyapi.ImpersonateAdmin, Body: "admin"}, keyapi.Request{API: keyapi.AccessSSH, Body: pub})
 	if err != nil || out[0] != "" || !strings.HasPrefix(out[1], "ssh-ed25519-cert-v01@openssh.com ") {
 		t.Errorf("impersonated batch = %q, %v", out, err)
 	}
-	_, err = sup.Call1(ctx, "", keyapi.ImpersonateAdmin, "worker1.test.homeworld.example")
+	_, err = gw.Call1(ctx, "", keyapi.ImpersonateAdmin, "worker1.test.homeworld.example")
 	wantStatus(t, err, http.StatusForbidden, "may not act as")
-	_, err = c.NodeClient("worker1").Call1(ctx, "", keyapi.ImpersonateAdmin, "admin")
+	_, err = gw.Call1(ctx, "", keyapi.ImpersonateAdmin, policy.MonitorProbe)
+	wantStatus(t, err, http.StatusForbidden, "may not act as")
+	_, err = gw.Call1(ctx, "", keyapi.AccessSSH, pub)
 	wantStatus(t, err, http.StatusForbidden, "may not call")
+	// Neither the supervisor's node identity nor a node may act for anyone.
+	for _, node := range []string{"supervisor", "worker1"} {
+		_, err = c.NodeClient(node).Call1(ctx, "", keyapi.ImpersonateAdmin, "admin")
+		wantStatus(t, err, http.StatusForbidden, "may not call")
+	}
+	// The gateway's identity works only from the supervisor.
+	_, err = c.Client("127.0.0.200", c.Identity(policy.GatewayPrincipal("supervisor.test.homeworld.example"))).Call1(ctx, "", keyapi.ImpersonateAdmin, "admin")
+	wantStatus(t, err, http.StatusUnauthorized, "may only call from 127.0.0.10")
 	// Admission of something that is not a node.
 	_, err = admin.Call1(ctx, "", keyapi.Admit, "admin")
 	wantStatus(t, err, http.StatusForbidden, "not in group nodes")

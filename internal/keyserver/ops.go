@@ -2,6 +2,7 @@ package keyserver
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -43,12 +44,10 @@ func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opR
 		if err != nil {
 			return opResult{}, nil, invalid("%v", err)
 		}
-		keyID := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-		return opResult{
-			result: string(pki.EncodeCert(cert)),
-			detail: fmt.Sprintf("serial %x until %s", cert.SerialNumber, cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")),
-			keyID:  hex.EncodeToString(keyID[:]),
-		}, acct, nil
+		return tlsResult(cert, ""), acct, nil
+	case policy.SignUserTLS:
+		res, err := s.signUser(g, req.Body)
+		return res, acct, err
 	case policy.SignSSH:
 		ca, err := s.opts.Authorities.Get(g.Authority)
 		if err != nil {
@@ -110,6 +109,42 @@ func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opR
 		return s.setDeny(c, acct, req, g.Privilege == policy.Deny)
 	}
 	return opResult{}, nil, s.internal(fmt.Errorf("grant %s has unknown privilege %q", g.API, g.Privilege))
+}
+
+func tlsResult(cert *x509.Certificate, detail string) opResult {
+	keyID := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return opResult{
+		result: string(pki.EncodeCert(cert)),
+		detail: detail + fmt.Sprintf("serial %x until %s", cert.SerialNumber, cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")),
+		keyID:  hex.EncodeToString(keyID[:]),
+	}
+}
+
+// signUser certifies a Kubernetes user for user-grant. The request names
+// the user and nothing else: a CSR asking for an organization is refused
+// (Kubernetes reads it as a group, system:masters among them), and the
+// certificate carries the user's name alone whatever the CSR says.
+func (s *Server) signUser(g *policy.Grant, body string) (opResult, *keyapi.Error) {
+	csr, err := pki.ParseCSR([]byte(body))
+	if err != nil {
+		return opResult{}, invalid("%v", err)
+	}
+	name, err := policy.KubeUserName(csr.Subject.CommonName)
+	if err != nil {
+		return opResult{}, invalid("%s", sanitize(err.Error(), maxDetail))
+	}
+	if orgs := csr.Subject.Organization; len(orgs) > 0 {
+		return opResult{}, invalid("the request for %s asks for organizations %s; a user's certificate carries none (remove O from the CSR's subject)", policy.KubeUserCN(name), sanitize(fmt.Sprintf("%q", orgs), maxDetail))
+	}
+	ca, err := s.opts.Authorities.Get(g.Authority)
+	if err != nil {
+		return opResult{}, s.internal(err)
+	}
+	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, csr.PublicKey, g.UserTLS(name), s.opts.Now())
+	if err != nil {
+		return opResult{}, invalid("%v", err)
+	}
+	return tlsResult(cert, "user "+name+", "), nil
 }
 
 // setDeny changes the deny list. It takes effect for the next request,

@@ -219,6 +219,20 @@ func (c *Cluster) NodeClient(hostname string) *keyapi.Client {
 	return c.Client(n.IP, c.Identity(c.Config.FQDN(n)))
 }
 
+// SupervisorClient is a client for an account of a service on the
+// supervisor (auth-monitor, the key gateway, user-grant), with an identity
+// for principal, calling from the supervisor's address.
+func (c *Cluster) SupervisorClient(principal string) *keyapi.Client {
+	c.t.Helper()
+	return c.Client(c.Config.Supervisor().IP, c.Identity(principal))
+}
+
+// GatewayClient is a client for the Kerberos key gateway's account.
+func (c *Cluster) GatewayClient() *keyapi.Client {
+	c.t.Helper()
+	return c.SupervisorClient(policy.GatewayPrincipal(c.Config.FQDN(c.Config.Supervisor())))
+}
+
 // AdminClient is a client for the root admin, from an address of no node.
 func (c *Cluster) AdminClient() *keyapi.Client {
 	return c.Client("127.0.0.200", c.Identity("admin"))

@@ -130,6 +130,16 @@ const Backdate = time.Minute
 // checking the request's self-signature. Only the key is taken from the
 // request; subject and names come from g.
 func SignTLS(ca crypto.Signer, caCert *x509.Certificate, csrPEM []byte, g TLSGrant, now time.Time) (*x509.Certificate, error) {
+	csr, err := ParseCSR(csrPEM)
+	if err != nil {
+		return nil, err
+	}
+	return IssueTLS(ca, caCert, csr.PublicKey, g, now)
+}
+
+// ParseCSR decodes one PEM certificate request and checks its
+// self-signature and key.
+func ParseCSR(csrPEM []byte) (*x509.CertificateRequest, error) {
 	block, rest := pem.Decode(csrPEM)
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		return nil, errors.New("body is not a PEM CERTIFICATE REQUEST")
@@ -147,7 +157,7 @@ func SignTLS(ca crypto.Signer, caCert *x509.Certificate, csrPEM []byte, g TLSGra
 	if err := acceptableKey(csr.PublicKey); err != nil {
 		return nil, err
 	}
-	return IssueTLS(ca, caCert, csr.PublicKey, g, now)
+	return csr, nil
 }
 
 // IssueTLS issues a certificate for pub directly (spire's local admin path).

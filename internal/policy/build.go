@@ -36,7 +36,7 @@ func Build(c *config.Config, cluster nodeconf.Cluster, l Lifetimes) (*Policy, er
 	sup := c.Supervisor()
 	p := &Policy{
 		Accounts:   map[string]*Account{},
-		Groups:     map[string]map[string]bool{GroupNodes: {}, GroupRootAdmins: {}, GroupMonitorProbes: {}},
+		Groups:     map[string]map[string]bool{GroupNodes: {}, GroupRootAdmins: {}, GroupMonitorProbes: {}, GroupKerberos: {}},
 		Static:     map[string]string{nodeconf.ClusterFile: cluster.Render()},
 		ServerName: c.FQDN(sup),
 		ServerIP:   netip.MustParseAddr(sup.IP),
@@ -49,16 +49,25 @@ func Build(c *config.Config, cluster nodeconf.Cluster, l Lifetimes) (*Policy, er
 		p.Accounts[acct.Principal] = acct
 		p.Groups[GroupNodes][acct.Principal] = true
 	}
-	mon := monitorAccount(c.FQDN(sup), netip.MustParseAddr(sup.IP))
-	p.Accounts[mon.Principal] = mon
-	p.Accounts[MonitorProbe] = probeAccount()
+	supIP := netip.MustParseAddr(sup.IP)
+	for _, acct := range []*Account{
+		monitorAccount(c.FQDN(sup), supIP), probeAccount(),
+		gatewayAccount(c.FQDN(sup), supIP), userGrantAccount(c.FQDN(sup), supIP, l),
+	} {
+		p.Accounts[acct.Principal] = acct
+	}
 	p.Groups[GroupMonitorProbes][MonitorProbe] = true
+	if probe := GatewayProbe(c); probe != "" {
+		p.Accounts[probe] = gatewayProbeAccount(probe)
+		p.Groups[GroupKerberos][probe] = true
+	}
 	for _, admin := range c.RootAdmins {
 		if _, clash := p.Accounts[admin]; clash {
-			return nil, fmt.Errorf("policy: root admin %q has the name of a node or of a Homeworld account", admin)
+			return nil, fmt.Errorf("policy: root admin %q has the name of a node or of a Homeworld account; rename it in root-admins of setup.yaml", admin)
 		}
 		p.Accounts[admin] = adminAccount(admin, l)
 		p.Groups[GroupRootAdmins][admin] = true
+		p.Groups[GroupKerberos][admin] = true
 	}
 	return p, nil
 }
@@ -135,9 +144,29 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			g.SSH = pki.SSHGrant{KeyID: "admitted-" + fqdn, Principals: hostNames, Host: true, Lifetime: l.SSHHost}
 		case keyapi.GrantAuthMonitor:
 			tls(keyapi.Keygranting, MonitorPrincipal(fqdn), client, nil)
+		case keyapi.GrantKeygateway:
+			tls(keyapi.Keygranting, GatewayPrincipal(fqdn), client, nil)
+		case keyapi.GrantKeygatewayHTTPS:
+			// Names the supervisor, as the keyserver's does; GatewayURI
+			// keeps the two apart for their clients.
+			tls(keyapi.ClusterCA, "keygateway "+fqdn, server, []string{fqdn, n.IP})
+			g.TLS.URIs = []string{keyapi.GatewayURI}
+		case keyapi.GrantUserGrant:
+			tls(keyapi.Keygranting, UserGrantPrincipal(fqdn), client, nil)
+		case keyapi.GrantUserGrantHTTPS:
+			name := c.Cluster.UserGrantDomain
+			if name == "" {
+				name = fqdn
+			}
+			tls(keyapi.ClusterCA, "user-grant "+name, server, []string{name})
+		case keyapi.GrantKubeUserGrant:
+			// Gives users namespaces and binds them admin there
+			// (internal/rbac); not system:masters.
+			tls(keyapi.Kubernetes, rbac.UserGrantUser(n.Hostname), client, nil)
 		case keyapi.GrantRegistryHost:
 			// Only the registry's own name: not the supervisor's name or
-			// address, which belong to the keyserver.
+			// address, which the keyserver's certificate carries (and the
+			// gateway's, with a mark of its own).
 			tls(keyapi.ClusterCA, "homeworld-registry", server, []string{RegistryName})
 		case keyapi.GrantKubeSupervisor:
 			// Not system:masters: the supervisor's monitoring only reads (see
@@ -180,12 +209,6 @@ func nodeAccount(c *config.Config, n config.Node, l Lifetimes) (*Account, error)
 			return nil, fmt.Errorf("policy: credential %s uses API %s, which the policy does not know", cred.Name, cred.API)
 		}
 		a.add(g)
-	}
-	if n.Kind == config.KindSupervisor {
-		// The (future) Kerberos gateway runs on the supervisor and acts for
-		// the admin it authenticated. auth-monitor has an identity of its
-		// own (monitorAccount) and cannot do this.
-		a.add(&Grant{API: keyapi.ImpersonateAdmin, Privilege: Impersonate, Scope: GroupRootAdmins})
 	}
 	return a, nil
 }

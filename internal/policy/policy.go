@@ -1,8 +1,12 @@
 // Package policy decides who may obtain what from the keyserver. The policy
 // is derived entirely from setup.yaml: one account per node, bound to the
 // node's address, granted exactly its kind's credentials from the credential
-// catalogue; one account per root admin with short-lived access grants.
-// Every name placed in a certificate comes from here, never from a request.
+// catalogue; one account per root admin with short-lived access grants;
+// one for each service on the supervisor that talks to the keyserver
+// (auth-monitor, the Kerberos gateway, user-grant), holding only what that
+// service needs.
+// Every name placed in a certificate comes from here, never from a request,
+// but one: the user name user-grant asks for, which KubeUserName bounds.
 // The keyserver imports it.
 package policy
 
@@ -24,22 +28,23 @@ type Privilege string
 
 // Privileges.
 const (
-	SignTLS     Privilege = "sign-tls"    // body: CSR; result: certificate
-	SignSSH     Privilege = "sign-ssh"    // body: public key; result: SSH certificate
-	IssueToken  Privilege = "issue-token" // body: principal in Scope; result: admission token
-	Impersonate Privilege = "impersonate" // body: principal in Scope; later operations act as it
-	Text        Privilege = "text"        // body: empty; result: Contents
-	FetchKey    Privilege = "fetch-key"   // body: empty; result: the authority's private key
-	Deny        Privilege = "deny"        // body: principal or serial:HEX; result: the deny list
-	Allow       Privilege = "allow"       // body: principal or serial:HEX; result: the deny list
+	SignTLS     Privilege = "sign-tls"      // body: CSR; result: certificate
+	SignUserTLS Privilege = "sign-user-tls" // body: CSR naming user:<name> (KubeUserName), no organization; result: certificate for that user
+	SignSSH     Privilege = "sign-ssh"      // body: public key; result: SSH certificate
+	IssueToken  Privilege = "issue-token"   // body: principal in Scope; result: admission token
+	Impersonate Privilege = "impersonate"   // body: principal in Scope; later operations act as it
+	Text        Privilege = "text"          // body: empty; result: Contents
+	FetchKey    Privilege = "fetch-key"     // body: empty; result: the authority's private key
+	Deny        Privilege = "deny"          // body: principal or serial:HEX; result: the deny list
+	Allow       Privilege = "allow"         // body: principal or serial:HEX; result: the deny list
 )
 
 // Grant is one API an account may call, with every parameter fixed.
 type Grant struct {
 	API       keyapi.API
 	Privilege Privilege
-	Authority keyapi.Authority // SignTLS, SignSSH, FetchKey
-	TLS       pki.TLSGrant
+	Authority keyapi.Authority // SignTLS, SignUserTLS, SignSSH, FetchKey
+	TLS       pki.TLSGrant     // SignUserTLS: see Grant.UserTLS
 	SSH       pki.SSHGrant
 	Scope     string        // IssueToken, Impersonate: group of allowed targets
 	TokenTTL  time.Duration // IssueToken
@@ -68,6 +73,9 @@ const (
 	GroupNodes         = "nodes"
 	GroupRootAdmins    = "root-admins"
 	GroupMonitorProbes = "monitor-probes"
+	// GroupKerberos is whom the Kerberos gateway may act for: the root
+	// admins and the gateway probe.
+	GroupKerberos = "kerberos-accounts"
 )
 
 // RegistryName is the name the supervisor's image registry serves under; the
@@ -95,6 +103,7 @@ type Lifetimes struct {
 	SSHHost  time.Duration
 	Admin    time.Duration // every administrator grant
 	Token    time.Duration // admission tokens
+	User     time.Duration // Kubernetes user certificates (user-grant)
 }
 
 // DefaultLifetimes are production lifetimes: nodes renew at about two thirds,
@@ -105,10 +114,11 @@ var DefaultLifetimes = Lifetimes{
 	SSHHost:  60 * 24 * time.Hour,
 	Admin:    4 * time.Hour,
 	Token:    time.Hour,
+	User:     8 * time.Hour,
 }
 
 func (l Lifetimes) validate() error {
-	for name, d := range map[string]time.Duration{"keygrant": l.Keygrant, "node certificate": l.NodeCert, "SSH host": l.SSHHost, "admin": l.Admin, "token": l.Token} {
+	for name, d := range map[string]time.Duration{"keygrant": l.Keygrant, "node certificate": l.NodeCert, "SSH host": l.SSHHost, "admin": l.Admin, "token": l.Token, "user": l.User} {
 		if d <= 0 {
 			return fmt.Errorf("policy: %s lifetime must be positive", name)
 		}

@@ -6,9 +6,10 @@
 // default is the apiserver's access to kubelets (logs, exec), granted here
 // to each master's apiserver identity, read-only access for the
 // supervisor's monitoring (supervisor:<host>) and its reading of the
-// in-cluster monitors through the service proxy, and, in a manifest of its
-// own, flannel's (FlannelGroup). spire applies them (virt up, spire deploy
-// flannel).
+// in-cluster monitors through the service proxy, what the supervisor's
+// user-grant service needs to give users namespaces (UserGrantUser), and,
+// in a manifest of its own, flannel's (FlannelGroup). spire applies them
+// (virt up, spire deploy flannel).
 package rbac
 
 import (
@@ -33,7 +34,51 @@ func Manifest(c *config.Config) string {
 		subjects = append(subjects, fmt.Sprintf("- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: apiserver:%s", m.Hostname))
 	}
 	sup := c.Supervisor().Hostname
-	return supervisorMonitoring(sup) + "---\n" + supervisorProxy(sup) + "---\n" + apiserverKubeletClient(subjects)
+	return supervisorMonitoring(sup) + "---\n" + supervisorProxy(sup) + "---\n" + apiserverKubeletClient(subjects) + "---\n" + userGrant(sup)
+}
+
+// UserGrantUser is the Kubernetes user of the supervisor's user-grant
+// service (its certificate's common name).
+func UserGrantUser(supervisorHostname string) string { return "user-grant:" + supervisorHostname }
+
+// userGrant lets the user-grant service give a user a namespace: create
+// it, bind the user the built-in admin ClusterRole there (binding a role
+// needs bind on it, or every permission in it), and bound it with a quota
+// and limits. It reads and changes nothing else.
+func userGrant(sup string) string {
+	return `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: homeworld:user-grant
+  labels: {app.kubernetes.io/managed-by: homeworld}
+rules:
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, create]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [rolebindings]
+  verbs: [get, create]
+- apiGroups: [""]
+  resources: [resourcequotas, limitranges]
+  verbs: [get, create, update]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [clusterroles]
+  resourceNames: [admin]
+  verbs: [bind]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: homeworld:user-grant
+  labels: {app.kubernetes.io/managed-by: homeworld}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: homeworld:user-grant
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: ` + UserGrantUser(sup) + "\n"
 }
 
 func supervisorMonitoring(sup string) string {

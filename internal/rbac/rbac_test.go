@@ -16,8 +16,8 @@ func TestManifest(t *testing.T) {
 	}
 	m := Manifest(c)
 	docs := strings.Split(m, "\n---\n")
-	if len(docs) != 5 {
-		t.Fatalf("%d objects, want 5", len(docs))
+	if len(docs) != 7 {
+		t.Fatalf("%d objects, want 7", len(docs))
 	}
 	fl := FlannelManifest()
 	flDocs := strings.Split(fl, "\n---\n")
@@ -52,6 +52,28 @@ func TestManifest(t *testing.T) {
 	}
 	if !strings.Contains(docs[3], "kind: RoleBinding") || !strings.HasSuffix(docs[3], "kind: User\n  name: supervisor:supervisor") {
 		t.Errorf("the proxy role is not bound to the supervisor:\n%s", docs[3])
+	}
+	// user-grant creates namespaces and what goes in them, and may bind
+	// the admin ClusterRole alone; nothing else, and never delete.
+	userGrant := `rules:
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, create]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [rolebindings]
+  verbs: [get, create]
+- apiGroups: [""]
+  resources: [resourcequotas, limitranges]
+  verbs: [get, create, update]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [clusterroles]
+  resourceNames: [admin]
+  verbs: [bind]`
+	if !strings.Contains(docs[5], "kind: ClusterRole\n") || !strings.Contains(docs[5], "name: homeworld:user-grant") || !strings.HasSuffix(docs[5], userGrant) {
+		t.Errorf("user-grant's role is not exactly namespaces, their bindings, quotas and limits, and bind on admin:\n%s", docs[5])
+	}
+	if !strings.Contains(docs[6], "kind: ClusterRoleBinding") || !strings.HasSuffix(strings.TrimSpace(docs[6]), "kind: User\n  name: "+UserGrantUser("supervisor")) {
+		t.Errorf("user-grant's role is not bound to %s:\n%s", UserGrantUser("supervisor"), docs[6])
 	}
 	flannel := `rules:
 - apiGroups: [""]
