@@ -40,6 +40,9 @@ type Admin struct {
 type Options struct {
 	// Keyserver is the address to dial; default: the supervisor's keyserver endpoint.
 	Keyserver string
+	// Gateway is the key gateway's address; default: the supervisor's
+	// gateway endpoint.
+	Gateway string
 	// LocalAddr, if set, is the source address to call from.
 	LocalAddr string
 }

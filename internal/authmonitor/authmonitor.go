@@ -36,11 +36,15 @@ type Monitor struct {
 	cfg    *config.Config
 	node   layout.Node
 	client *keyapi.Client
+	pool   *x509.CertPool
 	logf   func(string, ...any)
+	// Gateway is the key gateway's address (where the cluster has a
+	// Kerberos realm); default: the supervisor's.
+	Gateway string
 
-	authority, static, grant, admin prometheus.Gauge
-	access                          *prometheus.GaugeVec
-	Registry                        *prometheus.Registry
+	authority, static, grant, admin, gateway prometheus.Gauge
+	access                                   *prometheus.GaugeVec
+	Registry                                 *prometheus.Registry
 }
 
 // New prepares a monitor from the supervisor's files.
@@ -55,7 +59,8 @@ func New(node layout.Node, keyserver string, logf func(string, ...any)) (*Monito
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	m := &Monitor{cfg: cfg, node: node, logf: logf, Registry: prometheus.NewRegistry()}
+	m := &Monitor{cfg: cfg, node: node, pool: pool, logf: logf, Registry: prometheus.NewRegistry(),
+		Gateway: services.KeyGateway.Addr(cfg.Supervisor().IP)}
 	m.client, err = keyapi.NewClient(keyapi.ClientConfig{
 		Address: keyserver, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool,
 		ClientCert: m.identity, Timeout: 10 * time.Second,
@@ -72,6 +77,7 @@ func New(node layout.Node, keyserver string, logf func(string, ...any)) (*Monito
 	m.static = gauge("keysystem_fetch_static_check", "1 if the keyserver's cluster.conf matches setup.yaml.")
 	m.grant = gauge("keysystem_ssh_grant_check", "1 if the keyserver granted an SSH certificate.")
 	m.admin = gauge("keysystem_admin_path_check", "1 if acting for another account (the Kerberos gateway's path, here for a probe account) yields its SSH certificate.")
+	m.gateway = gauge("keysystem_gateway_auth_check", "1 if the supervisor's host principal authenticated to the Kerberos key gateway with a ticket (0 where Kerberos is disabled).")
 	m.access = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "keysystem_ssh_access_check",
 		Help: "1 if an SSH login with a keysystem certificate to the node succeeded, verifying its host certificate.",
@@ -135,6 +141,7 @@ func (m *Monitor) Cycle(ctx context.Context) {
 		m.static.Set(0)
 		m.grant.Set(0)
 		m.admin.Set(0)
+		m.gateway.Set(0)
 		m.access.Reset()
 		return
 	}
@@ -146,6 +153,13 @@ func (m *Monitor) Cycle(ctx context.Context) {
 	m.static.Set(b2f(err == nil))
 
 	m.admin.Set(b2f(m.adminPath(ctx) == nil))
+	if m.cfg.Cluster.KerberosRealm != "" {
+		err := m.checkGateway(ctx)
+		if err != nil {
+			m.logf("auth-monitor: key gateway: %v", err)
+		}
+		m.gateway.Set(b2f(err == nil))
+	}
 	signer, err := m.sshCertificate(ctx)
 	if err != nil {
 		m.logf("auth-monitor: SSH grant: %v", err)

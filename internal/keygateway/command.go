@@ -33,9 +33,18 @@ type Server struct {
 // Close releases the audit log and connections.
 func (s *Server) Close() { s.close() }
 
-// Load prepares the gateway of the supervisor whose files are f, reading
-// setup.yaml from setupPath and talking to the keyserver at keyserver.
-func Load(setupPath string, f Files, keyserver string, logf func(string, ...any)) (*Server, error) {
+// Options say where a gateway's inputs are.
+type Options struct {
+	Setup     string // setup.yaml
+	Files     Files
+	Keyserver string // host:port
+	LocalAddr string // source address towards the keyserver (tests); default: the system's choice
+	Logf      func(string, ...any)
+}
+
+// Load prepares a gateway from its files.
+func Load(o Options) (*Server, error) {
+	f, logf, setupPath := o.Files, o.Logf, o.Setup
 	cfg, _, err := config.Load(setupPath)
 	if err != nil {
 		return nil, err
@@ -53,7 +62,8 @@ func Load(setupPath string, f Files, keyserver string, logf func(string, ...any)
 	}
 	identity := &keyPair{cert: f.IdentityCert, key: f.IdentityKey}
 	ks, err := keyapi.NewClient(keyapi.ClientConfig{
-		Address: keyserver, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool, Timeout: 20 * time.Second,
+		Address: o.Keyserver, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool, Timeout: 20 * time.Second,
+		LocalAddr: o.LocalAddr,
 		ClientCert: func() *tls.Certificate {
 			c, err := identity.get()
 			if err != nil {
@@ -118,15 +128,12 @@ and appends one JSON line per grant and refusal, naming the principal, to
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := log.New(os.Stderr, "keygateway: ", log.LstdFlags)
 			node := layout.Node{Root: root}
-			srv, err := Load(node.SetupYAML(), NodeFiles(node), keyserver, logger.Printf)
+			srv, err := Load(Options{Setup: node.SetupYAML(), Files: NodeFiles(node), Keyserver: keyserver, Logf: logger.Printf})
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
 			sup := srv.Config.Supervisor()
-			if keyserver == "" {
-				return fmt.Errorf("--keyserver is required")
-			}
 			addr := listen
 			if addr == "" {
 				addr = services.KeyGateway.Addr(sup.IP)
@@ -146,5 +153,6 @@ and appends one JSON line per grant and refusal, naming the principal, to
 	f.StringVar(&root, "root", "/", "folder the node's files are below (a virtual node's own root)")
 	f.StringVar(&listen, "listen", "", "address to serve on (default: the supervisor's address, port "+services.KeyGateway.PortString()+")")
 	f.StringVar(&keyserver, "keyserver", "", "keyserver address host:port (required)")
+	c.MarkFlagRequired("keyserver")
 	return c
 }

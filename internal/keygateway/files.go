@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/layout"
 )
 
@@ -28,10 +29,10 @@ const KeytabPath = "/etc/krb5.keytab"
 func NodeFiles(n layout.Node) Files {
 	return Files{
 		Keytab:       n.Path(KeytabPath),
-		IdentityCert: n.Path(layout.KeysDir + "/keygateway.pem"),
-		IdentityKey:  n.Path(layout.KeysDir + "/keygateway.key"),
-		ServingCert:  n.Path(layout.SSLDir + "/keygateway.pem"),
-		ServingKey:   n.Path(layout.SSLDir + "/keygateway.key"),
+		IdentityCert: n.Path(credential.Keygateway.Path),
+		IdentityKey:  n.Path(credential.Keygateway.KeyPath),
+		ServingCert:  n.Path(credential.KeygatewayHTTPS.Path),
+		ServingKey:   n.Path(credential.KeygatewayHTTPS.KeyPath),
 		ClusterCA:    n.KeyserverCA(),
 		Audit:        n.Path(layout.LogDir + "/keygateway-audit.log"),
 	}

@@ -21,6 +21,7 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/kerberos"
 	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/policy"
 )
 
 // MaxOps bounds a batch; an admin's commands send one or two operations.
@@ -134,16 +135,10 @@ func AccountFor(cfg *config.Config, principal string) (string, bool) {
 			return admin, true
 		}
 	}
-	if principal == ProbePrincipal(cfg) {
+	if principal == policy.GatewayProbe(cfg) {
 		return principal, true
 	}
 	return "", false
-}
-
-// ProbePrincipal is the supervisor's host principal, which auth-monitor
-// authenticates as to check the gateway; its account holds nothing.
-func ProbePrincipal(cfg *config.Config) string {
-	return "host/" + cfg.FQDN(cfg.Supervisor()) + "@" + cfg.Cluster.KerberosRealm
 }
 
 func decodeBatch(r *http.Request) (*keyapi.Batch, *keyapi.Error) {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,9 +52,14 @@ nodes:
   - {hostname: worker2, ip: 127.0.0.32, kind: worker}
 `
 
+// KerberosSetup is Setup with a Kerberos realm, krb5test's default: the
+// cluster of the key gateway's tests.
+var KerberosSetup = strings.Replace(Setup, "  etcd-token: test-etcd\n", "  etcd-token: test-etcd\n  kerberos-realm: HOMEWORLD.TEST\n", 1)
+
 // Cluster is a running test keyserver and what it was made from.
 type Cluster struct {
 	t           testing.TB
+	SetupYAML   string
 	Config      *config.Config
 	Authorities *authority.Set
 	Supervisor  layout.Node // the supervisor's files
@@ -77,10 +83,30 @@ func Start(t testing.TB, l policy.Lifetimes) *Cluster {
 // which certificates tolerate up to pki.Backdate ahead of it.
 func StartAt(t testing.TB, l policy.Lifetimes, now func() time.Time) *Cluster {
 	t.Helper()
+	return StartWith(t, Options{Lifetimes: l, Now: now})
+}
+
+// Options shape a test cluster; zero values are Start's.
+type Options struct {
+	Setup     string // default Setup
+	Lifetimes policy.Lifetimes
+	Now       func() time.Time
+}
+
+// StartWith brings up a keyserver as o says.
+func StartWith(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	l, now, setup := o.Lifetimes, o.Now, o.Setup
+	if setup == "" {
+		setup = Setup
+	}
+	if now == nil {
+		now = time.Now
+	}
 	if l == (policy.Lifetimes{}) {
 		l = policy.DefaultLifetimes
 	}
-	cfg, _, err := config.Parse("setup.yaml", []byte(Setup))
+	cfg, _, err := config.Parse("setup.yaml", []byte(setup))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +115,10 @@ func StartAt(t testing.TB, l policy.Lifetimes, now func() time.Time) *Cluster {
 		t.Fatal(err)
 	}
 	sup := layout.Node{Root: filepath.Join(t.TempDir(), "supervisor")}
-	if err := keyserver.Install(sup, []byte(Setup), set); err != nil {
+	if err := keyserver.Install(sup, []byte(setup), set); err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now}
+	c := &Cluster{t: t, SetupYAML: setup, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now}
 	// The first listener takes port 0 and the server keeps it: a port
 	// chosen beforehand could be taken before the server binds it.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Supervisor().IP, "0"))
@@ -271,7 +297,7 @@ func (c *Cluster) Workspace(dir string, key *disaster.Key) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		c.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(Setup), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(c.SetupYAML), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
 	if err := authority.NewStore(dir).Create(context.Background(), c.Authorities, key, false); err != nil {

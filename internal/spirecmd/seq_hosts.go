@@ -35,7 +35,7 @@ func (a *app) supervisorHostSteps(ws *workspace.Workspace, cfg *config.Config, h
 	connect := func(ctx context.Context) error {
 		var err error
 		if s == nil {
-			if s, err = a.connectAdmin(&keyserverFlags{}); err != nil {
+			if s, err = a.connectBreakGlass(&keyserverFlags{}); err != nil {
 				return err
 			}
 		}

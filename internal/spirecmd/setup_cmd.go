@@ -179,7 +179,8 @@ rendered from setup.yaml when it starts) and wait until it is active.` + sshHelp
 			return a.setupPrometheus(cmd.Context(), hs)
 		},
 	}
-	c := group("setup", "Set up the supervisor and admit nodes over SSH", keyserverCmd, selfAdmitCmd, supervisorSSHCmd, prometheusCmd, nodeCmd)
+	subs := []*cobra.Command{keyserverCmd, selfAdmitCmd, supervisorSSHCmd, prometheusCmd, nodeCmd}
+	c := group("setup", "Set up the supervisor and admit nodes over SSH", subs...)
 	hf.register(c)
 	return c
 }
