@@ -17,7 +17,7 @@ const enctypes = "aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal"
 type ports struct{ kdc, kadmind, kpasswd int }
 
 // writeConfig writes krb5.conf, kdc.conf and the kadmind ACL for ports.
-// Every listener is bound to 127.0.0.1 alone.
+// Every listener is bound to 127.0.0.1 (and the KDC to Options.AlsoListen).
 func (k *KDC) writeConfig(p ports, maxLife time.Duration) error {
 	k.KDCAddr = loopback(p.kdc)
 	k.AdminAddr = ""
@@ -44,8 +44,12 @@ func (k *KDC) writeConfig(p ports, maxLife time.Duration) error {
 
 	// The KDC's addresses go in [kdcdefaults] too, or it would also listen
 	// on its default port 88 there.
-	listen := "\tkdc_listen = " + k.KDCAddr + "\n\tkdc_tcp_listen = " + k.KDCAddr + "\n"
-	realmListen := "\t\tkdc_listen = " + k.KDCAddr + "\n\t\tkdc_tcp_listen = " + k.KDCAddr + "\n"
+	addrs := k.KDCAddr
+	for _, ip := range k.alsoListen {
+		addrs += " " + net.JoinHostPort(ip, strconv.Itoa(p.kdc))
+	}
+	listen := "\tkdc_listen = " + addrs + "\n\tkdc_tcp_listen = " + addrs + "\n"
+	realmListen := "\t\tkdc_listen = " + addrs + "\n\t\tkdc_tcp_listen = " + addrs + "\n"
 	if p.kadmind != 0 {
 		realmListen += "\t\tkadmind_listen = " + k.AdminAddr + "\n\t\tkpasswd_listen = " + loopback(p.kpasswd) + "\n"
 	}

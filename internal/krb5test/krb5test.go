@@ -8,6 +8,8 @@ package krb5test
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,10 @@ type Options struct {
 	Realm   string        // default "HOMEWORLD.TEST"
 	Kadmind bool          // also run kadmind (needed for k5srvutil change/delold through kadmin)
 	MaxLife time.Duration // max ticket life in kdc.conf; default 10h
+	// AlsoListen are further IPs the KDC listens on, on its port: a test
+	// bridge's address, for hosts in namespaces the test made
+	// (ConfigFor writes their krb5.conf).
+	AlsoListen []string
 }
 
 // KDC is a running realm.
@@ -30,7 +36,16 @@ type KDC struct {
 	KDCAddr   string // 127.0.0.1:PORT (TCP and UDP)
 	AdminAddr string // kadmind 127.0.0.1:PORT, when Kadmind
 
-	profile string // kdc.conf (KRB5_KDC_PROFILE)
+	profile    string // kdc.conf (KRB5_KDC_PROFILE)
+	alsoListen []string
+}
+
+// ConfigFor is a krb5.conf for clients that reach the KDC at ip (one of
+// Options.AlsoListen).
+func (k *KDC) ConfigFor(ip string) string {
+	_, port, _ := net.SplitHostPort(k.KDCAddr)
+	return fmt.Sprintf("[libdefaults]\n\tdefault_realm = %[1]s\n\tdns_lookup_kdc = false\n\tdns_lookup_realm = false\n\trdns = false\n\tdns_canonicalize_hostname = false\n\n[realms]\n\t%[1]s = {\n\t\tkdc = %[2]s\n\t}\n",
+		k.Realm, net.JoinHostPort(ip, port))
 }
 
 // Env is the environment a krb5 tool needs to use this realm and nothing of

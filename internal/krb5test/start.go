@@ -62,10 +62,11 @@ func create(t testing.TB, o *Options) (*KDC, string) {
 	}
 	dir := t.TempDir()
 	k := &KDC{
-		Realm:   o.Realm,
-		Dir:     dir,
-		Config:  filepath.Join(dir, "krb5.conf"),
-		profile: filepath.Join(dir, "kdc.conf"),
+		Realm:      o.Realm,
+		Dir:        dir,
+		Config:     filepath.Join(dir, "krb5.conf"),
+		profile:    filepath.Join(dir, "kdc.conf"),
+		alsoListen: o.AlsoListen,
 	}
 	k.configure(t, *o)
 	if out, err := k.Command("kdb5_util", "create", "-s", "-r", k.Realm, "-P", randomPassword(t)).CombinedOutput(); err != nil {
