@@ -99,3 +99,8 @@ func Objects(rs []setupqueue.Record) int {
 	}
 	return n
 }
+
+// SupervisorRoot is the supervisor's root folder, as this machine sees it.
+func (t *Topology) SupervisorRoot() string {
+	return t.nodeByKind(config.KindSupervisor).Folder("/")
+}
