@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,10 +62,30 @@ func Store(wsDir, node string, data []byte, key *disaster.Key, replace bool) ([]
 			return nil, fmt.Errorf("%s: %w", path, ErrExists)
 		}
 	}
+	if err := checkKey(wsDir, node, key); err != nil {
+		return nil, err
+	}
 	if err := seal(path, data, key, replace); err != nil {
 		return nil, err
 	}
 	return entries, nil
+}
+
+// checkKey refuses a disaster key that does not open the keytabs already
+// stored (node's own, if any): all are sealed with the cluster's one key.
+func checkKey(wsDir, node string, key *disaster.Key) error {
+	nodes, err := Nodes(wsDir)
+	if err != nil || len(nodes) == 0 {
+		return err
+	}
+	check := nodes[0]
+	if slices.Contains(nodes, node) {
+		check = node
+	}
+	if _, err := Unseal(wsDir, check, key); err != nil {
+		return fmt.Errorf("refusing to seal with this disaster key: %w", err)
+	}
+	return nil
 }
 
 // seal writes data sealed with key to path.

@@ -101,4 +101,11 @@ func TestStoreRefusesBadInput(t *testing.T) {
 	if _, err := Unseal(ws, "supervisor", other); !errors.Is(err, disaster.ErrWrongKey) {
 		t.Errorf("Unseal with another disaster key: %v, want ErrWrongKey", err)
 	}
+	// Every keytab is sealed with the cluster's one key.
+	if _, err := Store(ws, "master1", data, other, false); !errors.Is(err, disaster.ErrWrongKey) {
+		t.Errorf("Store with a key that does not open the stored keytabs: %v, want ErrWrongKey", err)
+	}
+	if _, err := os.Stat(SealedPath(ws, "master1")); !os.IsNotExist(err) {
+		t.Errorf("Store with the wrong key wrote a keytab (%v)", err)
+	}
 }
