@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/google/renameio/v2"
@@ -169,7 +168,7 @@ func Nodes(wsDir string) ([]string, error) {
 			nodes = append(nodes, node)
 		}
 	}
-	sort.Strings(nodes)
+	slices.Sort(nodes)
 	return nodes, nil
 }
 

@@ -8,6 +8,7 @@ package krb5test
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,13 +70,7 @@ func tool(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", &missingError{name}
-}
-
-type missingError struct{ name string }
-
-func (e *missingError) Error() string {
-	return e.name + " not found in /usr/sbin or /usr/bin: " + installHint
+	return "", fmt.Errorf("%s not found in /usr/sbin or /usr/bin: %s", name, installHint)
 }
 
 // randomPassword is a throwaway secret (master key, readiness principal).
