@@ -84,13 +84,7 @@ func tool(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", &missingError{name}
-}
-
-type missingError struct{ name string }
-
-func (e *missingError) Error() string {
-	return e.name + " not found in /usr/sbin or /usr/bin: " + installHint
+	return "", fmt.Errorf("%s not found in /usr/sbin or /usr/bin: %s", name, installHint)
 }
 
 // randomPassword is a throwaway secret (master key, readiness principal).

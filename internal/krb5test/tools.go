@@ -49,7 +49,7 @@ func (k *KDC) AddService(t testing.TB, name string) {
 // keys, leaving their kvno unchanged.
 func (k *KDC) Keytab(t testing.TB, path string, principals ...string) {
 	t.Helper()
-	k.KadminLocal(t, "ktadd -norandkey -k "+path+" "+strings.Join(principals, " "))
+	k.KadminLocal(t, fmt.Sprintf("ktadd -norandkey -k %q %s", path, strings.Join(principals, " ")))
 }
 
 // Kinit gets principal a TGT with a real kinit, the password on stdin, into

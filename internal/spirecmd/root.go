@@ -91,6 +91,7 @@ Getting started:
 		a.verifyCommand(),
 		a.seqCommand(),
 		a.disasterKeyCommand(),
+		a.keytabCommand(),
 		a.branchCommand(),
 		a.foreachCommand(),
 		a.queryCommand(),
