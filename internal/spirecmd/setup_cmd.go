@@ -179,7 +179,7 @@ rendered from setup.yaml when it starts) and wait until it is active.` + sshHelp
 			return a.setupPrometheus(cmd.Context(), hs)
 		},
 	}
-	subs := []*cobra.Command{keyserverCmd, selfAdmitCmd, supervisorSSHCmd, prometheusCmd, nodeCmd}
+	subs := append([]*cobra.Command{keyserverCmd, selfAdmitCmd, supervisorSSHCmd, prometheusCmd, nodeCmd}, a.setupKeygatewayCommands(&hf)...)
 	c := group("setup", "Set up the supervisor and admit nodes over SSH", subs...)
 	hf.register(c)
 	return c
