@@ -17,7 +17,7 @@ import (
 
 // supervisorHostSteps is `spire seq supervisor` on real (or systemd)
 // hosts, the original's sequence: the keysystem (keyserver, its static
-// files, self-admission), the supervisor's credentials, Prometheus, SSH by
+// files, self-admission, the key gateway's keytab), the supervisor's credentials, Prometheus, SSH by
 // certificates, the images into the registry, the cluster's manifests into
 // the setup queue, then the supervisor's checks.
 func (a *app) supervisorHostSteps(ws *workspace.Workspace, cfg *config.Config, hf *hostFlags, images string, p *verify.Prometheus) ([]seq.Step, func(), error) {
@@ -66,6 +66,9 @@ func (a *app) supervisorHostSteps(ws *workspace.Workspace, cfg *config.Config, h
 		}},
 		{Name: "setup self-admit", Run: func(ctx context.Context) error {
 			return a.admitHost(ctx, hs, s, sup)
+		}},
+		{Name: "setup keygateway: the supervisor's keytab (where setup.yaml names a Kerberos realm)", Run: func(ctx context.Context) error {
+			return a.setupKeygateway(ctx, hf, "", "", false)
 		}},
 		{Name: "setup prometheus", Run: func(ctx context.Context) error {
 			return a.setupPrometheus(ctx, hs)
