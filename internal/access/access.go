@@ -1,11 +1,11 @@
 // Package access is the administrator's side of the keysystem: it connects
 // to the keyserver as a root admin, obtains admission tokens and
 // short-lived SSH, Kubernetes and etcd credentials, and writes them where
-// ssh, ssh-agent, kubectl, etcdctl and a node's keyclient look. Today the
-// admin proves who they are by holding the disaster key (spire mints a
-// minutes-long keygranting certificate for the admin's principal); a
-// Kerberos gateway can later supply the identity instead, without changing
-// the API calls.
+// ssh, ssh-agent, kubectl, etcdctl and a node's keyclient look. The admin
+// proves who they are with a Kerberos ticket, through the key gateway
+// (ConnectGateway), or, breaking the glass, by holding the disaster key
+// (ConnectDirect mints a minutes-long keygranting certificate for the
+// admin's principal); the API calls are the same either way.
 // spire and its virtual cluster import it.
 package access
 
