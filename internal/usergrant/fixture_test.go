@@ -82,7 +82,9 @@ type fixture struct {
 	cfg       *config.Config
 	files     Files
 	signer    keyserverStandIn
-	clusterCA string // PEM file of the CA of user-grant's HTTPS certificate
+	clusterCA string            // PEM file of the CA of user-grant's HTTPS certificate
+	caCert    *x509.Certificate // and the CA itself
+	caKey     crypto.Signer
 	client    *http.Client
 	audited   int // audit lines seen so far
 }
@@ -111,6 +113,7 @@ func newFixture(t *testing.T) *fixture {
 	// clusterca's stand-in: user-grant's HTTPS certificate, and the
 	// keyserver's trust.
 	caCert, caKey := newCA(t, "test clusterca")
+	f.caCert, f.caKey = caCert, caKey
 	f.clusterCA = f.files.ClusterCA
 	write(t, f.clusterCA, string(pki.EncodeCert(caCert)))
 	writeLeaf(t, caCert, caKey, pki.TLSGrant{CommonName: testDomain, Names: []string{testDomain}, Usage: pki.ServerAuth, Lifetime: time.Hour}, f.files.ServingCert, f.files.ServingKey)

@@ -1,6 +1,8 @@
 package usergrant
 
 import (
+	"bytes"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"os"
@@ -9,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"homeworld.dev/homeworld/internal/kerberos"
 	"homeworld.dev/homeworld/internal/kubetest"
+	"homeworld.dev/homeworld/internal/pki"
 )
 
 // TestGrant runs user-grant with a real KDC, a real apiserver and real
@@ -220,6 +224,31 @@ func TestGrant(t *testing.T) {
 			if ev := f.lastAudit(t); ev.Action != "refuse" || ev.Principal != "alice@"+testRealm || ev.Result != "error" || ev.Target != "user-alice" {
 				t.Errorf("%s: audit %+v, want alice refused", c.name, ev)
 			}
+		}
+	})
+
+	t.Run("renewed certificate and rotated keytab are used at once", func(t *testing.T) {
+		writeLeaf(t, f.caCert, f.caKey, pki.TLSGrant{CommonName: testDomain, Names: []string{testDomain}, Usage: pki.ServerAuth, Lifetime: time.Hour}, f.files.ServingCert, f.files.ServingKey)
+		renewed, err := tls.LoadX509KeyPair(f.files.ServingCert, f.files.ServingKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.client.CloseIdleConnections()
+		resp, _ := f.get(t, addr, "/healthz", "")
+		if resp.TLS == nil || !bytes.Equal(resp.TLS.PeerCertificates[0].Raw, renewed.Certificate[0]) {
+			t.Error("a new connection still gets the old serving certificate")
+		}
+		// ktadd gives the service a new key (kvno 2), appended to the
+		// keytab; a fresh login gets tickets under it.
+		f.kdc.kadmin(t, "ktadd -k "+f.files.Keytab+" "+ServicePrincipal(f.cfg)+"@"+testRealm)
+		kt, err := exec.Command("klist", "-k", f.files.Keytab).CombinedOutput()
+		if err != nil || !strings.Contains(string(kt), "   2 "+ServicePrincipal(f.cfg)) {
+			t.Fatalf("the keytab holds no key of kvno 2 after ktadd (%v):\n%s", err, kt)
+		}
+		fresh := f.kdc.kinit(t, "alice", "alice-password")
+		f.grant(t, addr, fresh)
+		if ev := f.lastAudit(t); ev.Action != "grant" {
+			t.Errorf("audit %+v after the key rotation, want a grant", ev)
 		}
 	})
 
