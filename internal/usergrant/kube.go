@@ -184,7 +184,8 @@ func setOwned(cur, want map[string]any, owned []string) bool {
 	if curLabels == nil {
 		curLabels = map[string]any{}
 	}
-	wantLabels, _ := want["metadata"].(map[string]any)["labels"].(map[string]any)
+	wantMeta, _ := want["metadata"].(map[string]any)
+	wantLabels, _ := wantMeta["labels"].(map[string]any)
 	for key, v := range wantLabels {
 		if curLabels[key] != v {
 			curLabels[key], changed = v, true

@@ -62,6 +62,13 @@ type failure struct {
 }
 
 func (s *Service) serveGrant(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		// The mux routes HEAD here too; a credential nobody reads is
+		// not made.
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "ask with GET", http.StatusMethodNotAllowed)
+		return
+	}
 	remote := r.RemoteAddr
 	id, ref := s.Acceptor.Authenticate(r)
 	if ref != nil {

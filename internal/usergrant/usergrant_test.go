@@ -196,6 +196,14 @@ func TestGrant(t *testing.T) {
 				t.Errorf("%s: audit %+v, want result %s, principal %q, detail saying %q", c.name, ev, c.result, c.principal, c.detail)
 			}
 		}
+		resp, err := f.client.Head("https://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || len(f.newAudit(t)) != 0 {
+			t.Errorf("HEAD: %s, want 405 and nothing granted", resp.Status)
+		}
 		// Still serving.
 		f.grant(t, addr, alice)
 		f.lastAudit(t)
