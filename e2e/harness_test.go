@@ -46,6 +46,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t        *testing.T
 	dir, key string
+	vars     []string // more of spire's environment, NAME=value (Kerberos)
 }
 
 func newEnv(t *testing.T) *env {
@@ -67,7 +68,7 @@ func (e *env) spire(args ...string) string {
 // trySpire runs spire and returns its output and error.
 func (e *env) trySpire(args ...string) (string, string, error) {
 	cmd := exec.Command(filepath.Join(bin, "spire"), args...)
-	cmd.Env = append(os.Environ(), "HOMEWORLD_DIR="+e.dir, "HOMEWORLD_DISASTER="+e.key)
+	cmd.Env = append(append(os.Environ(), "HOMEWORLD_DIR="+e.dir, "HOMEWORLD_DISASTER="+e.key), e.vars...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

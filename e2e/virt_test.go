@@ -87,6 +87,7 @@ func reachable(netns, addr string) bool {
 
 func TestVirtualCluster(t *testing.T) {
 	v := newVirtCluster(t, 3, 2)
+	v.enableKerberos(t)
 	out, upTime := v.up()
 	steps := clusterSteps(v.cfg)
 	if !strings.Contains(out, fmt.Sprintf("[%d/%d]", steps, steps)) || !strings.Contains(out, "5/5 Kubernetes nodes Ready") || !strings.Contains(out, "every service of every node active") {
@@ -107,6 +108,13 @@ func TestVirtualCluster(t *testing.T) {
 		}
 		pids[n.Hostname] = n.PID
 	}
+
+	// From here on spire acts with the admin's Kerberos ticket.
+	kerberosStart := time.Now()
+	v.startKerberos(t)
+	t.Logf("measured: keytab import, setup keygateway, and auth-monitor's first good gateway check took %v", time.Since(kerberosStart).Round(time.Second))
+
+	t.Run("Kerberos: admin access through the key gateway; refused without a ticket; break-glass audited", v.kerberosAccess)
 
 	t.Run("each node has its own name, address and credentials", func(t *testing.T) {
 		audit, _ := os.ReadFile(filepath.Join(v.topo.Dir, "nodes", "supervisor", "root", "var/log/homeworld/keyserver-audit.log"))

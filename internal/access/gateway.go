@@ -32,7 +32,7 @@ func ConnectGateway(cfg *config.Config, clusterCA *x509.Certificate, kc *kerbero
 	}
 	client, err := keyapi.NewClient(keyapi.ClientConfig{
 		Address: addr, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool,
-		ServerURI: keyapi.GatewayURI, Authorize: kc.Authorize(keygateway.ServicePrincipal(cfg)),
+		ServerURI: keyapi.GatewayURI, Authorize: kc.Authorize(policy.GatewayService(cfg)),
 		LocalAddr: opts.LocalAddr,
 	})
 	if err != nil {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"time"
 
+	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/policy"
 
 	"homeworld.dev/homeworld/internal/kerberos"
 	"homeworld.dev/homeworld/internal/keyapi"
-	"homeworld.dev/homeworld/internal/keygateway"
 )
 
 // checkGateway authenticates to the key gateway as the supervisor's host
@@ -17,14 +17,14 @@ import (
 // keyserver impersonate the principal, whose account holds nothing else.
 // The original's keysystem_gateway_auth_check.
 func (m *Monitor) checkGateway(ctx context.Context) error {
-	kc, err := kerberos.FromKeytab(m.node.Path(keygateway.KeytabPath), policy.GatewayProbe(m.cfg), m.node.Path(keygateway.Krb5ConfPath))
+	kc, err := kerberos.FromKeytab(m.node.Path(layout.Keytab), policy.GatewayProbe(m.cfg), m.node.Path(layout.Krb5Conf))
 	if err != nil {
 		return err
 	}
 	defer kc.Destroy()
 	client, err := keyapi.NewClient(keyapi.ClientConfig{
 		Address: m.Gateway, ServerName: m.cfg.FQDN(m.cfg.Supervisor()), RootCAs: m.pool,
-		ServerURI: keyapi.GatewayURI, Authorize: kc.Authorize(keygateway.ServicePrincipal(m.cfg)),
+		ServerURI: keyapi.GatewayURI, Authorize: kc.Authorize(policy.GatewayService(m.cfg)),
 		Timeout: 10 * time.Second,
 	})
 	if err != nil {

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"homeworld.dev/homeworld/internal/keygateway"
 	"homeworld.dev/homeworld/internal/keygateway/gatewaytest"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/krb5test"
+	"homeworld.dev/homeworld/internal/layout"
 )
 
 // The gateway check logs in to a real KDC with the supervisor's host key
@@ -22,9 +22,9 @@ func TestGatewayCheck(t *testing.T) {
 	gw := gatewaytest.Start(t, c, kdc)
 	sup := c.Supervisor
 	for path, data := range map[string][]byte{
-		sup.KeyserverCA():                 c.ClusterCAPEM(),
-		sup.Path(keygateway.Krb5ConfPath): read(t, kdc.Config),
-		sup.Path(keygateway.KeytabPath):   read(t, gw.Files.Keytab),
+		sup.KeyserverCA():         c.ClusterCAPEM(),
+		sup.Path(layout.Krb5Conf): read(t, kdc.Config),
+		sup.Path(layout.Keytab):   read(t, gw.Files.Keytab),
 	} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -44,8 +44,8 @@ func TestGatewayCheck(t *testing.T) {
 	if log := gw.AuditLog(); !strings.Contains(log, `"action":"grant","principal":"host/supervisor.test.homeworld.example@HOMEWORLD.TEST"`) || !strings.Contains(log, `"api":"check"`) {
 		t.Errorf("gateway audit:\n%s", log)
 	}
-	os.Remove(sup.Path(keygateway.KeytabPath))
-	if err := m.checkGateway(context.Background()); err == nil || !strings.Contains(err.Error(), keygateway.KeytabPath) {
+	os.Remove(sup.Path(layout.Keytab))
+	if err := m.checkGateway(context.Background()); err == nil || !strings.Contains(err.Error(), layout.Keytab) {
 		t.Errorf("gateway check without a keytab: %v", err)
 	}
 }

@@ -127,8 +127,8 @@ func (v *validator) checkCluster(c *Config) {
 	}
 	if cl.UserGrantDomain != "" {
 		v.domain("cluster.user-grant-domain", cl.UserGrantDomain)
-		if cl.UserGrantEmailDomain == "" {
-			v.errorf("cluster.user-grant-domain", "needs cluster.user-grant-email-domain too: it says whose users may obtain grants")
+		if cl.KerberosRealm == "" {
+			v.errorf("cluster.user-grant-domain", "needs cluster.kerberos-realm too: users obtain grants with their Kerberos tickets")
 		}
 	}
 	if cl.UserGrantEmailDomain != "" {

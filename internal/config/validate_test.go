@@ -119,7 +119,7 @@ func TestInvalidSetups(t *testing.T) {
 		{"unknown kind", "kind: worker}\n  - {hostname: worker2", "kind: minion}\n  - {hostname: worker2", "nodes[4].kind", 24, "not a node kind"},
 		{"two supervisors", "worker2, ip: 10.20.0.32, kind: worker", "worker2, ip: 10.20.0.32, kind: supervisor", "nodes[5].kind", 25, "second supervisor"},
 		{"no supervisor", "ip: 10.20.0.10, kind: supervisor", "ip: 10.20.0.10, kind: worker", "nodes", 20, "no node has kind supervisor"},
-		{"user-grant without email domain", "  mirror: deb.debian.org/debian\n", "  mirror: deb.debian.org/debian\n  user-grant-domain: grant.example.org\n", "cluster.user-grant-domain", 7, "needs cluster.user-grant-email-domain"},
+		{"user-grant without a Kerberos realm", "  mirror: deb.debian.org/debian\n", "  mirror: deb.debian.org/debian\n  user-grant-domain: grant.example.org\n", "cluster.user-grant-domain", 7, "needs cluster.kerberos-realm"},
 		{"pods range too small", "cidr-pods: 172.18.0.0/16", "cidr-pods: 172.18.0.0/23", "addresses.cidr-pods", 10, "too small"},
 		{"yaml unclosed list", "vlan: 0", "vlan: [0", "", 7, "invalid YAML"},
 		{"yaml bad indentation", "  service-dns: 172.28.0.2", "  service-dns: 172.28.0.2\n    extra: 1", "", 14, "invalid YAML"},

@@ -10,6 +10,7 @@ import (
 	"homeworld.dev/homeworld/internal/authmonitor"
 	"homeworld.dev/homeworld/internal/etcdexporter"
 	"homeworld.dev/homeworld/internal/registryfront"
+	"homeworld.dev/homeworld/internal/usergrant"
 )
 
 // TestDaemonCommandLines: each daemon's --help names its flags, the flags
@@ -28,6 +29,8 @@ func TestDaemonCommandLines(t *testing.T) {
 			[]string{"--listen", "127.0.0.1:0", "--etcd", "https://127.0.0.1", "--ca", "/nonexistent/ca.pem", "--cert", "c.pem", "--key", "c.key"}, "/nonexistent/ca.pem"},
 		{registryfront.Command, []string{"--listen", "--backend", "--cert", "--key", "--client-ca", "--audit-log"},
 			[]string{"--listen", "127.0.0.1:0", "--backend", "http://127.0.0.1:1", "--cert", "c.pem", "--key", "c.key", "--client-ca", "/nonexistent/ca.pem", "--audit-log", "a.log"}, "/nonexistent/ca.pem"},
+		{usergrant.Command, []string{"--listen", "--keyserver", "--apiserver", "--root"},
+			[]string{"--root", t.TempDir(), "--listen", "127.0.0.1:0", "--keyserver", "127.0.0.1:1"}, "setup.yaml"},
 	} {
 		var help bytes.Buffer
 		c := tc.command()

@@ -82,8 +82,9 @@ var Components = []Package{
 		Summary: "Homeworld keyserver: issues the cluster's credentials",
 		About: "The supervisor's credential service: node identities, TLS and SSH certificates " +
 			"and the cluster's configuration, under a policy derived from setup.yaml, with an audit log; " +
-			"and the key gateway, through which root admins obtain credentials with Kerberos tickets.",
-		Bins: []string{"keyserver", "keygateway"}, Units: []string{"keyserver", "keygateway"},
+			"the key gateway, through which root admins obtain credentials with Kerberos tickets; " +
+			"and user-grant, which gives Kerberos users a Kubernetes namespace and a kubeconfig.",
+		Bins: []string{"keyserver", "keygateway", "user-grant"}, Units: []string{"keyserver", "keygateway", "user-grant"},
 	},
 	{
 		Name: "homeworld-keyclient", Section: "admin",

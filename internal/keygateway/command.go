@@ -12,11 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/audit"
+	"homeworld.dev/homeworld/internal/certfile"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/kerberos"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/sdnotify"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
@@ -60,12 +62,12 @@ func Load(o Options) (*Server, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("%s holds no certificate", f.ClusterCA)
 	}
-	identity := &keyPair{cert: f.IdentityCert, key: f.IdentityKey}
+	identity := &certfile.Pair{Cert: f.IdentityCert, Key: f.IdentityKey}
 	ks, err := keyapi.NewClient(keyapi.ClientConfig{
 		Address: o.Keyserver, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool, Timeout: 20 * time.Second,
 		LocalAddr: o.LocalAddr,
 		ClientCert: func() *tls.Certificate {
-			c, err := identity.get()
+			c, err := identity.Get()
 			if err != nil {
 				logf("keygateway: identity: %v", err)
 				return nil
@@ -80,12 +82,12 @@ func Load(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	acceptor := kerberos.NewAcceptor(f.Keytab, ServicePrincipal(cfg), cfg.Cluster.KerberosRealm)
-	serving := &keyPair{cert: f.ServingCert, key: f.ServingKey}
+	acceptor := kerberos.NewAcceptor(f.Keytab, policy.GatewayService(cfg), cfg.Cluster.KerberosRealm)
+	serving := &certfile.Pair{Cert: f.ServingCert, Key: f.ServingKey}
 	tlsCfg := &tls.Config{
 		MinVersion: tls.VersionTLS12, // browsers and curl --negotiate
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return serving.get()
+			return serving.Get()
 		},
 	}
 	return &Server{
@@ -94,12 +96,6 @@ func Load(o Options) (*Server, error) {
 		Config:  cfg,
 		close:   func() { ks.Close(); log.Close() },
 	}, nil
-}
-
-// ServicePrincipal is the gateway's Kerberos service (without realm):
-// HTTP/<supervisor fqdn>, as browsers and curl --negotiate ask for it.
-func ServicePrincipal(cfg *config.Config) string {
-	return "HTTP/" + cfg.FQDN(cfg.Supervisor())
 }
 
 // Command is the keygateway daemon's command line.
@@ -142,7 +138,7 @@ and appends one JSON line per grant and refusal, naming the principal, to
 			if err != nil {
 				return fmt.Errorf("listening on %s: %w", addr, err)
 			}
-			logger.Printf("accepting tickets for %s@%s on %s", ServicePrincipal(srv.Config), srv.Config.Cluster.KerberosRealm, ln.Addr())
+			logger.Printf("accepting tickets for %s@%s on %s", policy.GatewayService(srv.Config), srv.Config.Cluster.KerberosRealm, ln.Addr())
 			if err := sdnotify.Ready(); err != nil {
 				logger.Printf("notifying systemd: %v", err)
 			}

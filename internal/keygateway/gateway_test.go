@@ -26,7 +26,6 @@ import (
 	"homeworld.dev/homeworld/internal/access"
 	"homeworld.dev/homeworld/internal/kerberos"
 	"homeworld.dev/homeworld/internal/keyapi"
-	"homeworld.dev/homeworld/internal/keygateway"
 	"homeworld.dev/homeworld/internal/keygateway/gatewaytest"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/krb5test"
@@ -54,7 +53,7 @@ func startRig(t testing.TB) *rig {
 	return r
 }
 
-func (r *rig) service() string { return keygateway.ServicePrincipal(r.ks.Config) }
+func (r *rig) service() string { return policy.GatewayService(r.ks.Config) }
 
 // client loads the tickets kinit left in ccache.
 func (r *rig) client(t testing.TB, ccache string) *kerberos.Client {

@@ -12,12 +12,6 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 )
 
-// Krb5ConfPath is where spire setup keygateway installs the realm's
-// krb5.conf on the supervisor, for auth-monitor's own ticket (the gateway
-// itself never talks to the KDC). Not /etc/krb5.conf: that is the
-// machine's.
-const Krb5ConfPath = "/etc/homeworld/config/krb5.conf"
-
 // CheckKeytab says whether a keytab serves the gateway of cfg: it must hold
 // a key of HTTP/<supervisor fqdn>@REALM; a missing host/ key only stops
 // auth-monitor's gateway check, which the warning says.
@@ -33,7 +27,7 @@ func CheckKeytab(cfg *config.Config, data []byte) (warning string, err error) {
 			have = append(have, p)
 		}
 	}
-	service := ServicePrincipal(cfg) + "@" + cfg.Cluster.KerberosRealm
+	service := policy.GatewayService(cfg) + "@" + cfg.Cluster.KerberosRealm
 	if !slices.Contains(have, service) {
 		return "", fmt.Errorf("the keytab holds no key for %s, the gateway's service principal (it holds %s); create it with kadmin: addprinc -randkey %s; ktadd -k FILE %s",
 			service, listOrNone(have), service, service)

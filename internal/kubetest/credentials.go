@@ -19,7 +19,7 @@ const lifetime = 24 * time.Hour
 
 // credentials are the files of one test apiserver.
 type credentials struct {
-	ca                    string // the one CA: serving and client certificates
+	ca, caKey             string // the one CA: serving and client certificates
 	serverCert, serverKey string // for 127.0.0.1 and localhost
 	adminCert, adminKey   string // O=system:masters
 	saKey, saPub          string // service-account token signing
@@ -29,7 +29,7 @@ type credentials struct {
 // admin client certificate and a service-account key pair in dir.
 func writeCredentials(dir string) (credentials, error) {
 	c := credentials{
-		ca:         filepath.Join(dir, "ca.pem"),
+		ca: filepath.Join(dir, "ca.pem"), caKey: filepath.Join(dir, "ca.key"),
 		serverCert: filepath.Join(dir, "apiserver.pem"), serverKey: filepath.Join(dir, "apiserver.key"),
 		adminCert: filepath.Join(dir, "admin.pem"), adminKey: filepath.Join(dir, "admin.key"),
 		saKey: filepath.Join(dir, "serviceaccount.key"), saPub: filepath.Join(dir, "serviceaccount.pub"),
@@ -61,6 +61,9 @@ func writeCredentials(dir string) (credentials, error) {
 		return c, err
 	}
 	if err := os.WriteFile(c.ca, pki.EncodeCert(caCert), 0o644); err != nil {
+		return c, err
+	}
+	if err := writeKey(c.caKey, caKey); err != nil {
 		return c, err
 	}
 	for _, leaf := range []struct {

@@ -15,6 +15,7 @@ package kubetest
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/kubeconfig"
+	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/supervise"
 	"homeworld.dev/homeworld/internal/testutil"
 	"homeworld.dev/homeworld/internal/upstreamtest"
@@ -116,6 +118,30 @@ func (a *APIServer) WriteKubeconfig(path, server string) error {
 		return err
 	}
 	return os.WriteFile(path, data, 0o600)
+}
+
+// CA is the apiserver's one CA: it signed the serving certificate and
+// every client certificate the apiserver accepts. A test issues its own
+// clients with it (a user certificate, as the keyserver's kubernetes CA
+// would in a cluster).
+func (a *APIServer) CA() (*x509.Certificate, crypto.Signer, error) {
+	certPEM, err := os.ReadFile(a.creds.ca)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := pki.ParseCert(certPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", a.creds.ca, err)
+	}
+	keyPEM, err := os.ReadFile(a.creds.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := pki.ParseKey(keyPEM)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", a.creds.caKey, err)
+	}
+	return cert, key, nil
 }
 
 // Kubectl runs the pinned kubectl as the admin and returns its standard

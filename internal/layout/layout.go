@@ -27,6 +27,14 @@ const (
 	StateDir       = "/var/lib/homeworld"
 	LogDir         = "/var/log/homeworld"
 	SystemCADir    = "/usr/local/share/ca-certificates/extra"
+	// Keytab holds the supervisor's Kerberos service keys (the key
+	// gateway's, user-grant's, and the host key auth-monitor checks with),
+	// where MIT's tools look by default.
+	Keytab = "/etc/krb5.keytab"
+	// Krb5Conf is the realm's krb5.conf on the supervisor, for
+	// auth-monitor's own ticket; not /etc/krb5.conf, which is the
+	// machine's.
+	Krb5Conf = "/etc/homeworld/config/krb5.conf"
 )
 
 // Files the keyclient reads before it has any credential.

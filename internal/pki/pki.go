@@ -75,8 +75,15 @@ func ParseKey(data []byte) (crypto.Signer, error) {
 // MakeCSR builds a certificate request for key. Its subject is a placeholder:
 // the keyserver decides every name in the certificate.
 func MakeCSR(key crypto.Signer) ([]byte, error) {
+	return MakeNamedCSR(key, "homeworld-request")
+}
+
+// MakeNamedCSR builds a certificate request for key whose subject is
+// commonName, for the grants where the requester names the subject and the
+// keyserver checks it (user-grant's user:<name>).
+func MakeNamedCSR(key crypto.Signer, commonName string) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "homeworld-request"},
+		Subject: pkix.Name{CommonName: commonName},
 	}, key)
 	if err != nil {
 		return nil, err

@@ -133,3 +133,24 @@ func pool(c *x509.Certificate) *x509.CertPool {
 	p.AddCert(c)
 	return p
 }
+
+// TestMakeNamedCSR: the subject is the one asked for, and the request is
+// signed by the key it carries.
+func TestMakeNamedCSR(t *testing.T) {
+	key, _ := NewKey()
+	data, err := MakeNamedCSR(key, "user:alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		t.Fatalf("MakeNamedCSR = %q, want a PEM CERTIFICATE REQUEST", data)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if csr.Subject.CommonName != "user:alice" || csr.CheckSignature() != nil || !key.PublicKey.Equal(csr.PublicKey) {
+		t.Errorf("CN %q, signature %v, key matches %v", csr.Subject.CommonName, csr.CheckSignature(), key.PublicKey.Equal(csr.PublicKey))
+	}
+}

@@ -36,3 +36,8 @@ func gatewayAccount(supFQDN string, ip netip.Addr) *Account {
 func gatewayProbeAccount(principal string) *Account {
 	return &Account{Principal: principal, Grants: map[keyapi.API]*Grant{}}
 }
+
+// GatewayService is the key gateway's Kerberos service principal, without
+// realm: HTTP/<supervisor fqdn>, as browsers and curl --negotiate ask for
+// it.
+func GatewayService(c *config.Config) string { return "HTTP/" + c.FQDN(c.Supervisor()) }

@@ -192,7 +192,22 @@ var Map = []Service{
 			return []string{h.Bin("keygateway"), "--root", "/", "--listen", h.Addr(KeyGateway), "--keyserver", h.Addr(KeyserverAPI)}
 		},
 		Endpoints:  []Endpoint{KeyGateway},
-		Ready:      Probe{Endpoint: KeyGateway},
+		Ready:      Probe{Endpoint: KeyGateway, Path: keyapi.PathHealthz},
+		RestartSec: 5 * time.Second,
+		Sandbox:    Sandbox{ReadWritePaths: []string{"/var/log/homeworld"}},
+		Notify:     true,
+	},
+	{
+		Name:        "user-grant",
+		Description: "user-grant: Kerberos users get a namespace of their own and a kubeconfig",
+		Kinds:       []config.Kind{config.KindSupervisor},
+		After:       []string{"keyserver", "keyclient"},
+		Enabled:     func(c *config.Config) bool { return kerberosEnabled(c) && c.Cluster.UserGrantDomain != "" },
+		Command: func(h Host) []string {
+			return []string{h.Bin("user-grant"), "--root", "/", "--listen", h.Addr(UserGrant), "--keyserver", h.Addr(KeyserverAPI)}
+		},
+		Endpoints:  []Endpoint{UserGrant},
+		Ready:      Probe{Endpoint: UserGrant, Path: keyapi.PathHealthz},
 		RestartSec: 5 * time.Second,
 		Sandbox:    Sandbox{ReadWritePaths: []string{"/var/log/homeworld"}},
 		Notify:     true,

@@ -34,7 +34,7 @@ func TestMapIsConsistent(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "keygateway", "kube-state-metrics", "registry", "registry-front", "setup-queue", "prometheus"}) {
+	if got := names(config.KindSupervisor); !slices.Equal(got, []string{"keyserver", "keyclient", "node-exporter", "sshd", "auth-monitor", "keygateway", "user-grant", "kube-state-metrics", "registry", "registry-front", "setup-queue", "prometheus"}) {
 		t.Errorf("supervisor may run %v", got)
 	}
 	c := testCluster(t)
@@ -49,8 +49,12 @@ func TestMapIsConsistent(t *testing.T) {
 		t.Errorf("without a Kerberos realm the supervisor runs %v", got)
 	}
 	c.Cluster.KerberosRealm = "EXAMPLE.ORG"
-	if got := on(c); !slices.Contains(got, "keygateway") {
+	if got := on(c); !slices.Contains(got, "keygateway") || slices.Contains(got, "user-grant") {
 		t.Errorf("with a Kerberos realm the supervisor runs %v", got)
+	}
+	c.Cluster.UserGrantDomain = "users.example.org"
+	if got := on(c); !slices.Contains(got, "user-grant") {
+		t.Errorf("with a user-grant domain the supervisor runs %v", got)
 	}
 	if got := names(config.KindWorker); !slices.Equal(got, []string{"keyclient", "node-exporter", "sshd", "containerd", "kubelet", "kube-proxy", "flannel", "pull-monitor"}) {
 		t.Errorf("worker runs %v", got)
@@ -88,7 +92,7 @@ func TestCommandsUseTheNodesOwnAddress(t *testing.T) {
 func TestUnitsPassSystemdVerify(t *testing.T) {
 	c := testCluster(t)
 	binDir := t.TempDir()
-	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front", "keygateway"} {
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front", "keygateway", "user-grant"} {
 		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
 	}
 	for _, k := range config.Kinds {
@@ -191,7 +195,7 @@ func TestEndpointsAreOneTable(t *testing.T) {
 func TestPackageUnitsAreTheSameOnEveryNode(t *testing.T) {
 	c := testCluster(t)
 	binDir := t.TempDir()
-	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front", "keygateway"} {
+	for _, name := range []string{"keyserver", "keyclient", "kube-launch", "auth-monitor", "registry-front", "keygateway", "user-grant"} {
 		os.WriteFile(filepath.Join(binDir, name), []byte("#!/bin/sh\n"), 0o755)
 	}
 	dir := t.TempDir()

@@ -25,8 +25,8 @@ func (a *app) setupKeygatewayCommands(hf *hostFlags) []*cobra.Command {
 	mk := func(use string, replace bool) *cobra.Command {
 		short := "Install the supervisor's keytab and start the Kerberos key gateway"
 		long := `Unseal the supervisor's keytab (imported with 'spire keytab import') with the
-disaster key and install it on the supervisor as ` + keygateway.KeytabPath + ` (mode 0600), with
-the realm's krb5.conf (--krb5-conf) as ` + keygateway.Krb5ConfPath + `, then make
+disaster key and install it on the supervisor as ` + layout.Keytab + ` (mode 0600), with
+the realm's krb5.conf (--krb5-conf) as ` + layout.Krb5Conf + `, then make
 sure keygateway.service runs. The keytab must hold HTTP/<supervisor fqdn>@REALM
 (the gateway's service) and should hold host/<supervisor fqdn>@REALM
 (auth-monitor's check of the gateway). An existing, different keytab is not
@@ -107,17 +107,17 @@ func (a *app) setupKeygateway(ctx context.Context, hf *hostFlags, krb5conf, root
 		return err
 	}
 	fail := func(err error) error { return &hostsetup.Error{Host: sup.Hostname, Step: "key gateway", Err: err} }
-	old, err := c.ReadFile(ctx, keygateway.KeytabPath)
+	old, err := c.ReadFile(ctx, layout.Keytab)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return fail(err)
 	case !bytes.Equal(old, kt) && !replace:
-		return fail(fmt.Errorf("%s holds a different keytab; 'spire setup update-keygateway' replaces it", keygateway.KeytabPath))
+		return fail(fmt.Errorf("%s holds a different keytab; 'spire setup update-keygateway' replaces it", layout.Keytab))
 	}
 	changed, err := hostsetup.Put(ctx, c, []hostsetup.File{
-		{Path: keygateway.KeytabPath, Data: kt, Mode: 0o600},
-		{Path: keygateway.Krb5ConfPath, Data: conf, Mode: 0o644},
+		{Path: layout.Keytab, Data: kt, Mode: 0o600},
+		{Path: layout.Krb5Conf, Data: conf, Mode: 0o644},
 	})
 	if err != nil {
 		return fail(err)
@@ -145,7 +145,7 @@ func (a *app) setupKeygateway(ctx context.Context, hf *hostFlags, krb5conf, root
 // gateway rereads its keytab and auth-monitor both files, so nothing is
 // restarted.
 func (a *app) keygatewayLocal(n layout.Node, kt, conf []byte, replace bool) error {
-	path := n.Path(keygateway.KeytabPath)
+	path := n.Path(layout.Keytab)
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -158,7 +158,7 @@ func (a *app) keygatewayLocal(n layout.Node, kt, conf []byte, replace bool) erro
 		path string
 		data []byte
 		mode os.FileMode
-	}{{path, kt, 0o600}, {n.Path(keygateway.Krb5ConfPath), conf, 0o644}} {
+	}{{path, kt, 0o600}, {n.Path(layout.Krb5Conf), conf, 0o644}} {
 		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
 			return err
 		}

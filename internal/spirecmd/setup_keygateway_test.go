@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"homeworld.dev/homeworld/internal/keygateway"
+	"homeworld.dev/homeworld/internal/layout"
 )
 
 // setup keygateway installs the unsealed keytab (0600) and krb5.conf below
@@ -17,7 +17,7 @@ func TestSetupKeygatewayBelowRoot(t *testing.T) {
 	e.mustRun("keytab", "import", "supervisor", kt)
 	root := t.TempDir()
 	e.mustRun("setup", "keygateway", "--root", root, "--krb5-conf", k.Config)
-	installed := filepath.Join(root, keygateway.KeytabPath)
+	installed := filepath.Join(root, layout.Keytab)
 	want, _ := os.ReadFile(kt)
 	if got, err := os.ReadFile(installed); err != nil || string(got) != string(want) {
 		t.Fatalf("installed keytab differs from the imported one (%v)", err)
@@ -25,7 +25,7 @@ func TestSetupKeygatewayBelowRoot(t *testing.T) {
 	if st, _ := os.Stat(installed); st.Mode().Perm() != 0o600 {
 		t.Errorf("keytab mode %v", st.Mode().Perm())
 	}
-	if readFile(t, filepath.Join(root, keygateway.Krb5ConfPath)) != readFile(t, k.Config) {
+	if readFile(t, filepath.Join(root, layout.Krb5Conf)) != readFile(t, k.Config) {
 		t.Error("krb5.conf not installed")
 	}
 	e.mustRun("setup", "keygateway", "--root", root, "--krb5-conf", k.Config)

@@ -10,7 +10,7 @@ import (
 // administrator's machine holds: the disaster key, the sealed authorities,
 // the branch-signing key and the apt branch builder, age, OpenPGP, or the
 // JSON Schema generator.
-var nodeBinaries = []string{"keyclient", "virtnode", "kube-launch", "auth-monitor", "etcd-metrics-exporter", "homeworld-flannel", "flannel-monitor", "dns-monitor", "pull-monitor", "pullcheck", "registry-front", "setup-queue"}
+var nodeBinaries = []string{"keyclient", "virtnode", "kube-launch", "auth-monitor", "etcd-metrics-exporter", "homeworld-flannel", "flannel-monitor", "dns-monitor", "pull-monitor", "pullcheck", "registry-front", "setup-queue", "user-grant"}
 
 var adminOnly = []string{
 	"homeworld.dev/homeworld/internal/disaster",

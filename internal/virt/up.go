@@ -37,7 +37,7 @@ type Options struct {
 }
 
 // Binaries the virtual cluster runs.
-var binaries = []string{"virtnode", "keyserver", "keygateway", "keyclient", "kube-launch", "etcd-metrics-exporter", "auth-monitor", "kube-state-metrics", "setup-queue",
+var binaries = []string{"virtnode", "keyserver", "keygateway", "user-grant", "keyclient", "kube-launch", "etcd-metrics-exporter", "auth-monitor", "kube-state-metrics", "setup-queue",
 	"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
 	"flanneld", "homeworld-flannel", "coredns", "flannel-monitor", "dns-monitor", "registry", "registry-front",
 	"images/" + images.IndexFile, "pull-monitor", "images/pause.tar", "images/pullcheck.tar", "images/coredns.tar", "images/flannel-monitor.tar", "images/dns-monitor.tar"}

@@ -48,7 +48,7 @@ func Start(t testing.TB, ks *keysystemtest.Cluster, kdc *krb5test.KDC) *Gateway 
 		ClusterCA:    filepath.Join(dir, "clusterca.pem"),
 		Audit:        filepath.Join(dir, "keygateway-audit.log"),
 	}}
-	service := keygateway.ServicePrincipal(cfg)
+	service := policy.GatewayService(cfg)
 	kdc.AddService(t, service)
 	kdc.AddService(t, policy.GatewayProbe(cfg))
 	kdc.Keytab(t, g.Files.Keytab, service, policy.GatewayProbe(cfg))

@@ -1,0 +1,40 @@
+// Package certfile serves a TLS certificate and key from files that the
+// keyclient renews: each Get rereads them when the certificate file
+// changed, so a service picks up its renewed credential without a restart.
+// The supervisor's services (keygateway, user-grant) import it.
+package certfile
+
+import (
+	"crypto/tls"
+	"os"
+	"sync"
+	"time"
+)
+
+// Pair is a certificate file and its key file.
+type Pair struct {
+	Cert, Key string
+
+	mu    sync.Mutex
+	cur   *tls.Certificate
+	mtime time.Time
+}
+
+// Get returns the pair as it is on disk now.
+func (p *Pair) Get() (*tls.Certificate, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, err := os.Stat(p.Cert)
+	if err != nil {
+		return nil, err
+	}
+	if p.cur != nil && st.ModTime().Equal(p.mtime) {
+		return p.cur, nil
+	}
+	pair, err := tls.LoadX509KeyPair(p.Cert, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	p.cur, p.mtime = &pair, st.ModTime()
+	return p.cur, nil
+}
