@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/krb5test"
 	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/services"
 )
@@ -26,7 +28,8 @@ const realm = "HOMEWORLD.TEST"
 
 const adminPassword = "an admin's password, for tests only"
 
-// enableKerberos names the realm in setup.yaml, before up.
+// enableKerberos names the realm and user-grant's domain in setup.yaml,
+// before up.
 func (v *virtCluster) enableKerberos(t *testing.T) {
 	t.Helper()
 	path := filepath.Join(v.dir, config.FileName)
@@ -34,7 +37,8 @@ func (v *virtCluster) enableKerberos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := strings.Replace(string(text), "  etcd-token: virt-etcd\n", "  etcd-token: virt-etcd\n  kerberos-realm: "+realm+"\n", 1)
+	edited := strings.Replace(string(text), "  etcd-token: virt-etcd\n",
+		"  etcd-token: virt-etcd\n  kerberos-realm: "+realm+"\n  user-grant-domain: "+userGrantDomain+"\n", 1)
 	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -52,11 +56,13 @@ func (v *virtCluster) startKerberos(t *testing.T) *krb5test.KDC {
 	gw := v.topo.Gateway.Addr().String()
 	kdc := krb5test.Start(t, krb5test.Options{Realm: realm, AlsoListen: []string{gw}})
 	service, probe := policy.GatewayService(v.cfg), "host/"+v.cfg.FQDN(v.cfg.Supervisor())+"@"+realm
-	kdc.AddService(t, service)
-	kdc.AddService(t, probe)
+	users := "HTTP/" + userGrantDomain
+	for _, p := range []string{service, probe, users} {
+		kdc.AddService(t, p)
+	}
 	dir := t.TempDir()
 	kt := filepath.Join(dir, "supervisor.keytab")
-	kdc.Keytab(t, kt, service, probe)
+	kdc.Keytab(t, kt, service, probe, users)
 	v.spire("keytab", "import", "supervisor", kt)
 	conf := filepath.Join(dir, "krb5.conf")
 	if err := os.WriteFile(conf, []byte(kdc.ConfigFor(gw)), 0o644); err != nil {
@@ -172,4 +178,72 @@ func (v *virtCluster) adminSigner(t *testing.T) ssh.Signer {
 		t.Fatal(err)
 	}
 	return signer
+}
+
+// userGrantDomain is user-grant's name in the virtual cluster; clients
+// reach it with curl --resolve, as no DNS serves it.
+const userGrantDomain = "users.virt.homeworld.test"
+
+// userGrant: two users fetch kubeconfigs from user-grant with real curl
+// --negotiate; with real kubectl each creates a pod in their own namespace
+// and is Forbidden in the other's and at cluster scope.
+func (v *virtCluster) userGrant(t *testing.T, kdc *krb5test.KDC) {
+	set, err := authority.NewStore(v.dir).LoadPublic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := set.Get(keyapi.ClusterCA)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "clusterca.pem")
+	if err := os.WriteFile(caFile, pki.EncodeCert(ca.Cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sup := v.cfg.Supervisor()
+	kubeconfigs := map[string]string{}
+	for _, user := range []string{"alice", "bob"} {
+		kdc.AddPrincipal(t, user, user+"'s password, for tests only")
+		ccache := kdc.Kinit(t, user, user+"'s password, for tests only")
+		path := filepath.Join(dir, user+".kubeconfig")
+		curl := exec.Command("curl", "-sS", "--fail-with-body", "--negotiate", "-u", ":", "--cacert", caFile,
+			"--resolve", userGrantDomain+":"+services.UserGrant.PortString()+":"+sup.IP,
+			"-o", path, "https://"+userGrantDomain+":"+services.UserGrant.PortString()+"/")
+		curl.Env = append(os.Environ(), "KRB5_CONFIG="+kdc.Config, "KRB5CCNAME=FILE:"+ccache)
+		if out, err := curl.CombinedOutput(); err != nil {
+			body, _ := os.ReadFile(path)
+			t.Fatalf("curl --negotiate as %s: %v\n%s%s", user, err, out, body)
+		}
+		kubeconfigs[user] = path
+	}
+	as := func(user string, args ...string) (string, error) {
+		out, err := exec.Command(filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kubeconfigs[user]}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	for user, other := range map[string]string{"alice": "bob", "bob": "alice"} {
+		if out, err := as(user, "run", user+"-pod", "--image="+services.RegistryName+"/pause", "--restart=Never"); err != nil {
+			t.Errorf("%s cannot create a pod in their namespace: %v\n%s", user, err, out)
+		}
+		if out, err := as(user, "get", "pod", user+"-pod", "-o", "jsonpath={.metadata.namespace}"); err != nil || out != "user-"+user {
+			t.Errorf("%s's pod: %q, %v", user, out, err)
+		}
+		for _, args := range [][]string{
+			{"get", "pods", "-n", "user-" + other},
+			{"run", "intruder", "-n", "user-" + other, "--image=" + services.RegistryName + "/pause"},
+			{"get", "nodes"},
+			{"get", "namespaces"},
+			{"get", "secrets", "-n", "kube-system"},
+		} {
+			if out, err := as(user, args...); err == nil || !strings.Contains(out, "Forbidden") {
+				t.Errorf("%s: kubectl %s: %v\n%s, want Forbidden", user, strings.Join(args, " "), err, out)
+			}
+		}
+		if out, err := as(user, "delete", "pod", user+"-pod", "--wait=false"); err != nil {
+			t.Errorf("%s cannot delete their pod: %v\n%s", user, err, out)
+		}
+	}
+	audit, _ := os.ReadFile(layout.Node{Root: v.topo.SupervisorRoot()}.Path(layout.LogDir + "/user-grant-audit.log"))
+	for _, user := range []string{"alice", "bob"} {
+		if !strings.Contains(string(audit), user+"@"+realm) {
+			t.Errorf("user-grant's audit log does not name %s@%s:\n%s", user, realm, audit)
+		}
+	}
 }

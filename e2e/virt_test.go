@@ -111,10 +111,11 @@ func TestVirtualCluster(t *testing.T) {
 
 	// From here on spire acts with the admin's Kerberos ticket.
 	kerberosStart := time.Now()
-	v.startKerberos(t)
+	kdc := v.startKerberos(t)
 	t.Logf("measured: keytab import, setup keygateway, and auth-monitor's first good gateway check took %v", time.Since(kerberosStart).Round(time.Second))
 
 	t.Run("Kerberos: admin access through the key gateway; refused without a ticket; break-glass audited", v.kerberosAccess)
+	t.Run("user-grant: users get their own namespace by Kerberos, and nothing else", func(t *testing.T) { v.userGrant(t, kdc) })
 
 	t.Run("each node has its own name, address and credentials", func(t *testing.T) {
 		audit, _ := os.ReadFile(filepath.Join(v.topo.Dir, "nodes", "supervisor", "root", "var/log/homeworld/keyserver-audit.log"))

@@ -14,7 +14,8 @@ import (
 
 // CheckKeytab says whether a keytab serves the gateway of cfg: it must hold
 // a key of HTTP/<supervisor fqdn>@REALM; a missing host/ key only stops
-// auth-monitor's gateway check, which the warning says.
+// auth-monitor's gateway check, and a missing HTTP/<user-grant-domain> key
+// user-grant, which the warning says.
 func CheckKeytab(cfg *config.Config, data []byte) (warning string, err error) {
 	kt := keytab.New()
 	if err := kt.Unmarshal(data); err != nil {
@@ -32,10 +33,16 @@ func CheckKeytab(cfg *config.Config, data []byte) (warning string, err error) {
 		return "", fmt.Errorf("the keytab holds no key for %s, the gateway's service principal (it holds %s); create it with kadmin: addprinc -randkey %s; ktadd -k FILE %s",
 			service, listOrNone(have), service, service)
 	}
+	var warnings []string
 	if probe := policy.GatewayProbe(cfg); !slices.Contains(have, probe) {
-		warning = fmt.Sprintf("the keytab holds no key for %s: auth-monitor cannot check the gateway (keysystem_gateway_auth_check stays 0) until it does", probe)
+		warnings = append(warnings, fmt.Sprintf("the keytab holds no key for %s: auth-monitor cannot check the gateway (keysystem_gateway_auth_check stays 0) until it does", probe))
 	}
-	return warning, nil
+	if d := cfg.Cluster.UserGrantDomain; d != "" {
+		if p := "HTTP/" + d + "@" + cfg.Cluster.KerberosRealm; !slices.Contains(have, p) {
+			warnings = append(warnings, fmt.Sprintf("the keytab holds no key for %s: user-grant refuses every ticket until it does", p))
+		}
+	}
+	return strings.Join(warnings, "; "), nil
 }
 
 func listOrNone(s []string) string {

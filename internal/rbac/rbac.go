@@ -34,18 +34,23 @@ func Manifest(c *config.Config) string {
 		subjects = append(subjects, fmt.Sprintf("- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: apiserver:%s", m.Hostname))
 	}
 	sup := c.Supervisor().Hostname
-	return supervisorMonitoring(sup) + "---\n" + supervisorProxy(sup) + "---\n" + apiserverKubeletClient(subjects) + "---\n" + userGrant(sup)
+	return supervisorMonitoring(sup) + "---\n" + supervisorProxy(sup) + "---\n" + apiserverKubeletClient(subjects) + "---\n" + UserGrant(sup)
 }
 
 // UserGrantUser is the Kubernetes user of the supervisor's user-grant
 // service (its certificate's common name).
 func UserGrantUser(supervisorHostname string) string { return "user-grant:" + supervisorHostname }
 
-// userGrant lets the user-grant service give a user a namespace: create
-// it, bind the user the built-in admin ClusterRole there (binding a role
-// needs bind on it, or every permission in it), and bound it with a quota
-// and limits. It reads and changes nothing else.
-func userGrant(sup string) string {
+// UserGrant lets the user-grant service (user user-grant:<sup>) give a
+// user a namespace: create it, bind the user the built-in admin
+// ClusterRole there (binding a role needs bind on it, or every permission
+// in it), and bound it with a quota and limits, putting back what an admin
+// changed. RBAC cannot limit that to some namespaces, so an admission
+// policy does: user-grant acts only on namespaces named user-<name>, and
+// binds there only admin, to User user:<name>. A stolen user-grant
+// identity can thus make nobody an admin of kube-system.
+func UserGrant(sup string) string {
+	user := UserGrantUser(sup)
 	return `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
@@ -57,7 +62,7 @@ rules:
   verbs: [get, create]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [rolebindings]
-  verbs: [get, create]
+  verbs: [get, create, update]
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
   verbs: [get, create, update]
@@ -78,7 +83,43 @@ roleRef:
 subjects:
 - apiGroup: rbac.authorization.k8s.io
   kind: User
-  name: ` + UserGrantUser(sup) + "\n"
+  name: ` + user + `
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: homeworld-user-grant-scope
+  labels: {app.kubernetes.io/managed-by: homeworld}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [namespaces, resourcequotas, limitranges]
+    - apiGroups: [rbac.authorization.k8s.io]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [rolebindings]
+  matchConditions:
+  - name: by-user-grant
+    expression: request.userInfo.username == '` + user + `'
+  validations:
+  - expression: "request.resource.resource == 'namespaces' ? object.metadata.name.startsWith('user-') : request.namespace.startsWith('user-')"
+    message: user-grant acts only on namespaces named user-<name>
+  - expression: "request.resource.resource != 'rolebindings' || (object.roleRef.kind == 'ClusterRole' && object.roleRef.name == 'admin' && object.subjects.all(s, s.kind == 'User' && s.name == 'user:' + request.namespace.substring(5)))"
+    message: user-grant binds only the admin ClusterRole, to the user the namespace is named after
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: homeworld-user-grant-scope
+  labels: {app.kubernetes.io/managed-by: homeworld}
+spec:
+  policyName: homeworld-user-grant-scope
+  validationActions: [Deny]
+`
 }
 
 func supervisorMonitoring(sup string) string {

@@ -16,8 +16,8 @@ func TestManifest(t *testing.T) {
 	}
 	m := Manifest(c)
 	docs := strings.Split(m, "\n---\n")
-	if len(docs) != 7 {
-		t.Fatalf("%d objects, want 7", len(docs))
+	if len(docs) != 9 {
+		t.Fatalf("%d objects, want 9", len(docs))
 	}
 	fl := FlannelManifest()
 	flDocs := strings.Split(fl, "\n---\n")
@@ -61,7 +61,7 @@ func TestManifest(t *testing.T) {
   verbs: [get, create]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [rolebindings]
-  verbs: [get, create]
+  verbs: [get, create, update]
 - apiGroups: [""]
   resources: [resourcequotas, limitranges]
   verbs: [get, create, update]
@@ -74,6 +74,10 @@ func TestManifest(t *testing.T) {
 	}
 	if !strings.Contains(docs[6], "kind: ClusterRoleBinding") || !strings.HasSuffix(strings.TrimSpace(docs[6]), "kind: User\n  name: "+UserGrantUser("supervisor")) {
 		t.Errorf("user-grant's role is not bound to %s:\n%s", UserGrantUser("supervisor"), docs[6])
+	}
+	if !strings.Contains(docs[7], "kind: ValidatingAdmissionPolicy\n") || !strings.Contains(docs[7], "request.userInfo.username == '"+UserGrantUser("supervisor")+"'") ||
+		!strings.Contains(docs[8], "validationActions: [Deny]") {
+		t.Errorf("user-grant's scope is not enforced by an admission policy:\n%s---\n%s", docs[7], docs[8])
 	}
 	flannel := `rules:
 - apiGroups: [""]

@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	homeworldrbac "homeworld.dev/homeworld/internal/rbac"
+
 	"homeworld.dev/homeworld/internal/audit"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/daemon"
@@ -37,42 +39,6 @@ const (
 	testRealm  = "HOMEWORLD.TEST"
 	testDomain = "grant.homeworld.test"
 )
-
-// userGrantRBAC is what the supervisor's user-grant identity is granted
-// in a cluster; the test applies it as written, so a grant that works
-// here proves these rules are enough.
-const userGrantRBAC = `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: homeworld:user-grant
-rules:
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [get, create]
-- apiGroups: [""]
-  resources: [resourcequotas, limitranges]
-  verbs: [get, create, update]
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [rolebindings]
-  verbs: [get, create, update]
-- apiGroups: [rbac.authorization.k8s.io]
-  resources: [clusterroles]
-  resourceNames: [admin]
-  verbs: [bind]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: homeworld:user-grant
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: homeworld:user-grant
-subjects:
-- apiGroup: rbac.authorization.k8s.io
-  kind: User
-  name: user-grant:supervisor
-`
 
 // fixture is user-grant on a supervisor's files (below a temporary root)
 // with a real KDC and a real apiserver.
@@ -129,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 	writeLeaf(t, kubeCert, kubeKey, pki.TLSGrant{CommonName: "user-grant:supervisor", Usage: pki.ClientAuth, Lifetime: time.Hour}, f.files.KubeCert, f.files.KubeKey)
 	aggregateAdmin(t, f.api)
 	rbac := filepath.Join(t.TempDir(), "user-grant-rbac.yaml")
-	write(t, rbac, userGrantRBAC)
+	write(t, rbac, homeworldrbac.UserGrant("supervisor"))
 	f.api.Kubectl(t, "apply", "-f", rbac)
 	f.signer = keyserverStandIn{cert: kubeCert, key: kubeKey}
 
