@@ -21,12 +21,20 @@ func PrometheusFor(cfg *config.Config, base string) *Prometheus {
 // ClusterSequence is the steps that prove a cluster works, in the order it
 // comes up: Prometheus answers, then every check.
 func ClusterSequence(cfg *config.Config, p *Prometheus) []seq.Step {
-	return sequence(cfg, p, Checks)
+	var checks []Check
+	for _, c := range Checks {
+		if c.Name != "keygateway" { // seq supervisor's, after setup keygateway
+			checks = append(checks, c)
+		}
+	}
+	return sequence(cfg, p, checks)
 }
 
 // supervisorChecks are the checks that say something about the supervisor
-// alone: etcd and Kubernetes live on masters.
-var supervisorChecks = []string{"online", "keysystem", "services", "registry"}
+// alone: etcd and Kubernetes live on masters. The key gateway is checked
+// here, right after its keytab is installed, and not in the cluster's
+// sequence (as in the original's seq keysystem).
+var supervisorChecks = []string{"online", "keysystem", "keygateway", "services", "registry"}
 
 // SupervisorSequence is the steps that prove the supervisor works before
 // any other node exists: Prometheus, then the checks that concern one node,

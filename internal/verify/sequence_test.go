@@ -36,11 +36,11 @@ func TestSequences(t *testing.T) {
 
 	first := "Prometheus answers on the supervisor"
 	cluster := names(ClusterSequence(cfg, p))
-	if want := []string{first, "verify online", "verify keysystem", "verify keygateway", "verify services", "verify etcd", "verify registry", "verify kubernetes", "verify kubernetes-init", "verify pull", "verify flannel", "verify dns"}; !slices.Equal(cluster, want) {
+	if want := []string{first, "verify online", "verify keysystem", "verify services", "verify etcd", "verify registry", "verify kubernetes", "verify kubernetes-init", "verify pull", "verify flannel", "verify dns"}; !slices.Equal(cluster, want) {
 		t.Errorf("cluster sequence %q, want %q", cluster, want)
 	}
 	sup := names(SupervisorSequence(cfg, p))
-	if want := []string{first, "verify online", "verify keysystem", "verify services", "verify registry"}; !slices.Equal(sup, want) {
+	if want := []string{first, "verify online", "verify keysystem", "verify keygateway", "verify services", "verify registry"}; !slices.Equal(sup, want) {
 		t.Errorf("supervisor sequence %q, want %q", sup, want)
 	}
 }
