@@ -71,19 +71,31 @@ func (v *virtCluster) startKerberos(t *testing.T) *krb5test.KDC {
 	v.spire("setup", "keygateway", "--krb5-conf", conf)
 	kdc.AddPrincipal(t, "admin", adminPassword)
 	v.vars = []string{"KRB5_CONFIG=" + kdc.Config, "KRB5CCNAME=FILE:" + kdc.Kinit(t, "admin", adminPassword)}
-	waitFor(t, "auth-monitor's check of the key gateway", 2*time.Minute, func() error {
-		_, errOut, err := v.trySpire("verify", "keygateway")
-		if err != nil {
-			return &waitError{errOut}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		out, errOut, err := v.trySpire("verify", "keygateway")
+		if err == nil {
+			break
 		}
-		return nil
-	})
+		if time.Now().After(deadline) {
+			logs := filepath.Join(v.topo.Dir, "nodes", "supervisor", "logs")
+			t.Fatalf("auth-monitor's check of the key gateway still fails after 2m: %s%s\nauth-monitor:\n%s\nkeygateway:\n%s",
+				out, errOut, tailFile(filepath.Join(logs, "auth-monitor.log"), 10), tailFile(filepath.Join(logs, "keygateway.log"), 10))
+		}
+		time.Sleep(2 * time.Second)
+	}
 	return kdc
 }
 
-type waitError struct{ msg string }
-
-func (e *waitError) Error() string { return e.msg }
+// tailFile is the last n lines of a file, for failure messages.
+func tailFile(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
 
 // kerberosAccess: with a ticket and no disaster key, spire access ssh goes
 // through the key gateway and the certificate logs in to a node; without a

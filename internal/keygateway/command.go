@@ -111,7 +111,7 @@ setup.yaml (an entry "alice" means alice@<cluster.kerberos-realm>) and has the
 keyserver run the batch as that admin. Its own keysystem account may do
 nothing but that. It reads, below --root:
   /etc/homeworld/config/setup.yaml           admins and realm
-  /etc/krb5.keytab                           its service key ('spire setup keygateway'),
+  /etc/homeworld/kerberos/krb5.keytab        its service key ('spire setup keygateway'),
                                              reread when it changes
   /etc/homeworld/keys/keygateway.{pem,key}   its identity at the keyserver (keyclient)
   /etc/homeworld/ssl/keygateway.{pem,key}    its HTTPS certificate (keyclient)

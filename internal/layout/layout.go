@@ -28,13 +28,14 @@ const (
 	LogDir         = "/var/log/homeworld"
 	SystemCADir    = "/usr/local/share/ca-certificates/extra"
 	// Keytab holds the supervisor's Kerberos service keys (the key
-	// gateway's, user-grant's, and the host key auth-monitor checks with),
-	// where MIT's tools look by default.
-	Keytab = "/etc/krb5.keytab"
+	// gateway's, user-grant's, and the host key auth-monitor checks with).
+	// Not /etc/krb5.keytab, the original's: that is the machine's, which
+	// other services (sshd's GSSAPI) may use for other principals.
+	Keytab = "/etc/homeworld/kerberos/krb5.keytab"
 	// Krb5Conf is the realm's krb5.conf on the supervisor, for
 	// auth-monitor's own ticket; not /etc/krb5.conf, which is the
 	// machine's.
-	Krb5Conf = "/etc/homeworld/config/krb5.conf"
+	Krb5Conf = "/etc/homeworld/kerberos/krb5.conf"
 )
 
 // Files the keyclient reads before it has any credential.

@@ -131,7 +131,7 @@ Its Kubernetes identity may get and create namespaces, get, create and
 update rolebindings, resourcequotas and limitranges, and bind the
 ClusterRole admin: nothing else. It reads, below --root:
   /etc/homeworld/config/setup.yaml                 realm, user-grant-domain, apiserver
-  /etc/krb5.keytab                                 the key of HTTP/<user-grant-domain>,
+  /etc/homeworld/kerberos/krb5.keytab              the key of HTTP/<user-grant-domain>,
                                                    reread when it changes
   /etc/homeworld/ssl/user-grant.{pem,key}          its HTTPS certificate (keyclient)
   /etc/homeworld/keys/kubernetes-user-grant.{pem,key}
