@@ -6,6 +6,8 @@ package certfile
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -37,4 +39,30 @@ func (p *Pair) Get() (*tls.Certificate, error) {
 	}
 	p.cur, p.mtime = &pair, st.ModTime()
 	return p.cur, nil
+}
+
+// ClientCert adapts p to keyapi.ClientConfig.ClientCert: no certificate
+// (logged) while the files cannot be read.
+func (p *Pair) ClientCert(logf func(string, ...any)) func() *tls.Certificate {
+	return func() *tls.Certificate {
+		c, err := p.Get()
+		if err != nil {
+			logf("identity %s: %v", p.Cert, err)
+			return nil
+		}
+		return c
+	}
+}
+
+// Pool reads a PEM file of CA certificates.
+func Pool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no certificate", path)
+	}
+	return pool, nil
 }

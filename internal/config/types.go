@@ -44,7 +44,7 @@ type Cluster struct {
 	EtcdToken            string `yaml:"etcd-token" jsonschema:"required,minLength=1" jsonschema_description:"Initial etcd cluster token; unique per cluster so members of different clusters never join."`
 	KerberosRealm        string `yaml:"kerberos-realm,omitempty" jsonschema_description:"Kerberos realm of the root admins; empty disables the Kerberos gateway."`
 	Mirror               string `yaml:"mirror,omitempty" jsonschema_description:"Debian mirror as host/path (no scheme) used by installers."`
-	UserGrantDomain      string `yaml:"user-grant-domain,omitempty" jsonschema_description:"DNS name of the user-grant service (on the supervisor, port 20576), whose Kerberos service is HTTP/<this name>; empty disables it. Needs kerberos-realm."`
+	UserGrantDomain      string `yaml:"user-grant-domain,omitempty" jsonschema_description:"DNS name of the user-grant service (served by the supervisor), whose Kerberos service is HTTP/<this name>; empty disables it. Needs kerberos-realm."`
 	UserGrantEmailDomain string `yaml:"user-grant-email-domain,omitempty" jsonschema_description:"The original's email domain of users with upstream client certificates; accepted but unused: user-grant authenticates users by Kerberos."`
 }
 

@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -41,6 +42,17 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 		return err
 	}
 	return ServeListener(ctx, l, h)
+}
+
+// ServeTLS answers HTTPS on addr with h until ctx ends, as Serve; ready
+// is called once the address is bound (to log it and tell systemd).
+func ServeTLS(ctx context.Context, addr string, cfg *tls.Config, h http.Handler, ready func(net.Addr)) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	ready(l.Addr())
+	return ServeListener(ctx, tls.NewListener(l, cfg), h)
 }
 
 // ServeListener is Serve on a listener already open.

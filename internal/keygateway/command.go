@@ -2,7 +2,6 @@ package keygateway
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log"
 	"net"
@@ -54,26 +53,14 @@ func Load(o Options) (*Server, error) {
 	if cfg.Cluster.KerberosRealm == "" {
 		return nil, fmt.Errorf("%s sets no cluster.kerberos-realm: Kerberos is disabled, and the gateway has nothing to do", setupPath)
 	}
-	caPEM, err := os.ReadFile(f.ClusterCA)
+	pool, err := certfile.Pool(f.ClusterCA)
 	if err != nil {
 		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("%s holds no certificate", f.ClusterCA)
 	}
 	identity := &certfile.Pair{Cert: f.IdentityCert, Key: f.IdentityKey}
 	ks, err := keyapi.NewClient(keyapi.ClientConfig{
 		Address: o.Keyserver, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool, Timeout: 20 * time.Second,
-		LocalAddr: o.LocalAddr,
-		ClientCert: func() *tls.Certificate {
-			c, err := identity.Get()
-			if err != nil {
-				logf("keygateway: identity: %v", err)
-				return nil
-			}
-			return c
-		},
+		LocalAddr: o.LocalAddr, ClientCert: identity.ClientCert(logf),
 	})
 	if err != nil {
 		return nil, err
@@ -134,15 +121,12 @@ and appends one JSON line per grant and refusal, naming the principal, to
 			if addr == "" {
 				addr = services.KeyGateway.Addr(sup.IP)
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("listening on %s: %w", addr, err)
-			}
-			logger.Printf("accepting tickets for %s@%s on %s", policy.GatewayService(srv.Config), srv.Config.Cluster.KerberosRealm, ln.Addr())
-			if err := sdnotify.Ready(); err != nil {
-				logger.Printf("notifying systemd: %v", err)
-			}
-			return daemon.ServeListener(cmd.Context(), tls.NewListener(ln, srv.TLS), srv.Gateway.Handler())
+			return daemon.ServeTLS(cmd.Context(), addr, srv.TLS, srv.Gateway.Handler(), func(a net.Addr) {
+				logger.Printf("accepting tickets for %s@%s on %s", policy.GatewayService(srv.Config), srv.Config.Cluster.KerberosRealm, a)
+				if err := sdnotify.Ready(); err != nil {
+					logger.Printf("notifying systemd: %v", err)
+				}
+			})
 		},
 	}
 	f := c.Flags()

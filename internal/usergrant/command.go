@@ -168,15 +168,12 @@ line per grant and refusal, naming the principal, to
 			if addr == "" {
 				addr = services.UserGrant.Addr(cfg.Supervisor().IP)
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("listening on %s: %w", addr, err)
-			}
-			logger.Printf("accepting tickets for %s@%s on %s; namespaces through %s", ServicePrincipal(cfg), cfg.Cluster.KerberosRealm, ln.Addr(), srv.Service.APIServer)
-			if err := sdnotify.Ready(); err != nil {
-				logger.Printf("notifying systemd: %v", err)
-			}
-			return daemon.ServeListener(cmd.Context(), tls.NewListener(ln, srv.TLS), srv.Service.Handler())
+			return daemon.ServeTLS(cmd.Context(), addr, srv.TLS, srv.Service.Handler(), func(a net.Addr) {
+				logger.Printf("accepting tickets for %s@%s on %s; namespaces through %s", ServicePrincipal(cfg), cfg.Cluster.KerberosRealm, a, srv.Service.APIServer)
+				if err := sdnotify.Ready(); err != nil {
+					logger.Printf("notifying systemd: %v", err)
+				}
+			})
 		},
 	}
 	f := c.Flags()

@@ -59,7 +59,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{}
 	f.api = kubetest.Start(t)
-	f.kdc = startKDC(t, testRealm, "homeworld.test")
+	f.kdc = startKDC(t, testRealm)
 	node := layout.Node{Root: t.TempDir()}
 	f.files = NodeFiles(node)
 

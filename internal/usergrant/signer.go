@@ -2,10 +2,6 @@ package usergrant
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"os"
 	"time"
 
 	"homeworld.dev/homeworld/internal/certfile"
@@ -23,25 +19,14 @@ type KeyserverSigner struct {
 // NewKeyserverSigner is the signer of the cluster cfg's keyserver at
 // address (host:port), with the identity and trust in f.
 func NewKeyserverSigner(cfg *config.Config, f Files, address string, logf func(string, ...any)) (*KeyserverSigner, error) {
-	caPEM, err := os.ReadFile(f.ClusterCA)
+	pool, err := certfile.Pool(f.ClusterCA)
 	if err != nil {
 		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("%s holds no certificate", f.ClusterCA)
 	}
 	identity := &certfile.Pair{Cert: f.IdentityCert, Key: f.IdentityKey}
 	client, err := keyapi.NewClient(keyapi.ClientConfig{
 		Address: address, ServerName: cfg.FQDN(cfg.Supervisor()), RootCAs: pool, Timeout: 20 * time.Second,
-		ClientCert: func() *tls.Certificate {
-			c, err := identity.Get()
-			if err != nil {
-				logf("user-grant: keysystem identity: %v", err)
-				return nil
-			}
-			return c
-		},
+		ClientCert: identity.ClientCert(logf),
 	})
 	if err != nil {
 		return nil, err
