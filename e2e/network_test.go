@@ -241,7 +241,7 @@ func (v *virtCluster) flannelLeaseLost(t *testing.T) {
 // how to run the whole set.
 func (v *virtCluster) conformanceQuick(t *testing.T) {
 	cmd := exec.Command("../scripts/conformance", "--quick")
-	cmd.Env = append(os.Environ(), "HOMEWORLD_DIR="+v.dir, "HOMEWORLD_DISASTER="+v.key)
+	cmd.Env = append(append(os.Environ(), "HOMEWORLD_DIR="+v.dir, "HOMEWORLD_DISASTER="+v.key), v.vars...) // the admin's Kerberos ticket
 	out, err := cmd.CombinedOutput()
 	summary := string(out)
 	if i := strings.LastIndex(summary, "== the suite's summary"); i >= 0 {
