@@ -35,13 +35,19 @@ type Acceptor struct {
 	// "HTTP/supervisor.example.org".
 	Service string
 	Realm   string
-	MaxSkew time.Duration // default DefaultMaxSkew
+	MaxSkew time.Duration // default DefaultMaxSkew; see UseRealmSkew
 	// Now is the acceptor's clock for the checks it makes itself
 	// (expiry); gokrb5 checks skew against the system clock.
 	Now func() time.Time
 
 	keys *keytabFile
+	skew *realmSkew
 }
+
+// UseRealmSkew takes the allowed clock skew from the realm's krb5.conf
+// at path (libdefaults clockskew, MIT's default 5 minutes), rereading it
+// when it changes.
+func (a *Acceptor) UseRealmSkew(path string) { a.skew = &realmSkew{path: path} }
 
 // NewAcceptor returns an acceptor for service@realm using the keytab at path.
 func NewAcceptor(path, service, realm string) *Acceptor {
@@ -98,9 +104,13 @@ func (a *Acceptor) Authenticate(r *http.Request) (*Identity, *Refusal) {
 		ref.Service = got
 		return nil, ref
 	}
-	settings := service.NewSettings(kt, service.MaxClockSkew(a.MaxSkew), service.DecodePAC(false))
+	skew := a.MaxSkew
+	if a.skew != nil {
+		skew = a.skew.get()
+	}
+	settings := service.NewSettings(kt, service.MaxClockSkew(skew), service.DecodePAC(false))
 	if h, err := types.GetHostAddress(r.RemoteAddr); err == nil {
-		settings = service.NewSettings(kt, service.MaxClockSkew(a.MaxSkew), service.DecodePAC(false), service.ClientAddress(h))
+		settings = service.NewSettings(kt, service.MaxClockSkew(skew), service.DecodePAC(false), service.ClientAddress(h))
 	}
 	ok, creds, err := verify(apreq, settings)
 	principal := ""

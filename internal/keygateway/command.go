@@ -70,6 +70,7 @@ func Load(o Options) (*Server, error) {
 		return nil, err
 	}
 	acceptor := kerberos.NewAcceptor(f.Keytab, policy.GatewayService(cfg), cfg.Cluster.KerberosRealm)
+	acceptor.UseRealmSkew(f.Krb5Conf)
 	serving := &certfile.Pair{Cert: f.ServingCert, Key: f.ServingKey}
 	tlsCfg := &tls.Config{
 		MinVersion: tls.VersionTLS12, // browsers and curl --negotiate

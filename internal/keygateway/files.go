@@ -8,6 +8,7 @@ import (
 // Files are where the gateway's inputs live on the supervisor.
 type Files struct {
 	Keytab       string // the service key of HTTP/<supervisor fqdn>
+	Krb5Conf     string // the realm's: its clockskew bounds the authenticator's
 	IdentityCert string // keygranting certificate of the gateway's account
 	IdentityKey  string
 	ServingCert  string // clusterca certificate marked keyapi.GatewayURI
@@ -20,6 +21,7 @@ type Files struct {
 func NodeFiles(n layout.Node) Files {
 	return Files{
 		Keytab:       n.Path(layout.Keytab),
+		Krb5Conf:     n.Path(layout.Krb5Conf),
 		IdentityCert: n.Path(credential.Keygateway.Path),
 		IdentityKey:  n.Path(credential.Keygateway.KeyPath),
 		ServingCert:  n.Path(credential.KeygatewayHTTPS.Path),

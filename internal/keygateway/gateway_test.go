@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +319,26 @@ func TestGatewayRefusesBadBatches(t *testing.T) {
 	code, body := r.post(t, h, keyapi.Request{API: keyapi.MonitorSSH, Body: "x"})
 	if code != http.StatusForbidden || strings.Contains(body, `"index"`) {
 		t.Errorf("forbidden operation: %d %s", code, body)
+	}
+}
+
+// The allowed clock skew is the realm's: 5 minutes by default, the
+// clockskew of the krb5.conf setup keygateway installs once there is one.
+func TestGatewayTakesTheRealmsClockSkew(t *testing.T) {
+	r := startRig(t)
+	cc := r.kdc.Kinit(t, "admin", password)
+	r.kdc.Kvno(t, cc, r.service())
+	if code, body := r.post(t, handmade(t, cc, r.service(), -2*time.Minute)); code != http.StatusOK {
+		t.Fatalf("2 minutes off, default skew: %d %s", code, body)
+	}
+	conf := "[libdefaults]\n\tdefault_realm = HOMEWORLD.TEST\n\tclockskew = 60\n"
+	if err := os.WriteFile(r.gw.Files.Krb5Conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := r.post(t, handmade(t, cc, r.service(), -2*time.Minute)); code != http.StatusUnauthorized || !strings.Contains(body, "clock") {
+		t.Errorf("2 minutes off, realm's skew 60 s: %d %s", code, body)
+	}
+	if code, body := r.post(t, handmade(t, cc, r.service(), -30*time.Second)); code != http.StatusOK {
+		t.Errorf("30 s off, realm's skew 60 s: %d %s", code, body)
 	}
 }

@@ -41,6 +41,7 @@ func Start(t testing.TB, ks *keysystemtest.Cluster, kdc *krb5test.KDC) *Gateway 
 	dir := t.TempDir()
 	g := &Gateway{KDC: kdc, Keyserver: ks, Files: keygateway.Files{
 		Keytab:       filepath.Join(dir, "krb5.keytab"),
+		Krb5Conf:     filepath.Join(dir, "krb5.conf"), // none: MIT's default skew
 		IdentityCert: filepath.Join(dir, "keygateway.pem"),
 		IdentityKey:  filepath.Join(dir, "keygateway.key"),
 		ServingCert:  filepath.Join(dir, "keygateway-https.pem"),
