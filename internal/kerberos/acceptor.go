@@ -74,6 +74,15 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return r.Reason }
 
+// Detail is the refusal for an audit line: the reason, and the service a
+// ticket for another one was for (its client is hidden in it).
+func (r *Refusal) Detail() string {
+	if r.Service != "" {
+		return r.Reason + " (ticket for " + r.Service + ")"
+	}
+	return r.Reason
+}
+
 func refuse(status int, format string, args ...any) *Refusal {
 	return &Refusal{Status: status, Reason: fmt.Sprintf(format, args...)}
 }

@@ -60,11 +60,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 	remote := r.RemoteAddr
 	id, ref := g.acceptor.Authenticate(r)
 	if ref != nil {
-		detail := ref.Reason
-		if ref.Service != "" {
-			detail += " (ticket for " + ref.Service + ")"
-		}
-		g.record(audit.Event{Action: "authenticate", Principal: ref.Principal, Remote: remote, Result: result(ref.Status), Detail: detail})
+		g.record(audit.Event{Action: "authenticate", Principal: ref.Principal, Remote: remote, Result: audit.ResultFor(ref.Status), Detail: ref.Detail()})
 		if ref.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", "Negotiate")
 		}
@@ -97,7 +93,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 		} else if ke.Index > 0 {
 			ke.Index-- // the client's numbering, without the impersonation
 		}
-		g.record(audit.Event{Action: "refuse", Principal: id.Principal, Target: account, Remote: remote, API: apis, Result: result(ke.Status), Detail: ke.Message})
+		g.record(audit.Event{Action: "refuse", Principal: id.Principal, Target: account, Remote: remote, API: apis, Result: audit.ResultFor(ke.Status), Detail: ke.Message})
 		writeError(w, ke)
 		return
 	}
@@ -177,18 +173,6 @@ func apiList(reqs []keyapi.Request) string {
 		return "check"
 	}
 	return strings.Join(names, ",")
-}
-
-func result(status int) string {
-	switch status {
-	case http.StatusUnauthorized:
-		return "unauthenticated"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusRequestHeaderFieldsTooLarge:
-		return "invalid"
-	}
-	return "error"
 }
 
 func writeError(w http.ResponseWriter, e *keyapi.Error) {

@@ -72,11 +72,7 @@ func (s *Service) serveGrant(w http.ResponseWriter, r *http.Request) {
 	remote := r.RemoteAddr
 	id, ref := s.Acceptor.Authenticate(r)
 	if ref != nil {
-		detail := ref.Reason
-		if ref.Service != "" {
-			detail += " (ticket for " + ref.Service + ")"
-		}
-		s.record(audit.Event{Action: "authenticate", Principal: ref.Principal, Remote: remote, Result: result(ref.Status), Detail: detail})
+		s.record(audit.Event{Action: "authenticate", Principal: ref.Principal, Remote: remote, Result: audit.ResultFor(ref.Status), Detail: ref.Detail()})
 		kerberos.Challenge(w, ref)
 		return
 	}
@@ -90,7 +86,7 @@ func (s *Service) serveGrant(w http.ResponseWriter, r *http.Request) {
 	body, detail, f := s.grant(r.Context(), id.Principal, user)
 	if f != nil {
 		s.Logf("user-grant: %s: %v", id.Principal, f.err)
-		s.record(audit.Event{Action: "refuse", Principal: id.Principal, Target: ns, Remote: remote, API: "kubeconfig", Result: result(f.status), Detail: f.err.Error()})
+		s.record(audit.Event{Action: "refuse", Principal: id.Principal, Target: ns, Remote: remote, API: "kubeconfig", Result: audit.ResultFor(f.status), Detail: f.err.Error()})
 		http.Error(w, f.msg, f.status)
 		return
 	}
@@ -170,16 +166,4 @@ func (s *Service) record(ev audit.Event) error {
 		return err
 	}
 	return nil
-}
-
-func result(status int) string {
-	switch status {
-	case http.StatusUnauthorized:
-		return "unauthenticated"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusBadRequest, http.StatusRequestHeaderFieldsTooLarge:
-		return "invalid"
-	}
-	return "error"
 }
