@@ -71,9 +71,11 @@ func Build(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The work folder sits beside the ISO so that the last step is a
+	// rename on one filesystem.
 	stage, err := os.MkdirTemp(filepath.Dir(o.Out), ".isoimage-")
 	if err != nil {
-		return err
+		return fmt.Errorf("making a work folder beside the ISO: %w", err)
 	}
 	defer os.RemoveAll(stage)
 	root := filepath.Join(stage, "root")
