@@ -166,4 +166,3 @@ func TestNetmask(t *testing.T) {
 		}
 	}
 }
-
