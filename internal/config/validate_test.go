@@ -220,3 +220,21 @@ func TestFindNode(t *testing.T) {
 		t.Errorf("FQDN = %q", got)
 	}
 }
+
+func TestProblemAt(t *testing.T) {
+	noMirror := strings.Replace(validSetup, "  mirror: deb.debian.org/debian\n", "", 1)
+	for _, tc := range []struct {
+		text, field string
+		line        int
+	}{
+		{validSetup, "cluster.mirror", 6},
+		{noMirror, "cluster.mirror", 2}, // absent: its parent, cluster's mapping
+		{validSetup, "nodes[1].ip", 21},
+		{"", "cluster.mirror", 0},
+	} {
+		p := ProblemAt("setup.yaml", []byte(tc.text), tc.field, "needed")
+		if p.Line != tc.line || p.Field != tc.field || p.File != "setup.yaml" || p.Message != "needed" {
+			t.Errorf("ProblemAt(%s) = %+v, want line %d", tc.field, p, tc.line)
+		}
+	}
+}
