@@ -92,6 +92,7 @@ Getting started:
 		a.seqCommand(),
 		a.disasterKeyCommand(),
 		a.keytabCommand(),
+		a.isoCommand(),
 		a.branchCommand(),
 		a.foreachCommand(),
 		a.queryCommand(),

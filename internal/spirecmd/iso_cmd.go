@@ -1,0 +1,129 @@
+package spirecmd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/branchkey"
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/installer"
+	"homeworld.dev/homeworld/internal/isoimage"
+	"homeworld.dev/homeworld/internal/keyapi"
+	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/workspace"
+)
+
+func (a *app) isoCommand() *cobra.Command {
+	var out string
+	var all, serial bool
+	gen := &cobra.Command{
+		Use:   "gen NODE... | --all",
+		Short: "Write a preseeded Debian installer ISO for each node",
+		Long: `Write DIR/NODE.iso for each named node (or every node with --all): Debian 12's
+netboot installer (package debian-installer-12-netboot-amd64), bootable from
+BIOS and UEFI, whose installer reads a preseed made from setup.yaml: the
+node's static address, netmask and gateway from cidr-nodes, dns-upstreams,
+the Debian mirror (cluster.mirror, required), one ext4 partition, no
+passwords (admins log in with SSH certificates of the ssh-user authority).
+It carries the keyserver's name and CA, the ssh-user CA, the bootstrap hosts
+lines and, when the workspace knows it ('spire infra install-packages --url'),
+the apt branch with its keyring. It holds no secret of the cluster: no
+private key, no admission token. Building twice gives the same bytes.`,
+		Example: `  spire iso gen worker1 --out isos
+  spire iso gen --all --out isos --serial`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return errors.New("name the nodes, or say --all")
+			}
+			ws, cfg, err := a.workspaceConfig()
+			if err != nil {
+				return err
+			}
+			nodes, err := nodesOf(cfg, args, config.Kinds...)
+			if err != nil {
+				return err
+			}
+			source, err := os.ReadFile(ws.SetupPath())
+			if err != nil {
+				return err
+			}
+			trust, err := a.installerTrust(ws)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				// The preseed first: its refusals name setup.yaml's line.
+				if _, err := installer.Preseed(cfg, n, installer.Options{File: ws.SetupPath(), Source: source}); err != nil {
+					return err
+				}
+				files, err := installer.Files(cfg, n, trust)
+				if err != nil {
+					return err
+				}
+				var staged []isoimage.File
+				for _, f := range files {
+					staged = append(staged, isoimage.File{Path: f.Path, Data: f.Data, Mode: f.Mode})
+				}
+				path := filepath.Join(out, n.Hostname+".iso")
+				start := time.Now()
+				if err := isoimage.Build(cmd.Context(), isoimage.Options{Out: path, Files: staged, Serial: serial}); err != nil {
+					return fmt.Errorf("%s: %w", n.Hostname, err)
+				}
+				st, err := os.Stat(path)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "%s: %s, %.1f MiB, built in %s\n", n.Hostname, path, float64(st.Size())/(1<<20), time.Since(start).Round(10*time.Millisecond))
+			}
+			return nil
+		},
+	}
+	gen.Flags().StringVar(&out, "out", ".", "folder the ISOs are written to")
+	gen.Flags().BoolVar(&all, "all", false, "one ISO for every node of setup.yaml")
+	gen.Flags().BoolVar(&serial, "serial", false, "bootloader and installer on the serial console ttyS0 (115200 baud)")
+	return group("iso", "Make installer ISOs that set up nodes from setup.yaml", gen)
+}
+
+// installerTrust is the public material an installer carries: the cluster
+// CA, the ssh-user CA and, when the workspace knows it, the apt branch.
+func (a *app) installerTrust(ws *workspace.Workspace) (installer.Trust, error) {
+	set, err := authority.NewStore(ws.Dir).LoadPublic()
+	if err != nil {
+		return installer.Trust{}, err
+	}
+	ca, err := set.Get(keyapi.ClusterCA)
+	if err != nil {
+		return installer.Trust{}, err
+	}
+	user, err := set.Get(keyapi.SSHUser)
+	if err != nil {
+		return installer.Trust{}, err
+	}
+	trust := installer.Trust{ClusterCA: pki.EncodeCert(ca.Cert), SSHUserCA: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(user.SSHKey)))}
+	url, err := os.ReadFile(aptURLFile(ws))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(a.Stderr, "note: the workspace knows no apt branch URL ('spire infra install-packages --url URL' records it); the ISOs carry none\n")
+		return trust, nil
+	case err != nil:
+		return trust, err
+	}
+	key, err := branchkey.LoadPublic(ws.Dir)
+	if err != nil {
+		return trust, err
+	}
+	trust.AptURL, trust.AptKeyring = strings.TrimSpace(string(url)), key.Keyring()
+	return trust, nil
+}
