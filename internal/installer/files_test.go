@@ -83,7 +83,8 @@ func TestFiles(t *testing.T) {
 			"10.20.0.21\tmaster1 # AUTO-HOMEWORLD-BOOTSTRAP\n" +
 			"10.20.0.21\tmaster1.cluster.example.org # AUTO-HOMEWORLD-BOOTSTRAP\n" +
 			"10.20.1.31\tworker1 # AUTO-HOMEWORLD-BOOTSTRAP\n" +
-			"10.20.1.31\tworker1.cluster.example.org # AUTO-HOMEWORLD-BOOTSTRAP\n",
+			"10.20.1.31\tworker1.cluster.example.org # AUTO-HOMEWORLD-BOOTSTRAP\n" +
+			"10.20.0.10\thomeworld.private # AUTO-HOMEWORLD-BOOTSTRAP\n",
 	}
 	for path, data := range want {
 		if got := string(fs[path].Data); got != data {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // HostsMarker ends every line the installer adds to /etc/hosts, so later
@@ -14,8 +15,10 @@ const HostsMarker = "# AUTO-HOMEWORLD-BOOTSTRAP"
 
 // Hosts writes the /etc/hosts lines a new node resolves names with before
 // cluster DNS exists: every dns-bootstrap entry (sorted), then each node's
-// short name and FQDN (file order). A name given twice is refused: the
-// two answers would race in every resolver.
+// short name and FQDN (file order), then the registry's name, which is the
+// supervisor's (nodes pull their images from it; the virtual clusters write
+// the same line). A name given twice is refused: the two answers would
+// race in every resolver.
 func Hosts(c *config.Config) ([]byte, error) {
 	type entry struct{ name, ip, field string }
 	var entries []entry
@@ -31,6 +34,7 @@ func Hosts(c *config.Config) ([]byte, error) {
 		field := fmt.Sprintf("nodes[%d].hostname", i)
 		entries = append(entries, entry{n.Hostname, n.IP, field}, entry{c.FQDN(n), n.IP, field})
 	}
+	entries = append(entries, entry{services.RegistryName, c.Supervisor().IP, "the supervisor's registry"})
 	first := map[string]string{}
 	var b strings.Builder
 	for _, e := range entries {
