@@ -114,12 +114,13 @@ func (a *app) warnPrincipals(cfg *config.Config, node config.Node, entries []key
 		fmt.Fprintln(a.Stderr, "warning: cluster.kerberos-realm is empty in setup.yaml, so the key gateway does not run and this keytab is not used")
 		return
 	}
-	have := keytab.Newest(entries)
-	for _, service := range []string{"HTTP", "host"} {
-		p := service + "/" + cfg.FQDN(node) + "@" + realm
-		if have[p] == 0 {
-			fmt.Fprintf(a.Stderr, "warning: the keytab has no key for %s, which the supervisor needs (see `spire keytab --help`)\n", p)
-		}
+	warning, err := keytab.CheckSupervisor(cfg, entries)
+	if err != nil {
+		// Only a warning here: import stores it anyway, setup keygateway refuses it.
+		warning = err.Error()
+	}
+	if warning != "" {
+		fmt.Fprintf(a.Stderr, "warning: %s (see `spire keytab --help`)\n", warning)
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"homeworld.dev/homeworld/internal/hostsetup"
 	"homeworld.dev/homeworld/internal/kerberos"
-	"homeworld.dev/homeworld/internal/keygateway"
 	"homeworld.dev/homeworld/internal/keytab"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
@@ -73,7 +72,11 @@ func (a *app) setupKeygateway(ctx context.Context, hf *hostFlags, krb5conf, root
 	if err != nil {
 		return err
 	}
-	warning, err := keygateway.CheckKeytab(cfg, kt)
+	entries, err := keytab.Parse(kt)
+	if err != nil {
+		return fmt.Errorf("the keytab of %s: %w", sup.Hostname, err)
+	}
+	warning, err := keytab.CheckSupervisor(cfg, entries)
 	if err != nil {
 		return fmt.Errorf("the keytab of %s: %w", sup.Hostname, err)
 	}

@@ -1,37 +1,29 @@
-package keygateway
+package keytab
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 
-	"homeworld.dev/homeworld/internal/policy"
-
-	"github.com/jcmturner/gokrb5/v8/keytab"
-
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/policy"
 )
 
-// CheckKeytab says whether a keytab serves the gateway of cfg: it must hold
-// a key of HTTP/<supervisor fqdn>@REALM; a missing host/ key only stops
-// auth-monitor's gateway check, and a missing HTTP/<user-grant-domain> key
-// user-grant, which the warning says.
-func CheckKeytab(cfg *config.Config, data []byte) (warning string, err error) {
-	kt := keytab.New()
-	if err := kt.Unmarshal(data); err != nil {
-		return "", fmt.Errorf("not a keytab: %v", err)
-	}
-	var have []string
-	for _, e := range kt.Entries {
-		p := e.Principal.String()
-		if !slices.Contains(have, p) {
-			have = append(have, p)
-		}
-	}
+// CheckSupervisor says whether the supervisor's keytab serves cfg's key
+// gateway: it must hold a key of HTTP/<supervisor fqdn>@REALM (the error
+// says how to make one). A missing host/<supervisor fqdn> key only stops
+// auth-monitor's check of the gateway, and a missing
+// HTTP/<user-grant-domain> key user-grant, which the warning says.
+func CheckSupervisor(cfg *config.Config, entries []Entry) (warning string, err error) {
+	have := Principals(entries)
 	service := policy.GatewayService(cfg) + "@" + cfg.Cluster.KerberosRealm
 	if !slices.Contains(have, service) {
+		held := "none"
+		if len(have) > 0 {
+			held = strings.Join(have, ", ")
+		}
 		return "", fmt.Errorf("the keytab holds no key for %s, the gateway's service principal (it holds %s); create it with kadmin: addprinc -randkey %s; ktadd -k FILE %s",
-			service, listOrNone(have), service, service)
+			service, held, service, service)
 	}
 	var warnings []string
 	if probe := policy.GatewayProbe(cfg); !slices.Contains(have, probe) {
@@ -43,11 +35,4 @@ func CheckKeytab(cfg *config.Config, data []byte) (warning string, err error) {
 		}
 	}
 	return strings.Join(warnings, "; "), nil
-}
-
-func listOrNone(s []string) string {
-	if len(s) == 0 {
-		return "none"
-	}
-	return strings.Join(s, ", ")
 }
