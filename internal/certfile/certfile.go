@@ -1,7 +1,7 @@
-// Package certfile serves a TLS certificate and key from files that the
-// keyclient renews: each Get rereads them when the certificate file
-// changed, so a service picks up its renewed credential without a restart.
-// The supervisor's services (keygateway, user-grant) import it.
+// Package certfile reads TLS material from files: a certificate and key
+// that the keyclient renews (each Get rereads them when the certificate
+// file changed, so a service picks up its renewed credential without a
+// restart), and CA pools. Homeworld's services and monitors import it.
 package certfile
 
 import (

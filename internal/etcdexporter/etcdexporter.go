@@ -8,15 +8,15 @@ package etcdexporter
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"homeworld.dev/homeworld/internal/certfile"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -44,13 +44,9 @@ type Exporter struct {
 
 // New builds an exporter for the etcd at base (https://IP:2379).
 func New(base, caFile, certFile, keyFile string) (*Exporter, error) {
-	ca, err := os.ReadFile(caFile)
+	pool, err := certfile.Pool(caFile)
 	if err != nil {
 		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("%s holds no certificate", caFile)
 	}
 	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
 		return nil, err

@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"homeworld.dev/homeworld/internal/certfile"
 )
 
 // ServiceAccountDir is where kubelet mounts a pod's service account token,
@@ -42,13 +44,9 @@ func FromEnvironment(dir string) (*Client, error) {
 	if host == "" || port == "" {
 		return nil, errors.New("KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not running in a pod?)")
 	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	pool, err := certfile.Pool(filepath.Join(dir, "ca.crt"))
 	if err != nil {
 		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("%s holds no certificate", filepath.Join(dir, "ca.crt"))
 	}
 	return New("https://"+net.JoinHostPort(host, port), filepath.Join(dir, "token"), pool), nil
 }

@@ -2,12 +2,12 @@ package registryfront
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"time"
+
+	"homeworld.dev/homeworld/internal/certfile"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -48,13 +48,9 @@ write, granted or refused, is a line in --audit-log before it is answered.
 			if err != nil || be.Scheme != "http" || be.Host == "" {
 				return fmt.Errorf("--backend %q: want http://HOST:PORT of the distribution registry", backend)
 			}
-			pem, err := os.ReadFile(clientCA)
+			pool, err := certfile.Pool(clientCA)
 			if err != nil {
 				return err
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("%s holds no certificate", clientCA)
 			}
 			if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
 				return fmt.Errorf("the registry certificate: %w", err)

@@ -2,7 +2,6 @@ package usergrant
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log"
 	"net"
@@ -68,13 +67,9 @@ func Open(cfg *config.Config, f Files, apiServer string, signer Signer, logf fun
 	if apiServer == "" {
 		apiServer = nodeconf.ForCluster(cfg).APIServer()
 	}
-	caPEM, err := os.ReadFile(f.KubeCA)
+	pool, err := certfile.Pool(f.KubeCA)
 	if err != nil {
 		return nil, fmt.Errorf("the kubernetes CA: %w (the supervisor's keyclient writes it)", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("%s holds no certificate", f.KubeCA)
 	}
 	kubeIdentity := &certfile.Pair{Cert: f.KubeCert, Key: f.KubeKey}
 	kube := NewKube(apiServer, pool, kubeIdentity.Get)
