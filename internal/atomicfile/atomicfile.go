@@ -1,10 +1,16 @@
-// Package atomicfile creates files that must never be half-written or
-// replaced: a new key, a new disaster key, a staged authority file. The
-// file is created exclusively, written, synced to disk and closed; on any
-// failure it is removed again. Packages that make keys import it.
+// Package atomicfile writes files that must never be half-written. WriteNew
+// makes one that must not replace another (a new key, a new disaster key, a
+// staged authority file): created exclusively, written, synced to disk and
+// closed, and removed again on any failure. Replace swaps a file whole for
+// a new one with exactly the mode asked for. Packages that keep keys import
+// it.
 package atomicfile
 
-import "os"
+import (
+	"os"
+
+	"github.com/google/renameio/v2"
+)
 
 // WriteNew creates path with mode and data. If path exists it returns an
 // error satisfying errors.Is(err, os.ErrExist) and leaves the file alone.
@@ -24,4 +30,19 @@ func WriteNew(path string, data []byte, mode os.FileMode) error {
 		os.Remove(path)
 	}
 	return err
+}
+
+// Replace replaces path atomically with data and exactly mode: not
+// renameio.WriteFile, which keeps the mode of the file it replaces, however
+// loose, and not subject to the umask either.
+func Replace(path string, data []byte, mode os.FileMode) error {
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(mode))
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.CloseAtomicallyReplace()
 }

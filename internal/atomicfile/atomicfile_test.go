@@ -24,3 +24,22 @@ func TestWriteNew(t *testing.T) {
 		t.Error("WriteNew into a missing folder succeeded")
 	}
 }
+
+// Replace leaves exactly the mode asked for, not that of the file it
+// replaces nor one the umask narrowed.
+func TestReplaceSetsTheMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(path, []byte("old"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := Replace(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "new" || st.Mode().Perm() != 0o600 {
+		t.Errorf("after Replace: %q, mode %v", data, st.Mode().Perm())
+	}
+}

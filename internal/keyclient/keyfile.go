@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/google/renameio/v2"
 	"golang.org/x/crypto/ssh"
 
 	"homeworld.dev/homeworld/internal/atomicfile"
@@ -110,22 +109,12 @@ func (a *Agent) tighten(path string, mode os.FileMode) {
 	a.opts.Logf("keyclient: %s had mode %04o; set it back to %04o", path, st.Mode().Perm(), mode)
 }
 
-// writeFile replaces path atomically with exactly mode: not
-// renameio.WriteFile, which keeps the mode of the file it replaces, however
-// loose, and not subject to the umask either.
+// writeFile replaces path atomically with exactly mode, making its folder.
 func writeFile(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(mode))
-	if err != nil {
-		return err
-	}
-	defer f.Cleanup()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.CloseAtomicallyReplace()
+	return atomicfile.Replace(path, data, mode)
 }
 
 // writeNew creates path exclusively; it fails with os.ErrExist if the file

@@ -138,18 +138,6 @@ func decodeBatch(r *http.Request, maxOps int) (*keyapi.Batch, *keyapi.Error) {
 	return &b, nil
 }
 
-func resultOf(e *keyapi.Error) string {
-	switch e.Status {
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusUnauthorized:
-		return "unauthenticated"
-	case http.StatusBadRequest:
-		return "invalid"
-	}
-	return "error"
-}
-
 // refuse answers a failed request of a caller not (yet) authenticated (c
 // nil, or without an account), or authenticated as c.
 func (s *Server) refuse(w http.ResponseWriter, c *caller, remote netip.Addr, e *keyapi.Error) {
@@ -166,7 +154,7 @@ func (s *Server) refuse(w http.ResponseWriter, c *caller, remote netip.Addr, e *
 // the log with what it sends. Refusals are answered even if the audit log
 // fails: refusing is always safe.
 func (s *Server) refuseAs(w http.ResponseWriter, c *caller, acct *policy.Account, remote netip.Addr, e *keyapi.Error) {
-	result := resultOf(e)
+	result := audit.ResultFor(e.Status)
 	s.metrics.count(e.API, result)
 	ev := audit.Event{Action: "refuse", API: s.metrics.label(e.API), Result: result, Detail: sanitize(e.Message, maxDetail)}
 	if remote.IsValid() {

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/renameio/v2"
-
 	"homeworld.dev/homeworld/internal/atomicfile"
 	"homeworld.dev/homeworld/internal/disaster"
 )
@@ -109,16 +107,7 @@ func write(path string, data []byte, replace bool) error {
 	if !replace {
 		return atomicfile.WriteNew(path, data, 0o600)
 	}
-	// Not renameio.WriteFile: it keeps the mode of the file it replaces.
-	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(0o600))
-	if err != nil {
-		return err
-	}
-	defer f.Cleanup()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.CloseAtomicallyReplace()
+	return atomicfile.Replace(path, data, 0o600)
 }
 
 // Unseal returns node's keytab in clear. The caller keeps it in memory or
