@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"homeworld.dev/homeworld/internal/disaster"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/keygateway/gatewaytest"
 	"homeworld.dev/homeworld/internal/keysystemtest"
@@ -25,16 +24,7 @@ func kerberosEnv(t *testing.T) (*env, *keysystemtest.Cluster, *gatewaytest.Gatew
 	c := keysystemtest.StartWith(t, keysystemtest.Options{Setup: keysystemtest.KerberosSetup})
 	gw := gatewaytest.Start(t, c, kdc)
 	kdc.AddPrincipal(t, "admin", "admin's password here")
-	e := newEnv(t)
-	if err := disaster.Generate(e.key); err != nil {
-		t.Fatal(err)
-	}
-	key, err := disaster.Load(e.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key.SetWorkFactor(10)
-	c.Workspace(e.dir, key)
+	e := workspaceFor(t, c)
 	e.vars["KRB5_CONFIG"] = kdc.Config
 	e.vars["KRB5CCNAME"] = "FILE:" + kdc.Kinit(t, "admin", "admin's password here")
 	return e, c, gw

@@ -26,6 +26,12 @@ import (
 func clusterEnv(t *testing.T) (*env, *keysystemtest.Cluster) {
 	t.Helper()
 	c := keysystemtest.Start(t, policy.Lifetimes{})
+	return workspaceFor(t, c), c
+}
+
+// workspaceFor is an admin's workspace for c, with a fresh disaster key.
+func workspaceFor(t *testing.T, c *keysystemtest.Cluster) *env {
+	t.Helper()
 	e := newEnv(t)
 	if err := disaster.Generate(e.key); err != nil {
 		t.Fatal(err)
@@ -36,7 +42,7 @@ func clusterEnv(t *testing.T) (*env, *keysystemtest.Cluster) {
 	}
 	key.SetWorkFactor(10)
 	c.Workspace(e.dir, key)
-	return e, c
+	return e
 }
 
 var tokenRE = regexp.MustCompile(`Token granted for worker1: (\S{22})\n`)
