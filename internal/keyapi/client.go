@@ -28,8 +28,6 @@ type ClientConfig struct {
 	// ServerURI is the mark the server's certificate must carry: default
 	// the keyserver's (ServerURI); the key gateway's clients pass GatewayURI.
 	ServerURI string
-	// APIPath is where batches are posted; default PathAPI.
-	APIPath string
 	// Authorize, if set, is called on every request just before it is sent,
 	// to add what authenticates it (an Authorization: Negotiate header for
 	// the key gateway); an error aborts the call.
@@ -39,7 +37,6 @@ type ClientConfig struct {
 // Client talks to one keyserver.
 type Client struct {
 	base      string
-	apiPath   string
 	authorize func(*http.Request) error
 	http      *http.Client
 }
@@ -54,9 +51,6 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.ServerURI == "" {
 		cfg.ServerURI = ServerURI
-	}
-	if cfg.APIPath == "" {
-		cfg.APIPath = PathAPI
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	if cfg.LocalAddr != "" {
@@ -91,7 +85,6 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	return &Client{
 		base:      "https://" + cfg.Address,
-		apiPath:   cfg.APIPath,
 		authorize: cfg.Authorize,
 		http:      &http.Client{Transport: transport, Timeout: cfg.Timeout},
 	}, nil
@@ -142,7 +135,7 @@ func (c *Client) Call(ctx context.Context, token string, reqs ...Request) ([]str
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+c.apiPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathAPI, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

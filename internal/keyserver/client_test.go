@@ -1,7 +1,6 @@
 package keyserver_test
 
 import (
-	"crypto/tls"
 	"errors"
 	"net/http"
 	"strings"
@@ -73,23 +72,5 @@ func TestClientAuthorize(t *testing.T) {
 	}
 	if c.AuditLog() != before {
 		t.Error("a request Authorize refused reached the keyserver")
-	}
-}
-
-// TestClientAPIPath: batches go to APIPath.
-func TestClientAPIPath(t *testing.T) {
-	c := keysystemtest.Start(t, policy.Lifetimes{})
-	id := c.Identity("worker1.test.homeworld.example")
-	elsewhere := clientFor(t, c, "127.0.0.31", func(cfg *keyapi.ClientConfig) {
-		cfg.APIPath = "/v2/apirequest"
-		cfg.ClientCert = func() *tls.Certificate { return id }
-	})
-	_, err := elsewhere.Call1(ctx, "", keyapi.GetLocalConfig, "")
-	var e *keyapi.Error
-	if !errors.As(err, &e) || e.Status != http.StatusNotFound {
-		t.Errorf("a batch to /v2/apirequest: %v, want 404", err)
-	}
-	if _, err := c.NodeClient("worker1").Call1(ctx, "", keyapi.GetLocalConfig, ""); err != nil {
-		t.Errorf("a batch to the default path: %v", err)
 	}
 }
