@@ -117,10 +117,11 @@ func (a *Acceptor) Authenticate(r *http.Request) (*Identity, *Refusal) {
 	if a.skew != nil {
 		skew = a.skew.get()
 	}
-	settings := service.NewSettings(kt, service.MaxClockSkew(skew), service.DecodePAC(false))
+	opts := []func(*service.Settings){service.MaxClockSkew(skew), service.DecodePAC(false)}
 	if h, err := types.GetHostAddress(r.RemoteAddr); err == nil {
-		settings = service.NewSettings(kt, service.MaxClockSkew(skew), service.DecodePAC(false), service.ClientAddress(h))
+		opts = append(opts, service.ClientAddress(h))
 	}
+	settings := service.NewSettings(kt, opts...)
 	ok, creds, err := verify(apreq, settings)
 	principal := ""
 	if cn := apreq.Ticket.DecryptedEncPart.CName; len(cn.NameString) > 0 {
