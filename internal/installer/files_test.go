@@ -8,8 +8,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +19,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/hostsetup"
+	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/token"
 )
 
@@ -42,10 +47,14 @@ func testTrust(t *testing.T) Trust {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Trust{
-		ClusterCA:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		ClusterCA:  cert,
 		SSHUserCA:  strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " ssh-user CA",
-		AptURL:     "https://apt.example.org/homeworld",
+		AptURL:     "https://apt.example.org/homeworld/",
 		AptKeyring: []byte{0x99, 0x00, 0x03, 4, 5, 6, 0xcd, 0x02, 'h', 'w'},
 	}
 }
@@ -71,12 +80,12 @@ func TestFiles(t *testing.T) {
 	trust := testTrust(t)
 	fs := files(t, trust)
 	want := map[string]string{
-		"homeworld/keyserver.domain": "supervisor.cluster.example.org",
-		"homeworld/keyservertls.pem": string(trust.ClusterCA),
-		"homeworld/ssh_user_ca.pub":  trust.SSHUserCA + "\n",
-		"homeworld/vlan":             "12\n",
-		"homeworld/apt-url":          "https://apt.example.org/homeworld\n",
-		"homeworld/apt-keyring.gpg":  string(trust.AptKeyring),
+		"homeworld/root/etc/homeworld/config/keyserver.domain":    "supervisor.cluster.example.org",
+		"homeworld/root/etc/homeworld/keyclient/keyservertls.pem": string(pki.EncodeCert(trust.ClusterCA)),
+		"homeworld/root/etc/ssh/ssh_user_ca.pub":                  trust.SSHUserCA + "\n",
+		"homeworld/root/usr/share/keyrings/homeworld-stable.gpg":  string(trust.AptKeyring),
+		"homeworld/root/etc/apt/sources.list.d/homeworld-stable.list": "# Homeworld apt branch stable, from the homeworld-apt-setup package.\n" +
+			"deb [signed-by=/usr/share/keyrings/homeworld-stable.gpg] https://apt.example.org/homeworld/ stable main\n",
 		"homeworld/hosts": "10.20.0.80\tmirror.example.org # AUTO-HOMEWORLD-BOOTSTRAP\n" +
 			"10.20.0.10\tsupervisor # AUTO-HOMEWORLD-BOOTSTRAP\n" +
 			"10.20.0.10\tsupervisor.cluster.example.org # AUTO-HOMEWORLD-BOOTSTRAP\n" +
@@ -94,19 +103,110 @@ func TestFiles(t *testing.T) {
 	if p := fs["preseed.cfg"]; !strings.Contains(string(p.Data), "get_ipaddress string 10.20.1.31\n") {
 		t.Errorf("preseed.cfg is not worker1's:\n%s", p.Data)
 	}
-	if len(fs) != len(want)+1 {
-		t.Errorf("%d files, want %d", len(fs), len(want)+1)
+	sshd := string(fs["homeworld/root/etc/ssh/sshd_config.d/homeworld.conf"].Data)
+	if !strings.Contains(sshd, "TrustedUserCAKeys /etc/ssh/ssh_user_ca.pub\n") || !strings.Contains(sshd, "PasswordAuthentication no\n") {
+		t.Errorf("sshd drop-in:\n%s", sshd)
 	}
-	for _, f := range fs {
-		if f.Mode != 0o644 {
-			t.Errorf("%s has mode %v", f.Path, f.Mode)
+	for _, script := range []string{"early-command.sh", "prepartition.sh", "late-command.sh", "install.sh", "ask-token.sh"} {
+		if f := fs["homeworld/"+script]; f.Mode != 0o755 || len(f.Data) == 0 {
+			t.Errorf("%s: mode %v, %d bytes", script, f.Mode, len(f.Data))
 		}
+	}
+	if f := fs["homeworld/templates"]; !strings.Contains(string(f.Data), "Template: homeworld/asktoken\nType: password\n") {
+		t.Errorf("templates:\n%s", f.Data)
 	}
 
 	trust.AptURL, trust.AptKeyring = "", nil
-	if fs := files(t, trust); fs["homeworld/apt-url"].Path != "" || fs["homeworld/apt-keyring.gpg"].Path != "" {
-		t.Error("apt files without an apt branch")
+	for path := range files(t, trust) {
+		if strings.Contains(path, "apt") || strings.Contains(path, "keyrings") {
+			t.Errorf("%s without an apt branch", path)
+		}
 	}
+}
+
+// node.env, read by the shell the scripts run in, says what each kind of
+// node installs, enables and asks.
+func TestNodeEnv(t *testing.T) {
+	c := parse(t, testSetup)
+	trust := testTrust(t)
+	env := func(n config.Node, trust Trust) map[string]string {
+		t.Helper()
+		fs, err := Files(c, n, trust)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var data []byte
+		for _, f := range fs {
+			if f.Path == "homeworld/node.env" {
+				data = f.Data
+			}
+		}
+		cmd := exec.Command("sh", "-c", `set -eu; . "$1"; printf '%s\n' "$NODE_HOSTNAME" "$NODE_FQDN" "$NODE_KIND" "$PACKAGES" "$UNITS" "$DISPLACED" "$ASK_TOKEN" "$KEYCLIENT" "$TOKEN_FILE" "$APT_URL"`, "sh", writeTemp(t, data))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("sourcing node.env: %v\n%s", err, data)
+		}
+		lines := strings.Split(string(out), "\n")
+		names := []string{"NODE_HOSTNAME", "NODE_FQDN", "NODE_KIND", "PACKAGES", "UNITS", "DISPLACED", "ASK_TOKEN", "KEYCLIENT", "TOKEN_FILE", "APT_URL"}
+		m := map[string]string{}
+		for i, name := range names {
+			m[name] = lines[i]
+		}
+		return m
+	}
+	worker := env(c.Nodes[2], trust)
+	units, _ := hostsetup.Units(c, c.Nodes[2])
+	for name, want := range map[string]string{
+		"NODE_HOSTNAME": "worker1", "NODE_FQDN": "worker1.cluster.example.org", "NODE_KIND": "worker",
+		"PACKAGES": "homeworld-worker", "UNITS": strings.Join(units, " "), "ASK_TOKEN": "yes",
+		"KEYCLIENT": "/usr/lib/homeworld/bin/keyclient", "TOKEN_FILE": "/etc/homeworld/keyclient/bootstrap.token",
+		"APT_URL": trust.AptURL,
+	} {
+		if worker[name] != want {
+			t.Errorf("worker1: %s = %q, want %q", name, worker[name], want)
+		}
+	}
+	if !strings.Contains(worker["UNITS"], "keyclient.service") {
+		t.Errorf("worker1 does not enable the keyclient: %q", worker["UNITS"])
+	}
+	// The supervisor installs its packages but is admitted by spire seq
+	// supervisor, which also enables its units.
+	sup := env(c.Nodes[0], trust)
+	if sup["PACKAGES"] != "homeworld-supervisor" || sup["UNITS"] != "" || sup["ASK_TOKEN"] != "no" {
+		t.Errorf("supervisor: %v", sup)
+	}
+	// Without a branch nothing is installed, so nothing can check a token.
+	trust.AptURL, trust.AptKeyring = "", nil
+	if bare := env(c.Nodes[2], trust); bare["PACKAGES"] != "" || bare["UNITS"] != "" || bare["ASK_TOKEN"] != "no" {
+		t.Errorf("worker1 without a branch: %v", bare)
+	}
+}
+
+// The scripts run under the installer's busybox sh and Debian's dash: both
+// must parse them.
+func TestScriptsParse(t *testing.T) {
+	for _, sh := range [][]string{{"dash", "-n"}, {"busybox", "sh", "-n"}} {
+		if _, err := exec.LookPath(sh[0]); err != nil {
+			t.Fatalf("%s is not installed (scripts/install-deps installs it)", sh[0])
+		}
+		for path, f := range files(t, testTrust(t)) {
+			if !strings.HasSuffix(path, ".sh") {
+				continue
+			}
+			if out, err := exec.Command(sh[0], append(sh[1:], writeTemp(t, f.Data))...).CombinedOutput(); err != nil {
+				t.Errorf("%s %s: %v\n%s", strings.Join(sh, " "), path, err, out)
+			}
+		}
+	}
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestFilesDeterministic(t *testing.T) {
@@ -137,12 +237,9 @@ func TestFilesHoldNoSecret(t *testing.T) {
 
 func TestFilesRefuseSecrets(t *testing.T) {
 	c := parse(t, testSetup)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalECPrivateKey(key)
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
 	for name, edit := range map[string]func(*Trust){
-		"key in CA bundle":   func(tr *Trust) { tr.ClusterCA = append(tr.ClusterCA, keyPEM...) },
 		"no CA":              func(tr *Trust) { tr.ClusterCA = nil },
+		"CA not a CA":        func(tr *Trust) { tr.ClusterCA = &x509.Certificate{} },
 		"two ssh lines":      func(tr *Trust) { tr.SSHUserCA += "\n" + tr.SSHUserCA },
 		"ssh line not a key": func(tr *Trust) { tr.SSHUserCA = "ssh-ed25519 nope" },
 		"secret keyring":     func(tr *Trust) { tr.AptKeyring = []byte{0x95, 0x00, 0x01, 0} },

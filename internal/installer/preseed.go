@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -16,9 +17,18 @@ type Options struct {
 	Source []byte // setup.yaml's text, as config.Parse read it
 }
 
-// LateCommand is what the installer runs once the system is installed; the
-// script sits in the installer's initrd next to the files of Files.
-const LateCommand = "sh /homeworld/late-command.sh"
+// The installer's commands: the scripts sit in its initrd, below Dir,
+// next to the files of Files. EarlyCommand runs once the preseed is read
+// and prints a marker on the console; PartmanCommand picks the disk;
+// LateCommand finishes the installed system.
+const (
+	EarlyCommand   = "sh /" + Dir + "/early-command.sh"
+	PartmanCommand = "sh /" + Dir + "/prepartition.sh"
+	LateCommand    = "sh /" + Dir + "/late-command.sh"
+)
+
+// EarlyMarker starts the line EarlyCommand prints on the console.
+const EarlyMarker = "homeworld-installer: preseed loaded for "
 
 // RootRecipe is partman's expert recipe: one bootable ext4 / over the
 // whole disk (at least 5 GB) and no swap, which kubelet refuses anyway.
@@ -55,6 +65,9 @@ func Preseed(c *config.Config, n config.Node, o Options) ([]byte, error) {
 		d("debian-installer/locale", "string", "en_US.UTF-8"),
 		d("keyboard-configuration/xkb-keymap", "select", "us"),
 		d("hw-detect/load_firmware", "boolean", "false"),
+
+		d("preseed/early_command", "string", EarlyCommand),
+		d("partman/early_command", "string", PartmanCommand),
 
 		d("netcfg/choose_interface", "select", "auto"),
 		d("netcfg/disable_autoconfig", "boolean", "true"),
@@ -104,6 +117,13 @@ func Preseed(c *config.Config, n config.Node, o Options) ([]byte, error) {
 		d("grub-installer/bootdev", "string", "default"),
 		d("finish-install/reboot_in_progress", "note", ""),
 		d("preseed/late_command", "string", LateCommand),
+	}
+	if c.VLAN != 0 {
+		// netcfg puts the address on an 802.1Q interface over the chosen
+		// one, and writes it so into the installed system's interfaces.
+		answers = append(answers,
+			from(d("netcfg/use_vlan", "boolean", "true"), "vlan"),
+			from(d("netcfg/vlan_id", "string", strconv.Itoa(c.VLAN)), "vlan"))
 	}
 	if realm := c.Cluster.KerberosRealm; realm != "" {
 		answers = append(answers, answer{"krb5-config", "krb5-config/default_realm", "string", realm, "cluster.kerberos-realm"})

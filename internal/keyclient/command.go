@@ -84,6 +84,7 @@ Readiness is served at /readyz and Prometheus metrics at /metrics.`,
 			return <-done
 		},
 	}
+	c.AddCommand(checkTokenCommand())
 	f := c.Flags()
 	f.StringVar(&root, "root", "/", "folder the node's files are below (a virtual node's own root)")
 	f.StringVar(&opts.Keyserver, "keyserver", "", "keyserver address host:port (default: the name in keyserver.domain, port "+services.KeyserverAPI.PortString()+")")

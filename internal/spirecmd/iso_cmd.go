@@ -18,7 +18,6 @@ import (
 	"homeworld.dev/homeworld/internal/installer"
 	"homeworld.dev/homeworld/internal/isoimage"
 	"homeworld.dev/homeworld/internal/keyapi"
-	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/workspace"
 )
 
@@ -111,7 +110,7 @@ func (a *app) installerTrust(ws *workspace.Workspace) (installer.Trust, error) {
 	if err != nil {
 		return installer.Trust{}, err
 	}
-	trust := installer.Trust{ClusterCA: pki.EncodeCert(ca.Cert), SSHUserCA: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(user.SSHKey)))}
+	trust := installer.Trust{ClusterCA: ca.Cert, SSHUserCA: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(user.SSHKey)))}
 	url, err := os.ReadFile(aptURLFile(ws))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
