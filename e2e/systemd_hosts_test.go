@@ -28,11 +28,8 @@ import (
 // restarted by systemd and verify names the restart.
 func TestSystemdHosts(t *testing.T) {
 	v := newVirtCluster(t, 1, 1)
-	debs := t.TempDir()
 	start := time.Now()
-	if _, err := debpkg.Build(debpkg.Options{BinDir: bin, OutDir: debs, Version: "0.0.1+e2e", Epoch: time.Unix(1795700000, 0).UTC()}); err != nil {
-		t.Fatal(err)
-	}
+	debs, _ := packages(t)
 	branch := filepath.Join(t.TempDir(), "branch")
 	v.spire("branch", "build", "--packages", debs, "--out", branch, "--url", virt.BranchURL(v.topo))
 	t.Logf("measured: packages and branch built in %v", time.Since(start).Round(time.Millisecond))

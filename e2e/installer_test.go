@@ -1,0 +1,182 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"homeworld.dev/homeworld/internal/debimage"
+	"homeworld.dev/homeworld/internal/debpkg"
+	"homeworld.dev/homeworld/internal/hostsetup"
+	"homeworld.dev/homeworld/internal/installer"
+	"homeworld.dev/homeworld/internal/keysystemtest"
+	"homeworld.dev/homeworld/internal/layout"
+	"homeworld.dev/homeworld/internal/virt/nspawn"
+)
+
+// installerSetup is the test keyserver's cluster with what an installer
+// also needs: a mirror and upstream DNS.
+var installerSetup = strings.Replace(keysystemtest.Setup, "cluster:\n", "cluster:\n  mirror: deb.debian.org/debian\n", 1) +
+	"dns-upstreams: [127.0.0.53]\n"
+
+// TestInstallerLateCommand runs what the ISO's late command runs inside
+// the installed system (install.sh, through chroot as the installer's
+// in-target does, with debconf's teletype frontend in place of the
+// installer's console) in a Debian 12 root that holds the Debian programs
+// Homeworld runs (the systemd hosts' image, which has no Debian sources:
+// Debian's mirror is outside this machine). It installs the worker's
+// packages from a real signed branch, refuses a token with a typo at the
+// prompt and takes the right one; the keyclient installed in the root
+// then redeems it with a real keyserver and holds every credential of a
+// worker. Run again, answering "manual", it changes nothing and asks for
+// no token.
+func TestInstallerLateCommand(t *testing.T) {
+	ks := keysystemtest.StartWith(t, keysystemtest.Options{Setup: installerSetup})
+	br := servedBranch(t)
+	worker, _ := ks.Config.FindNode("worker1")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	image, err := nspawn.EnsureImage(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := debimage.Unpack(ctx, image, root); err != nil {
+		t.Fatal(err)
+	}
+	// What the installer's chroot_setup does for in-target: package
+	// scripts start no daemon (here they would start on this machine).
+	if err := os.WriteFile(filepath.Join(root, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The image's host keys were removed for each host to make its own;
+	// the installer's openssh-server made them.
+	if out, err := debimage.Chroot(ctx, root, "ssh-keygen", "-A"); err != nil {
+		t.Fatalf("ssh-keygen -A: %v\n%s", err, out)
+	}
+
+	trust := installer.Trust{ClusterCA: ks.Authority("clusterca").Cert, AptURL: br.url, AptKeyring: br.key.Keyring()}
+	trust.SSHUserCA = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ks.Authority("ssh-user").SSHKey)))
+	files, err := installer.Files(ks.Config, worker, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// late-command.sh's copy into the installed system.
+	for _, f := range files {
+		if rel, ok := strings.CutPrefix(f.Path, installer.Dir+"/"); ok {
+			p := filepath.Join(root, installer.TargetDir, rel)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	tok := ks.Admit("worker1")
+	typo := []byte(tok)
+	typo[len(typo)-1] = map[bool]byte{true: 'B', false: 'A'}[typo[len(typo)-1] == 'A']
+	start := time.Now()
+	out := runInstall(t, ctx, root, string(typo)+"\n"+tok+"\n")
+	t.Logf("measured: install.sh (packages, units, token) took %v\n%s", time.Since(start).Round(time.Millisecond), lastLines(out, 40))
+	if !strings.Contains(out, "That is not an admission token") || !strings.Contains(out, "checksum does not match") {
+		t.Errorf("the token with a typo was not refused at the prompt:\n%s", out)
+	}
+	if n := strings.Count(out, "Admission token for worker1."); n != 2 {
+		t.Errorf("the prompt was shown %d times, want 2 (the typo, then the token):\n%s", n, out)
+	}
+
+	node := layout.Node{Root: root}
+	if got, err := os.ReadFile(node.BootstrapToken()); err != nil || strings.TrimSpace(string(got)) != tok {
+		t.Errorf("bootstrap.token holds %q (%v), want the token typed", got, err)
+	}
+	if st, err := os.Stat(node.BootstrapToken()); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("bootstrap.token: %v %v, want mode 0600", st.Mode(), err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "var/cache/debconf/passwords.dat")); strings.Contains(string(data), tok) {
+		t.Error("the token stays in debconf's database")
+	}
+	if out := chroot(t, ctx, root, "dpkg-query", "-W", "-f", "${Status}", hostsetup.KindPackage(worker.Kind)); out != "install ok installed" {
+		t.Errorf("%s: %q", hostsetup.KindPackage(worker.Kind), out)
+	}
+	units, _ := hostsetup.Units(ks.Config, worker)
+	if out := chroot(t, ctx, root, append([]string{"systemctl", "is-enabled"}, units...)...); strings.Count(out, "enabled\n") != len(units) {
+		t.Errorf("units of a worker after the install (%s):\n%s", strings.Join(units, " "), out)
+	}
+	for path, want := range map[string]string{
+		"etc/hosts":                                    "127.0.0.10\tsupervisor.test.homeworld.example # AUTO-HOMEWORLD-BOOTSTRAP\n",
+		"etc/ssh/sshd_config.d/homeworld.conf":         "TrustedUserCAKeys /etc/ssh/ssh_user_ca.pub\n",
+		"etc/homeworld/config/keyserver.domain":        "supervisor.test.homeworld.example",
+		"etc/issue":                                    "homeworld: worker1.test.homeworld.example (worker)\nhomeworld: 256 SHA256:",
+		"etc/apt/sources.list.d/homeworld-stable.list": br.url,
+	} {
+		if got, err := os.ReadFile(filepath.Join(root, path)); err != nil || !strings.Contains(string(got), want) {
+			t.Errorf("%s does not hold %q (%v):\n%s", path, want, err, got)
+		}
+	}
+
+	// The keyclient the packages installed, with the files the installer
+	// wrote. In the installed system it starts at boot and dials the
+	// keyserver by name from the node's address; here the keyserver is on
+	// loopback, so the test gives both.
+	start = time.Now()
+	keyclient := filepath.Join(debpkg.BinDir, "keyclient")
+	out = chroot(t, ctx, root, keyclient, "--until-ready", "--keyserver", ks.Addr, "--source-ip", worker.IP, "--metrics-listen", "")
+	t.Logf("measured: the installed keyclient credentialed the node in %v", time.Since(start).Round(time.Millisecond))
+	if _, err := os.Stat(node.GrantingCert()); err != nil {
+		t.Errorf("no node identity after the keyclient ran: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(node.BootstrapToken()); !os.IsNotExist(err) {
+		t.Errorf("the redeemed token is still on disk: %v", err)
+	}
+	if audit := ks.AuditLog(); !strings.Contains(audit, "worker1.test.homeworld.example") {
+		t.Errorf("the keyserver's audit log does not show worker1's admission:\n%s", audit)
+	}
+
+	// Again, with "manual": nothing new is installed and no token written.
+	out = runInstall(t, ctx, root, "manual\n")
+	if !strings.Contains(out, "no token; admit worker1 later") || !strings.Contains(out, "0 upgraded, 0 newly installed") {
+		t.Errorf("a second run answering manual:\n%s", out)
+	}
+	if _, err := os.Stat(node.BootstrapToken()); !os.IsNotExist(err) {
+		t.Errorf("a token file after answering manual: %v", err)
+	}
+}
+
+// runInstall runs install.sh in root as in-target would, the answers to
+// its questions on standard input, and returns what it printed.
+func runInstall(t *testing.T, ctx context.Context, root, answers string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "chroot", root, "sh", filepath.Join(installer.TargetDir, "install.sh"))
+	cmd.Env = append(append([]string{}, debimage.Env...), "DEBIAN_FRONTEND=teletype")
+	cmd.Stdin = strings.NewReader(answers)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("install.sh: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// chroot runs argv in root and returns its combined output.
+func chroot(t *testing.T, ctx context.Context, root string, argv ...string) string {
+	t.Helper()
+	out, err := debimage.Chroot(ctx, root, argv...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return string(out)
+}
