@@ -29,14 +29,27 @@ func (a *app) isoCommand() *cobra.Command {
 		Short: "Write a preseeded Debian installer ISO for each node",
 		Long: `Write DIR/NODE.iso for each named node (or every node with --all): Debian 12's
 netboot installer (package debian-installer-12-netboot-amd64), bootable from
-BIOS and UEFI, whose installer reads a preseed made from setup.yaml: the
-node's static address, netmask and gateway from cidr-nodes, dns-upstreams,
-the Debian mirror (cluster.mirror, required), one ext4 partition, no
-passwords (admins log in with SSH certificates of the ssh-user authority).
-It carries the keyserver's name and CA, the ssh-user CA, the bootstrap hosts
-lines and, when the workspace knows it ('spire infra install-packages --url'),
-the apt branch with its keyring. It holds no secret of the cluster: no
-private key, no admission token. Building twice gives the same bytes.`,
+BIOS and UEFI, that installs the node without questions but one.
+
+The installer's preseed comes from setup.yaml: the node's static address,
+netmask and gateway from cidr-nodes, the vlan, dns-upstreams, the Debian
+mirror (cluster.mirror, required), one ext4 partition on the machine's one
+disk besides the installer's medium, and no password at all: root is locked
+and admins log in with certificates of the ssh-user authority, so there is
+no passphrase to keep (the original's 'iso passphrases' has nothing to show).
+
+Once Debian is installed, the late command puts the keyserver's name and CA,
+the ssh-user CA and the bootstrap hosts lines on the node, installs the
+node's package (homeworld-KIND) from the apt branch the workspace knows
+('spire infra install-packages --url' records it), enables the node's units
+and, except on the supervisor ('spire seq supervisor' admits it), asks on the
+console for the admission token from 'spire infra admit NODE', refusing a
+mistyped one by its checksum. At the first boot the keyclient redeems it.
+Answer "manual" to admit the node later with 'spire setup node NODE'.
+
+The ISO holds no secret of the cluster: no private key, no admission token.
+Building twice gives the same bytes. Each ISO's size and build time are
+printed.`,
 		Example: `  spire iso gen worker1 --out isos
   spire iso gen --all --out isos --serial`,
 		RunE: func(cmd *cobra.Command, args []string) error {

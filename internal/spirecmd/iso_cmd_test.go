@@ -1,11 +1,20 @@
 package spirecmd
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"homeworld.dev/homeworld/internal/authority"
+	"homeworld.dev/homeworld/internal/disaster"
 	"homeworld.dev/homeworld/internal/isoimage"
 )
 
@@ -56,4 +65,83 @@ func TestISOGen(t *testing.T) {
 		t.Errorf("the refusal names no line: %s", bad.stderr)
 	}
 	e.fails("name the nodes, or say --all", "iso", "gen", "--out", out)
+}
+
+// The ISO is handed around unencrypted: none of its bytes, nor those of
+// the files its initrd unpacks, is a private key of the workspace or its
+// disaster key; the apt branch it names comes with the public keyring
+// only. (internal/installer's tests check its files for tokens.)
+func TestISOHoldsNoSecret(t *testing.T) {
+	e := newEnv(t)
+	e.ready()
+	e.mustRun("authority", "gen")
+	if err := os.WriteFile(filepath.Join(e.dir, "apt-url"), []byte("http://apt.example.org/homeworld/"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	e.mustRun("iso", "gen", "worker1", "--out", out)
+	iso, err := os.ReadFile(filepath.Join(out, "worker1.iso"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The initrd on the ISO is Debian's, then a gzip member of Homeworld's
+	// files: those are read here (Debian's programs have "PRIVATE KEY" in
+	// their strings).
+	initrd := filepath.Join(t.TempDir(), "initrd.gz")
+	if b, err := exec.Command("xorriso", "-osirrox", "on", "-indev", filepath.Join(out, "worker1.iso"), "-extract", "/initrd.gz", initrd).CombinedOutput(); err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, b)
+	}
+	debian, err := os.ReadFile(filepath.Join(isoimage.DefaultNetboot, "debian-installer/amd64/initrd.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(initrd)
+	if err != nil || !bytes.HasPrefix(data, debian) {
+		t.Fatalf("the ISO's initrd does not start with Debian's (%v)", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data[len(debian):]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpacked, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(unpacked, []byte("homeworld/root/usr/share/keyrings/homeworld-stable.gpg")) {
+		t.Fatal("the initrd does not carry the apt branch's keyring: the premise of this test broke")
+	}
+
+	key, err := disaster.Load(e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := authority.NewStore(e.dir).Load(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string][]byte{"disaster key": []byte(readFile(t, e.key))}
+	for _, a := range set.List {
+		switch k := a.Signer.(type) {
+		case *ecdsa.PrivateKey:
+			secrets[string(a.Name)] = k.D.Bytes()
+		case *rsa.PrivateKey:
+			secrets[string(a.Name)] = k.D.Bytes()
+		case ed25519.PrivateKey:
+			secrets[string(a.Name)] = k.Seed()
+		default:
+			t.Fatalf("%s: a %T private key this test does not know", a.Name, a.Signer)
+		}
+	}
+	for where, data := range map[string][]byte{"the ISO": iso, "Homeworld's files in the initrd": unpacked} {
+		for name, secret := range secrets {
+			if bytes.Contains(data, secret) {
+				t.Errorf("%s holds the %s", where, name)
+			}
+		}
+		for _, marker := range []string{"PRIVATE KEY", "PGP PRIVATE KEY BLOCK"} {
+			if bytes.Contains(data, []byte(marker)) {
+				t.Errorf("%s holds %q", where, marker)
+			}
+		}
+	}
 }
