@@ -10,3 +10,6 @@ mkdir -p "/target$dir"
 cp -a /homeworld/. "/target$dir/"
 in-target sh "$dir/install.sh"
 rm -rf "/target$dir"
+# The installer keeps every answer it was given and copies them into the
+# installed system's /var/log/installer: the token goes from there.
+debconf-set homeworld/asktoken "" 2>/dev/null || true
