@@ -212,7 +212,9 @@ node supervisor reports them (the same states systemd would report).`,
 		Use:   "stop NODE",
 		Short: "Stop one virtual node, as if switching the machine off",
 		Long: `Stop NODE's services (in reverse dependency order) and its node process. Its
-network and files stay, so 'spire virt start NODE' brings it back as it was.`,
+network and files stay, so 'spire virt start NODE' brings it back as it was.
+A systemd host (spire virt up --hosts systemd) shuts down as a machine does,
+keeping its root filesystem as its disk.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := a.topology()
@@ -229,7 +231,9 @@ network and files stay, so 'spire virt start NODE' brings it back as it was.`,
 	startCmd := &cobra.Command{
 		Use:   "start NODE",
 		Short: "Start a stopped virtual node again",
-		Long:  `Start NODE's node process again with the files it had; its services start in dependency order.`,
+		Long: `Start NODE's node process again with the files it had; its services start in
+dependency order. A systemd host boots again from the root it kept, and
+systemd starts the units enabled on it.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bin, err := binDir(binFlag)

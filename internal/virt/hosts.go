@@ -135,16 +135,11 @@ func UpHosts(ctx context.Context, o HostsOptions) (err error) {
 	if err := startUpstreamDNS(ctx, t, st, o.BinDir); err != nil {
 		return err
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	for _, n := range t.Nodes {
-		hosts += fmt.Sprintf("%s\t%s %s\n", n.IP, o.Config.FQDN(n.Node), n.Hostname)
-	}
-	// containerd finds the registry by its name (real sites: DNS).
-	hosts += fmt.Sprintf("%s\t%s\n", t.nodeByKind(config.KindSupervisor).IP, policy.RegistryName)
+	hosts := hostsFile(t, o.Config)
 	var keys strings.Builder
 	for _, n := range t.Nodes {
 		step("booting %s (%s, %s)", n.Hostname, n.Kind, n.IP)
-		r, err := nspawn.Boot(ctx, n.nspawnHost(o.Config.FQDN(n.Node), []byte(hosts), o.AuthorizedKey), image)
+		r, err := nspawn.Boot(ctx, n.nspawnHost(o.Config.FQDN(n.Node), hosts, o.AuthorizedKey), image)
 		if err != nil {
 			return fmt.Errorf("booting %s: %w", n.Hostname, err)
 		}
@@ -161,6 +156,35 @@ func UpHosts(ctx context.Context, o HostsOptions) (err error) {
 	}
 	step("%d systemd hosts running; their SSH host keys are listed in %s", len(t.Nodes), t.HostKeysFile())
 	return nil
+}
+
+// hostsFile is every host's /etc/hosts: the nodes, and the registry's
+// name, by which containerd finds it (real sites: DNS).
+func hostsFile(t *Topology, c *config.Config) []byte {
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	for _, n := range t.Nodes {
+		hosts += fmt.Sprintf("%s\t%s %s\n", n.IP, c.FQDN(n.Node), n.Hostname)
+	}
+	hosts += fmt.Sprintf("%s\t%s\n", t.nodeByKind(config.KindSupervisor).IP, policy.RegistryName)
+	return []byte(hosts)
+}
+
+// bootHost boots one systemd host again (spire virt start) with the root
+// it had. The hosts were booted without authorized keys (UpHosts is never
+// given one by spire), and so is this one.
+func bootHost(t *Topology, st *State, n NodeTopo, c *config.Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), nspawn.BootTimeout)
+	defer cancel()
+	image, err := nspawn.EnsureImage(ctx, io.Discard)
+	if err != nil {
+		return err
+	}
+	r, err := nspawn.Boot(ctx, n.nspawnHost(c.FQDN(n.Node), hostsFile(t, c), nil), image)
+	if err != nil {
+		return fmt.Errorf("booting %s: %w", n.Hostname, err)
+	}
+	st.Nodes[n.Hostname] = r.PID
+	return st.save()
 }
 
 // stopHosts powers the systemd hosts off cleanly (Down then removes what

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/supervise"
+	"homeworld.dev/homeworld/internal/virt/nspawn"
 )
 
 // nodeStopGrace is how long a node process gets to stop its services in
@@ -25,10 +26,19 @@ func StopNode(t *Topology, host string) error {
 		return err
 	}
 	pid := st.Nodes[n.Hostname]
-	if !isVirtnode(pid) {
-		return fmt.Errorf("%s is not running", host)
+	if st.Mode == ModeSystemd {
+		// systemd shuts the host down as a machine's would.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := nspawn.Stop(ctx, n.nspawnHost("", nil, nil)); err != nil {
+			return err
+		}
+	} else {
+		if !isVirtnode(pid) {
+			return fmt.Errorf("%s is not running", host)
+		}
+		supervise.Stop(supervise.Process{PID: pid}, nodeStopGrace)
 	}
-	supervise.Stop(supervise.Process{PID: pid}, nodeStopGrace)
 	delete(st.Nodes, n.Hostname)
 	return st.save()
 }
@@ -39,11 +49,14 @@ func StartNode(t *Topology, host string, o Options) error {
 	if err != nil {
 		return err
 	}
-	if pid, ok := st.Nodes[n.Hostname]; ok && isVirtnode(pid) {
-		return fmt.Errorf("%s is already running", host)
-	}
 	if _, err := os.Stat("/run/netns/" + n.Netns); err != nil {
 		return fmt.Errorf("the virtual cluster is not up (no namespace for %s); run spire virt up", host)
+	}
+	if st.Mode == ModeSystemd {
+		return bootHost(t, st, n, o.Config)
+	}
+	if pid, ok := st.Nodes[n.Hostname]; ok && isVirtnode(pid) {
+		return fmt.Errorf("%s is already running", host)
 	}
 	return startNode(t, st, n, o)
 }

@@ -7,66 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"homeworld.dev/homeworld/internal/debimage"
 )
 
-// prepareRoot unpacks the image into the host's root if it has none yet,
-// then writes what is the host's own: its name, hosts file, root's
-// authorized keys and, the first time, its SSH host keys and machine ID.
+// prepareRoot gives the host its root the first time it boots: the image
+// unpacked beside it, with what is the host's own (name, hosts file,
+// root's authorized keys, SSH host keys, machine ID), renamed into place
+// only once whole. Later boots leave the root as the host left it, as a
+// machine's disk: what an admin changed (authorized keys moved aside,
+// lines added to /etc/hosts) stays.
 func prepareRoot(ctx context.Context, h Host, image string) error {
-	if _, err := os.Stat(h.Root()); errors.Is(err, os.ErrNotExist) {
-		if err := unpackRoot(ctx, h, image); err != nil {
-			return err
-		}
-	} else if err != nil {
+	if _, err := os.Stat(h.Root()); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	// What runs in the host may have made any of these paths a symbolic
-	// link; os.Root resolves them inside the host's root, never on the
-	// machine.
-	root, err := os.OpenRoot(h.Root())
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	hosts := h.Hosts
-	if len(hosts) == 0 {
-		hosts = fmt.Appendf(nil, "127.0.0.1 localhost\n127.0.1.1 %s %s\n", h.FQDN, h.Name)
-	}
-	if err := root.MkdirAll("root/.ssh", 0o700); err != nil {
-		return err
-	}
-	files := []struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}{
-		{"etc/hostname", []byte(h.Name + "\n"), 0o644},
-		{"etc/hosts", hosts, 0o644},
-		{"root/.ssh/authorized_keys", h.AuthorizedKeys, 0o600},
-	}
-	for _, f := range files {
-		if err := root.WriteFile(f.path, f.data, f.mode); err != nil {
-			return err
-		}
-		if err := root.Chmod(f.path, f.mode); err != nil {
-			return err
-		}
-	}
-	// ssh-keygen -A makes only the host keys that are missing: the first
-	// boot makes them all, and they stay the host's.
-	if out, err := debimage.Chroot(ctx, h.Root(), "ssh-keygen", "-A"); err != nil {
-		return fmt.Errorf("making SSH host keys: %v\n%s", err, out)
-	}
-	return nil
-}
-
-// unpackRoot unpacks the image beside the root and renames it into place,
-// so that a root exists only once whole. The host gets its own machine
-// ID, which the image leaves empty.
-func unpackRoot(ctx context.Context, h Host, image string) error {
 	tmp := h.Root() + ".unpacking"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -78,10 +34,50 @@ func unpackRoot(ctx context.Context, h Host, image string) error {
 		os.RemoveAll(tmp)
 		return err
 	}
-	id := make([]byte, 16)
-	rand.Read(id)
-	if err := os.WriteFile(filepath.Join(tmp, "etc/machine-id"), []byte(hex.EncodeToString(id)+"\n"), 0o444); err != nil {
+	if err := ownFiles(ctx, h, tmp); err != nil {
 		return err
 	}
 	return os.Rename(tmp, h.Root())
+}
+
+// ownFiles writes the host's own files into the root at dir.
+func ownFiles(ctx context.Context, h Host, dir string) error {
+	// The image may hold symbolic links at these paths; os.Root resolves
+	// them inside the root, never on the machine.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	hosts := h.Hosts
+	if len(hosts) == 0 {
+		hosts = fmt.Appendf(nil, "127.0.0.1 localhost\n127.0.1.1 %s %s\n", h.FQDN, h.Name)
+	}
+	if err := root.MkdirAll("root/.ssh", 0o700); err != nil {
+		return err
+	}
+	id := make([]byte, 16)
+	rand.Read(id)
+	files := []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		{"etc/hostname", []byte(h.Name + "\n"), 0o644},
+		{"etc/hosts", hosts, 0o644},
+		{"etc/machine-id", []byte(hex.EncodeToString(id) + "\n"), 0o444},
+		{"root/.ssh/authorized_keys", h.AuthorizedKeys, 0o600},
+	}
+	for _, f := range files {
+		if err := root.WriteFile(f.path, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := root.Chmod(f.path, f.mode); err != nil {
+			return err
+		}
+	}
+	if out, err := debimage.Chroot(ctx, dir, "ssh-keygen", "-A"); err != nil {
+		return fmt.Errorf("making SSH host keys: %v\n%s", err, out)
+	}
+	return nil
 }
