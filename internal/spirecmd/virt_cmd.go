@@ -234,7 +234,7 @@ keeping its root filesystem as its disk.`,
 		Long: `Start NODE's node process again with the files it had; its services start in
 dependency order. A systemd host boots again from the root it kept, and
 systemd starts the units enabled on it.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bin, err := binDir(binFlag)
 			if err != nil {
