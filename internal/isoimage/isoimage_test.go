@@ -119,6 +119,23 @@ func TestBuild(t *testing.T) {
 			t.Errorf("%s from cpio: mode %v, %v; want %v", f.Path, fi.Mode(), err, want)
 		}
 	}
+	// Appended reads back what cpio did.
+	back, err := Appended(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(testFiles) {
+		t.Errorf("Appended gives %d files, want %d: %+v", len(back), len(testFiles), back)
+	}
+	for _, w := range testFiles {
+		if w.Mode == 0 {
+			w.Mode = 0o644
+		}
+		i := slices.IndexFunc(back, func(f File) bool { return f.Path == w.Path })
+		if i < 0 || !bytes.Equal(back[i].Data, w.Data) || back[i].Mode != w.Mode {
+			t.Errorf("Appended files %+v, want %s %v %q among them", back, w.Path, w.Mode, w.Data)
+		}
+	}
 
 	cfg := string(extract(t, iso, "/isolinux.cfg"))
 	for _, want := range []string{"default install", "kernel /linux", "append initrd=/initrd.gz auto=true priority=critical preseed/file=/preseed.cfg"} {
