@@ -18,6 +18,7 @@ import (
 	"homeworld.dev/homeworld/internal/debpkg"
 	"homeworld.dev/homeworld/internal/hostsetup"
 	"homeworld.dev/homeworld/internal/installer"
+	"homeworld.dev/homeworld/internal/isoimage"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/virt/nspawn"
@@ -57,11 +58,6 @@ func TestInstallerLateCommand(t *testing.T) {
 	if err := debimage.Unpack(ctx, image, root); err != nil {
 		t.Fatal(err)
 	}
-	// What the installer's chroot_setup does for in-target: package
-	// scripts start no daemon (here they would start on this machine).
-	if err := os.WriteFile(filepath.Join(root, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// The image's host keys were removed for each host to make its own;
 	// the installer's openssh-server made them.
 	if out, err := debimage.Chroot(ctx, root, "ssh-keygen", "-A"); err != nil {
@@ -74,24 +70,14 @@ func TestInstallerLateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// late-command.sh's copy into the installed system.
+	var staged []isoimage.File
 	for _, f := range files {
-		if rel, ok := strings.CutPrefix(f.Path, installer.Dir+"/"); ok {
-			p := filepath.Join(root, installer.TargetDir, rel)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
-				t.Fatal(err)
-			}
-		}
+		staged = append(staged, isoimage.File{Path: f.Path, Data: f.Data, Mode: f.Mode})
 	}
 
 	tok := ks.Admit("worker1")
-	typo := []byte(tok)
-	typo[len(typo)-1] = map[bool]byte{true: 'B', false: 'A'}[typo[len(typo)-1] == 'A']
 	start := time.Now()
-	out := runInstall(t, ctx, root, string(typo)+"\n"+tok+"\n")
+	out := runInstall(t, ctx, root, staged, mistyped(tok)+"\n"+tok+"\n")
 	t.Logf("measured: install.sh (packages, units, token) took %v\n%s", time.Since(start).Round(time.Millisecond), lastLines(out, 40))
 	if !strings.Contains(out, "That is not an admission token") || !strings.Contains(out, "checksum does not match") {
 		t.Errorf("the token with a typo was not refused at the prompt:\n%s", out)
@@ -148,7 +134,7 @@ func TestInstallerLateCommand(t *testing.T) {
 	}
 
 	// Again, with "manual": nothing new is installed and no token written.
-	out = runInstall(t, ctx, root, "manual\n")
+	out = runInstall(t, ctx, root, staged, "manual\n")
 	if !strings.Contains(out, "no token; admit worker1 later") || !strings.Contains(out, "0 upgraded, 0 newly installed") {
 		t.Errorf("a second run answering manual:\n%s", out)
 	}
@@ -157,10 +143,31 @@ func TestInstallerLateCommand(t *testing.T) {
 	}
 }
 
-// runInstall runs install.sh in root as in-target would, the answers to
-// its questions on standard input, and returns what it printed.
-func runInstall(t *testing.T, ctx context.Context, root, answers string) string {
+// runInstall does in root what the installer's late command does in the
+// installed system: copies the installer's Homeworld files there and runs
+// install.sh through chroot, as in-target does, with package scripts kept
+// from starting daemons (in-target's policy-rc.d; here they would start on
+// this machine). The answers to its questions come on standard input, for
+// debconf's teletype frontend. It returns what install.sh printed.
+func runInstall(t *testing.T, ctx context.Context, root string, files []isoimage.File, answers string) string {
 	t.Helper()
+	for _, f := range files {
+		if rel, ok := strings.CutPrefix(f.Path, installer.Dir+"/"); ok {
+			p := filepath.Join(root, installer.TargetDir, rel)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	policy := filepath.Join(root, "usr/sbin/policy-rc.d")
+	if err := os.WriteFile(policy, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(policy)
+	defer os.RemoveAll(filepath.Join(root, installer.TargetDir))
 	cmd := exec.CommandContext(ctx, "chroot", root, "sh", filepath.Join(installer.TargetDir, "install.sh"))
 	cmd.Env = append(append([]string{}, debimage.Env...), "DEBIAN_FRONTEND=teletype")
 	cmd.Stdin = strings.NewReader(answers)
@@ -169,6 +176,61 @@ func runInstall(t *testing.T, ctx context.Context, root, answers string) string 
 		t.Fatalf("install.sh: %v\n%s", err, out)
 	}
 	return string(out)
+}
+
+// mistyped is tok with its last character, part of the checksum, changed:
+// always caught as a typo.
+func mistyped(tok string) string {
+	last := byte('A')
+	if tok[len(tok)-1] == 'A' {
+		last = 'B'
+	}
+	return tok[:len(tok)-1] + string(last)
+}
+
+// installWithISO installs the systemd host hostname of v as its ISO would
+// once Debian is on the disk: spire iso gen writes the ISO, the files its
+// initrd carries go to the host's root while the host is off, install.sh
+// runs there (a token with a typo first, then the one spire infra admit
+// gave), and the host boots again. systemd then starts the units the
+// installer enabled, and the keyclient redeems the token.
+func (v *virtCluster) installWithISO(t *testing.T, hostname string) {
+	t.Helper()
+	dir := t.TempDir()
+	out := v.spire("iso", "gen", hostname, "--out", dir)
+	t.Logf("measured: spire iso gen %s: %s", hostname, strings.TrimSpace(out))
+	files, err := isoimage.Appended(filepath.Join(dir, hostname+".iso"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := v.spire("infra", "admit", hostname)
+	tok, ok := strings.CutPrefix(strings.TrimSpace(granted), "Token granted for "+hostname+": ")
+	if !ok {
+		t.Fatalf("spire infra admit %s: %q", hostname, granted)
+	}
+	var root string
+	for _, n := range v.topo.Nodes {
+		if n.Hostname == hostname {
+			root = nspawn.Host{Dir: n.Dir}.Root()
+		}
+	}
+	v.spire("virt", "stop", hostname)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out = runInstall(t, ctx, root, files, mistyped(tok)+"\n"+tok+"\n")
+	t.Logf("measured: install.sh on %s took %v", hostname, time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out, "That is not an admission token") || !strings.Contains(out, "admission token accepted") {
+		t.Errorf("install.sh did not refuse the typo, then take the token:\n%s", out)
+	}
+	start = time.Now()
+	v.spire("virt", "start", hostname)
+	granting := layout.Node{Root: root}.GrantingCert()
+	waitFor(t, hostname+"'s keyclient to redeem its token at boot", 2*time.Minute, func() error {
+		_, err := os.Stat(granting)
+		return err
+	})
+	t.Logf("measured: %s booted and holds its identity %v after spire virt start", hostname, time.Since(start).Round(time.Millisecond))
 }
 
 // chroot runs argv in root and returns its combined output.

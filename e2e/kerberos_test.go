@@ -34,14 +34,23 @@ const adminPassword = "an admin's password, for tests only"
 // before up.
 func (v *virtCluster) enableKerberos(t *testing.T) {
 	t.Helper()
+	v.editSetup(t, "  etcd-token: virt-etcd\n",
+		"  etcd-token: virt-etcd\n  kerberos-realm: "+realm+"\n  user-grant-domain: "+userGrantDomain+"\n")
+}
+
+// editSetup replaces old with new in the workspace's setup.yaml, as an
+// operator's editor would, and reloads it.
+func (v *virtCluster) editSetup(t *testing.T, old, new string) {
+	t.Helper()
 	path := filepath.Join(v.dir, config.FileName)
 	text, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := strings.Replace(string(text), "  etcd-token: virt-etcd\n",
-		"  etcd-token: virt-etcd\n  kerberos-realm: "+realm+"\n  user-grant-domain: "+userGrantDomain+"\n", 1)
-	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+	if !strings.Contains(string(text), old) {
+		t.Fatalf("setup.yaml has no %q:\n%s", old, text)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(text), old, new, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if v.cfg, _, err = config.Load(path); err != nil {

@@ -22,12 +22,18 @@ import (
 // PID 1, real sshd) with nothing of Homeworld on them; the packages built
 // from this build and published as a signed apt branch; then the
 // original's flow with spire over SSH — pin the supervisor's key, install
-// packages, seq supervisor, admit the nodes, seq cluster — to green. Every
+// packages, seq supervisor, admit the nodes, seq cluster — to green, the
+// worker installed instead by what its ISO carries (installWithISO). Every
 // unit of the service map is active under real systemd on every host; a
 // re-run changes and restarts nothing; a unit killed with SIGKILL is
 // restarted by systemd and verify names the restart.
 func TestSystemdHosts(t *testing.T) {
 	v := newVirtCluster(t, 1, 1)
+	// What the worker's installer needs besides: a Debian mirror (never
+	// reached: the host already has Debian) and the upstream resolver,
+	// which the virtual cluster runs on the bridge's gateway.
+	v.editSetup(t, "  etcd-token: virt-etcd\n", "  etcd-token: virt-etcd\n  mirror: deb.debian.org/debian\n")
+	v.editSetup(t, "root-admins:", "dns-upstreams: ["+virt.DNSUpstreams(v.topo)[0]+"]\nroot-admins:")
 	start := time.Now()
 	debs, _ := packages(t)
 	branch := filepath.Join(t.TempDir(), "branch")
@@ -48,9 +54,18 @@ func TestSystemdHosts(t *testing.T) {
 		return out
 	}
 	step("access", "pull-supervisor-key", keys)
-	step("infra", "install-packages", "--host-keys", keys)
+	// The worker is installed from its ISO; the others over SSH.
+	worker := v.cfg.NodesOf(config.KindWorker)[0].Hostname
+	others := []string{v.cfg.Supervisor().Hostname}
+	var masters []string
+	for _, n := range v.cfg.NodesOf(config.KindMaster) {
+		masters = append(masters, n.Hostname)
+	}
+	others = append(others, masters...)
+	step(append([]string{"infra", "install-packages", "--host-keys", keys}, others...)...)
 	step("seq", "supervisor", "--images", filepath.Join(bin, "images"))
-	step("setup", "node", "--all", "--host-keys", keys)
+	step(append([]string{"setup", "node", "--host-keys", keys}, masters...)...)
+	v.installWithISO(t, worker)
 	step("seq", "cluster")
 	t.Logf("measured: booted hosts to green seq cluster in %v", time.Since(start).Round(time.Second))
 
