@@ -14,7 +14,9 @@ import (
 const efiImage = "efi.img"
 
 // grubPrefix is where Debian's netboot grubx64.efi reads grub.cfg: its
-// built-in prefix, on the device it was loaded from (here the EFI image).
+// built-in prefix, on the device it was loaded from. From a CD that is the
+// ISO filesystem, (cd0): grub sees no El Torito image as a device of its
+// own. From a USB stick it is the EFI partition, the EFI image.
 const grubPrefix = "debian-installer/amd64/grub"
 
 // makeEFIImage writes the EFI image to out. Firmware starts

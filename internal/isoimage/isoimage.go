@@ -103,6 +103,16 @@ func Build(ctx context.Context, o Options) error {
 		}
 	}
 	grub := grubConfig(o.Serial, args)
+	// Booted from a CD, grub takes the ISO filesystem as its root device,
+	// not the EFI image, and reads its prefix there: it needs grub.cfg on
+	// both. (From a USB stick it reads the EFI partition's.)
+	cdPrefix := filepath.Join(root, filepath.FromSlash(grubPrefix))
+	if err := os.MkdirAll(cdPrefix, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(cdPrefix, "grub.cfg"), []byte(grub), 0o644); err != nil {
+		return err
+	}
 	if err := makeEFIImage(ctx, filepath.Join(stage, "efi"), filepath.Join(root, efiImage), src, grub, o.Epoch); err != nil {
 		return err
 	}

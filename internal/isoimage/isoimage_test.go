@@ -80,7 +80,7 @@ func TestBuild(t *testing.T) {
 	if r.Volume != VolumeID {
 		t.Errorf("Inspect volume = %q, want %q", r.Volume, VolumeID)
 	}
-	for _, f := range []string{"/isolinux.bin", "/ldlinux.c32", "/isolinux.cfg", "/linux", "/initrd.gz", "/efi.img"} {
+	for _, f := range []string{"/isolinux.bin", "/ldlinux.c32", "/isolinux.cfg", "/linux", "/initrd.gz", "/efi.img", "/" + grubPrefix + "/grub.cfg"} {
 		if !slices.Contains(r.Files, f) {
 			t.Errorf("Inspect files = %v, want %s among them", r.Files, f)
 		}
@@ -190,6 +190,10 @@ func TestSerial(t *testing.T) {
 		if !strings.Contains(grub, want) {
 			t.Errorf("grub.cfg lacks %q:\n%s", want, grub)
 		}
+	}
+	// Booted from a CD, grub reads grub.cfg from the ISO filesystem.
+	if onISO := string(extract(t, iso, "/"+grubPrefix+"/grub.cfg")); onISO != grub {
+		t.Errorf("the ISO filesystem's grub.cfg differs from the EFI image's:\n%s", onISO)
 	}
 	dir := string(run(t, "", nil, "mdir", "-i", img, "-b", "-/", "::/EFI"))
 	for _, want := range []string{"::/EFI/BOOT/BOOTX64.EFI", "::/EFI/BOOT/grubx64.efi"} {
