@@ -38,8 +38,8 @@ var installerSetup = strings.Replace(keysystemtest.Setup, "cluster:\n", "cluster
 // packages from a real signed branch, refuses a token with a typo at the
 // prompt and takes the right one; the keyclient installed in the root
 // then redeems it with a real keyserver and holds every credential of a
-// worker. Run again, answering "manual", it changes nothing and asks for
-// no token.
+// worker (--until-ready returns only then). Run again and answered
+// "manual", it installs nothing new and writes no token.
 func TestInstallerLateCommand(t *testing.T) {
 	ks := keysystemtest.StartWith(t, keysystemtest.Options{Setup: installerSetup})
 	br := servedBranch(t)
