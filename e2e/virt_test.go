@@ -367,6 +367,8 @@ spec:
 		})
 	})
 
+	t.Run("2 of 3 masters down: the API says etcd is unavailable, verify names them; back, it heals", v.quorumLost)
+
 	t.Run("up again is a no-op", func(t *testing.T) {
 		if out, _ := v.up(); !strings.Contains(out, "already up") {
 			t.Errorf("second up:\n%s", out)
