@@ -131,6 +131,10 @@ type Status struct {
 	PID      int    `json:"pid,omitempty"`
 	Restarts int    `json:"restarts"`
 	Since    string `json:"since"`
+	// Started and Ready time the current run: when its process started and
+	// when it became active (RFC 3339 with nanoseconds; empty before).
+	Started string `json:"started,omitempty"`
+	Ready   string `json:"ready,omitempty"`
 }
 
 // Status reports every service, in start order.
@@ -138,10 +142,18 @@ func (s *Supervisor) Status() []Status {
 	out := make([]Status, len(s.units))
 	for i, u := range s.units {
 		u.mu.Lock()
-		out[i] = Status{Name: u.spec.Name, Unit: u.spec.Unit, Type: u.spec.Type, State: u.state, PID: u.pid, Restarts: u.restarts, Since: u.since.UTC().Format(time.RFC3339)}
+		out[i] = Status{Name: u.spec.Name, Unit: u.spec.Unit, Type: u.spec.Type, State: u.state, PID: u.pid, Restarts: u.restarts, Since: u.since.UTC().Format(time.RFC3339),
+			Started: stamp(u.started), Ready: stamp(u.ready)}
 		u.mu.Unlock()
 	}
 	return out
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // WaitState blocks until the named service is in state, or ctx ends.

@@ -76,6 +76,21 @@ func TestDependencyOrder(t *testing.T) {
 	if st := statusOf(s, "b"); st.Restarts != 0 {
 		t.Errorf("b restarted %d times: started before a was ready", st.Restarts)
 	}
+	// The timeline the status tells: a started, a ready at least 0.3 s
+	// later, then b started and ready.
+	var times []time.Time
+	for _, st := range []Status{statusOf(s, "a"), statusOf(s, "b")} {
+		for _, v := range []string{st.Started, st.Ready} {
+			at, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				t.Fatalf("status %+v: %v", st, err)
+			}
+			times = append(times, at)
+		}
+	}
+	if !slices.IsSortedFunc(times, func(x, y time.Time) int { return x.Compare(y) }) || times[1].Sub(times[0]) < 300*time.Millisecond {
+		t.Errorf("started/ready of a, then b: %v", times)
+	}
 }
 
 func TestRestartAfterKillShowsInMetrics(t *testing.T) {

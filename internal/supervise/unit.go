@@ -18,6 +18,8 @@ type unit struct {
 	mu       sync.Mutex
 	state    string
 	since    time.Time
+	started  time.Time // the current run's start
+	ready    time.Time // when the current run became active; zero before
 	pid      int
 	restarts int
 	changed  chan struct{} // closed and replaced on every state change
@@ -33,6 +35,12 @@ func (u *unit) setState(state string) {
 		return
 	}
 	u.state, u.since = state, time.Now()
+	switch state {
+	case Activating:
+		u.started, u.ready = u.since, time.Time{}
+	case Active:
+		u.ready = u.since
+	}
 	close(u.changed)
 	u.changed = make(chan struct{})
 }

@@ -187,6 +187,9 @@ func Up(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	step("virtual cluster up: every service of every node active")
+	if nodes, err := Status(t); err == nil {
+		PrintTimeline(o.Out, nodes, start)
+	}
 	return nil
 }
 
