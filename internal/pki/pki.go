@@ -169,6 +169,20 @@ func ParseCSR(csrPEM []byte) (*x509.CertificateRequest, error) {
 
 // IssueTLS issues a certificate for pub directly (spire's local admin path).
 func IssueTLS(ca crypto.Signer, caCert *x509.Certificate, pub crypto.PublicKey, g TLSGrant, now time.Time) (*x509.Certificate, error) {
+	tmpl, err := TLSTemplate(pub, g, now)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, pub, ca)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+// TLSTemplate is the certificate IssueTLS signs for pub under g, with a
+// fresh random serial: all of it but the issuer and the signature.
+func TLSTemplate(pub crypto.PublicKey, g TLSGrant, now time.Time) (*x509.Certificate, error) {
 	if g.Lifetime <= 0 {
 		return nil, errors.New("grant has no lifetime")
 	}
@@ -210,11 +224,7 @@ func IssueTLS(ca crypto.Signer, caCert *x509.Certificate, pub crypto.PublicKey, 
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, pub, ca)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
+	return tmpl, nil
 }
 
 func acceptableKey(pub crypto.PublicKey) error {
