@@ -472,3 +472,23 @@ func truncatedCSR(t *testing.T) string {
 	block.Bytes = block.Bytes[:len(block.Bytes)/2]
 	return string(pem.EncodeToMemory(block))
 }
+
+// The keyserver speaks HTTP/1.1 only, even to a client offering HTTP/2
+// first (keyapi's does): see Server.TLSConfig.
+func TestServesHTTP1Only(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	conn, err := tls.Dial("tcp", c.Addr, &tls.Config{
+		MinVersion: tls.VersionTLS13, RootCAs: c.ClusterCA(), ServerName: c.Config.FQDN(c.Config.Supervisor()),
+		NextProtos: []string{"h2", "http/1.1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Errorf("negotiated %q, want http/1.1", p)
+	}
+	if _, err := c.NodeClient("worker1").Call1(ctx, "", keyapi.GrantKubeProxy, csr(t)); err != nil {
+		t.Error(err)
+	}
+}
