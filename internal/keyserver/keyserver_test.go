@@ -492,3 +492,28 @@ func TestServesHTTP1Only(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A keyserver in a child process (what BenchmarkIssuance measures) serves
+// like the in-process one, across a restart, and its CPU time is readable.
+func TestKeyserverInChildProcess(t *testing.T) {
+	c := keysystemtest.StartWith(t, keysystemtest.Options{Process: keysystemtest.Process{Enable: true}})
+	if c.Server() != nil {
+		t.Error("Server() of a child-process keyserver is not nil")
+	}
+	grant := func() {
+		t.Helper()
+		if _, err := c.NodeClient("worker1").Call1(ctx, "", keyapi.GrantKubeProxy, csr(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant()
+	c.StopServer()
+	c.StartServer()
+	grant()
+	if cpu := c.ServerCPU(); cpu < 0 || cpu > time.Minute {
+		t.Errorf("ServerCPU() = %v", cpu)
+	}
+	if !strings.Contains(c.AuditLog(), `"api":"`+string(keyapi.GrantKubeProxy)+`"`) {
+		t.Errorf("no grant in the audit log:\n%s", c.AuditLog())
+	}
+}
