@@ -34,20 +34,39 @@ type Event struct {
 }
 
 // Log appends events to a file.
+//
+// Record does not write and sync on its own: concurrent Records join one
+// batch, and one of them, the flusher, writes the whole batch with one
+// write and syncs it with one fsync while the others wait for that fsync.
+// Lines that arrive meanwhile form the next batch, whose first caller to
+// find no flush running flushes it. So a busy keyserver pays one fsync per
+// batch rather than per line, and each line still reaches the disk before
+// its Record returns.
 type Log struct {
-	path string
-	now  func() time.Time
+	path     string
+	now      func() time.Time
+	syncFile func(*os.File) error // (*os.File).Sync; tests count or fail syncs
 
-	mu      sync.Mutex // guards f, written
-	f       *os.File
-	written uint64 // Record calls whose lines were written
+	mu       sync.Mutex // guards next, flushing and the batches' taken
+	next     *batch     // lines waiting for a flusher
+	flushing *batch     // being written and synced; nil when none is
 
-	syncMu sync.Mutex // one fsync at a time
-	synced uint64     // Record calls known to be on disk
-	// lost: Record calls up to here went to a file that was rotated away
-	// after its sync failed; they are not durable.
-	lost uint64
+	fileMu sync.Mutex // guards f and torn; held through a batch's write and sync
+	f      *os.File   // nil once closed
+	torn   bool       // a failed write may have left a partial line at the end
 }
+
+// batch is lines written and synced together. done is closed once err is
+// set: every Record whose lines are in it returns err.
+type batch struct {
+	buf     []byte
+	records int  // the Records whose lines buf holds
+	taken   bool // a flusher has it: it is no longer Log.next
+	done    chan struct{}
+	err     error
+}
+
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // Open opens (creating with mode 0600) the log at path for appending.
 func Open(path string, now func() time.Time) (*Log, error) {
@@ -55,7 +74,7 @@ func Open(path string, now func() time.Time) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Log{path: path, now: now, f: f}, nil
+	return &Log{path: path, now: now, syncFile: (*os.File).Sync, next: newBatch(), f: f}, nil
 }
 
 func openFile(path string) (*os.File, error) {
@@ -74,7 +93,7 @@ func (l *Log) Record(events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	var buf []byte
+	var lines []byte
 	for _, e := range events {
 		if e.Time.IsZero() {
 			e.Time = l.now().UTC()
@@ -83,69 +102,93 @@ func (l *Log) Record(events ...Event) error {
 		if err != nil {
 			return fmt.Errorf("audit log: %w", err)
 		}
-		buf = append(append(buf, line...), '\n')
+		lines = append(append(lines, line...), '\n')
 	}
 	l.mu.Lock()
-	_, err := l.f.Write(buf)
-	l.written++
-	seq := l.written
-	l.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("audit log %s: %w", l.path, err)
+	b := l.next
+	b.buf = append(b.buf, lines...)
+	b.records++
+	for {
+		if b.taken {
+			l.mu.Unlock()
+			<-b.done
+			return b.err
+		}
+		if cur := l.flushing; cur != nil {
+			l.mu.Unlock()
+			<-cur.done
+			l.mu.Lock()
+			continue
+		}
+		// No flush is running and b is not taken, so b is l.next: this
+		// caller flushes it.
+		b.taken, l.flushing, l.next = true, b, newBatch()
+		l.mu.Unlock()
+		b.err = l.flush(b.buf)
+		l.mu.Lock()
+		l.flushing = nil
+		l.mu.Unlock()
+		close(b.done)
+		return b.err
 	}
-	return l.syncThrough(seq)
 }
 
-// syncThrough makes every write up to seq durable. Whoever holds syncMu
-// syncs everything written so far, so callers that queued behind one fsync
-// usually find their lines already covered by the next.
-func (l *Log) syncThrough(seq uint64) error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	if l.synced >= seq {
-		return nil
+// flush writes buf and syncs it. A failed sync fails the whole batch: the
+// kernel may have dropped any of its lines and reports that only once.
+func (l *Log) flush(buf []byte) error {
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	if l.f == nil {
+		return fmt.Errorf("audit log %s: closed", l.path)
 	}
-	if seq <= l.lost {
-		return fmt.Errorf("audit log %s: lines were lost in a rotation whose sync failed", l.path)
+	if l.torn {
+		// Start on a new line, so that these lines stay whole after the
+		// fragment a failed write left.
+		buf = append([]byte{'\n'}, buf...)
 	}
-	l.mu.Lock()
-	f, upTo := l.f, l.written
-	l.mu.Unlock()
-	if err := f.Sync(); err != nil {
+	n, err := l.f.Write(buf)
+	if err != nil {
+		if n > 0 && buf[n-1] != '\n' {
+			l.torn = true
+		}
+		return fmt.Errorf("audit log %s: %w", l.path, err)
+	}
+	l.torn = false
+	if err := l.syncFile(l.f); err != nil {
 		return fmt.Errorf("audit log %s: sync: %w", l.path, err)
 	}
-	l.synced = upTo
 	return nil
 }
 
 // Reopen closes the file and opens the path again, for log rotation (the
-// keyserver calls it on SIGHUP, as logrotate expects). Lines written
-// before are synced first, so rotation loses none.
+// keyserver calls it on SIGHUP, as logrotate expects). Every line written
+// to the old file was synced, or its Record failed, before this can close
+// it, so rotation loses none that Record reported durable.
 func (l *Log) Reopen() error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	syncErr := l.f.Sync()
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	if l.f == nil {
+		return fmt.Errorf("audit log %s: closed", l.path)
+	}
 	f, err := openFile(l.path)
 	if err != nil {
 		return err // keep writing to the old file rather than to nothing
 	}
 	l.f.Close()
-	l.f = f
-	if syncErr != nil {
-		l.lost = l.written
-		return fmt.Errorf("audit log %s: sync before reopening: %w", l.path, syncErr)
-	}
-	l.synced = l.written
+	l.f, l.torn = f, false
 	return nil
 }
 
-// Close closes the file.
+// Close closes the file; Records after it fail.
 func (l *Log) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.f.Close()
+	l.fileMu.Lock()
+	defer l.fileMu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
 }
 
 // ResultFor is the Result of a refusal answered with an HTTP status.

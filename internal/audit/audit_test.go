@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,9 +106,143 @@ func TestReopenForRotation(t *testing.T) {
 		t.Fatal("write to a full device succeeded")
 	}
 	os.Remove(path)
-	l.Reopen() // reports that /dev/full cannot be synced; reopens anyway
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
 	record("recovered")
 	if cur, _ := os.ReadFile(path); !strings.Contains(string(cur), `"recovered"`) {
 		t.Fatalf("after recovery: %q", cur)
+	}
+}
+
+// groupCommit starts n Records at once on a log whose first sync holds
+// until the other n-1 have queued their lines, so that they must share the
+// second: the syncs are counted, and the n-1 waiters' fate is the second
+// sync's, whose error is secondErr. Each Record's error is returned by its
+// writer's index; each writer also checks, as soon as its Record returns
+// nil, that a finished sync covered its line.
+func groupCommit(t *testing.T, n int, secondErr error) (l *Log, path string, syncs int, errs []error) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(path, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var syncMu sync.Mutex
+	var synced int64 // the file's size when the last finished sync began
+	queued := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.next.records
+	}
+	l.syncFile = func(f *os.File) error {
+		syncMu.Lock()
+		syncs++
+		first := syncs == 1
+		syncMu.Unlock()
+		if first {
+			deadline := time.Now().Add(10 * time.Second)
+			for queued() < n-1 {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("only %d of %d writers queued behind the first sync", queued(), n-1)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if !first && secondErr != nil {
+			return secondErr
+		}
+		syncMu.Lock()
+		synced = max(synced, st.Size())
+		syncMu.Unlock()
+		return nil
+	}
+	errs = make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			name := fmt.Sprintf(`"writer-%03d"`, i)
+			errs[i] = l.Record(Event{Action: "grant", Principal: name[1 : len(name)-1], Detail: strings.Repeat("d", i*37), Result: "ok"})
+			if errs[i] != nil {
+				return
+			}
+			syncMu.Lock()
+			covered := synced
+			syncMu.Unlock()
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			at := bytes.Index(data, []byte(name))
+			end := bytes.IndexByte(data[max(at, 0):], '\n')
+			if at < 0 || end < 0 || int64(at+end+1) > covered {
+				t.Errorf("writer %d: Record returned with its line (at %d) beyond the %d bytes a finished sync covered", i, at, covered)
+			}
+		})
+	}
+	wg.Wait()
+	return l, path, syncs, errs
+}
+
+// Concurrent Records share fsyncs: one write and one sync per batch, every
+// line whole and parseable, and no Record returns before a sync that began
+// after its line was written has finished.
+func TestGroupCommitSharesSyncs(t *testing.T) {
+	const n = 40
+	_, path, syncs, errs := groupCommit(t, n, nil)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", i, err)
+		}
+	}
+	if syncs != 2 {
+		t.Errorf("%d syncs for %d concurrent Records; want 2 (the first, and one for the %d that queued behind it)", syncs, n, n-1)
+	}
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	seen := map[string]bool{}
+	for _, line := range lines {
+		var e Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Time.IsZero() || e.Result != "ok" {
+			t.Fatalf("bad line %q: %v", line, err)
+		}
+		seen[e.Principal] = true
+	}
+	if len(lines) != n || len(seen) != n {
+		t.Errorf("%d lines from %d writers; want %d of each", len(lines), len(seen), n)
+	}
+}
+
+// A failed fsync fails every Record whose lines it was to make durable,
+// not just the flusher's: the kernel reports a writeback error once, so a
+// retried sync would succeed without the lines. The log works again after.
+func TestFailedSyncFailsEveryWaiter(t *testing.T) {
+	const n = 40
+	injected := errors.New("injected EIO")
+	l, _, syncs, errs := groupCommit(t, n, injected)
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			if !errors.Is(err, injected) {
+				t.Errorf("Record: %v, want the sync's error", err)
+			}
+			failed++
+		}
+	}
+	if syncs != 2 || failed != n-1 {
+		t.Errorf("%d syncs, %d of %d Records failed; want 2 syncs and the %d sharing the failed one", syncs, failed, n, n-1)
+	}
+	l.syncFile = (*os.File).Sync
+	if err := l.Record(Event{Action: "grant", Result: "ok"}); err != nil {
+		t.Errorf("after a failed sync: %v", err)
 	}
 }

@@ -472,3 +472,48 @@ func truncatedCSR(t *testing.T) string {
 	block.Bytes = block.Bytes[:len(block.Bytes)/2]
 	return string(pem.EncodeToMemory(block))
 }
+
+// The keyserver speaks HTTP/1.1 only, even to a client offering HTTP/2
+// first (keyapi's does): see Server.TLSConfig.
+func TestServesHTTP1Only(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	conn, err := tls.Dial("tcp", c.Addr, &tls.Config{
+		MinVersion: tls.VersionTLS13, RootCAs: c.ClusterCA(), ServerName: c.Config.FQDN(c.Config.Supervisor()),
+		NextProtos: []string{"h2", "http/1.1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Errorf("negotiated %q, want http/1.1", p)
+	}
+	if _, err := c.NodeClient("worker1").Call1(ctx, "", keyapi.GrantKubeProxy, csr(t)); err != nil {
+		t.Error(err)
+	}
+}
+
+// A keyserver in a child process (what BenchmarkIssuance measures) serves
+// like the in-process one, across a restart, and its CPU time is readable.
+func TestKeyserverInChildProcess(t *testing.T) {
+	c := keysystemtest.StartWith(t, keysystemtest.Options{Process: keysystemtest.Process{Enable: true}})
+	if c.Server() != nil {
+		t.Error("Server() of a child-process keyserver is not nil")
+	}
+	grant := func() {
+		t.Helper()
+		if _, err := c.NodeClient("worker1").Call1(ctx, "", keyapi.GrantKubeProxy, csr(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant()
+	c.StopServer()
+	c.StartServer()
+	grant()
+	if cpu := c.ServerCPU(); cpu < 0 || cpu > time.Minute {
+		t.Errorf("ServerCPU() = %v", cpu)
+	}
+	if !strings.Contains(c.AuditLog(), `"api":"`+string(keyapi.GrantKubeProxy)+`"`) {
+		t.Errorf("no grant in the audit log:\n%s", c.AuditLog())
+	}
+}

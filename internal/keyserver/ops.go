@@ -2,7 +2,6 @@ package keyserver
 
 import (
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -40,7 +39,7 @@ func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opR
 		if err != nil {
 			return opResult{}, nil, s.internal(err)
 		}
-		cert, err := pki.SignTLS(ca.Signer, ca.Cert, []byte(req.Body), g.TLS, now)
+		cert, err := pki.SignTLSDER(ca.Signer, ca.Cert, []byte(req.Body), g.TLS, now)
 		if err != nil {
 			return opResult{}, nil, invalid("%v", err)
 		}
@@ -111,11 +110,11 @@ func (s *Server) runOp(c *caller, acct *policy.Account, req keyapi.Request) (opR
 	return opResult{}, nil, s.internal(fmt.Errorf("grant %s has unknown privilege %q", g.API, g.Privilege))
 }
 
-func tlsResult(cert *x509.Certificate, detail string) opResult {
-	keyID := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+func tlsResult(cert *pki.Issued, detail string) opResult {
+	keyID := sha256.Sum256(cert.SPKI)
 	return opResult{
-		result: string(pki.EncodeCert(cert)),
-		detail: detail + fmt.Sprintf("serial %x until %s", cert.SerialNumber, cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")),
+		result: string(cert.PEM()),
+		detail: detail + fmt.Sprintf("serial %x until %s", cert.Serial, cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")),
 		keyID:  hex.EncodeToString(keyID[:]),
 	}
 }
@@ -140,7 +139,7 @@ func (s *Server) signUser(g *policy.Grant, body string) (opResult, *keyapi.Error
 	if err != nil {
 		return opResult{}, s.internal(err)
 	}
-	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, csr.PublicKey, g.UserTLS(name), s.opts.Now())
+	cert, err := pki.IssueTLSDER(ca.Signer, ca.Cert, csr.PublicKey, g.UserTLS(name), s.opts.Now())
 	if err != nil {
 		return opResult{}, invalid("%v", err)
 	}

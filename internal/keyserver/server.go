@@ -114,15 +114,18 @@ func (s *Server) ReopenAudit() error { return s.opts.Audit.Reopen() }
 
 // TLSConfig is the server side of the keyserver's TLS: TLS 1.3 only, a
 // certificate from clusterca for the supervisor's name marked as the
-// keyserver's, and client certificates verified against keygranting when
-// offered.
+// keyserver's, client certificates verified against keygranting when
+// offered, and HTTP/1.1 only: a node sends one batch per connection or a
+// few in a row, which HTTP/2's framing, flow control and goroutine per
+// stream make cost more server CPU per grant, not less
+// (BenchmarkIssuance).
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS13,
 		GetCertificate: s.certs.get,
 		ClientAuth:     tls.VerifyClientCertIfGiven,
 		ClientCAs:      s.clients,
-		NextProtos:     []string{"h2", "http/1.1"},
+		NextProtos:     []string{"http/1.1"},
 	}
 }
 
@@ -136,7 +139,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.New(logWriter(s.opts.Logf), "", 0),
+		Protocols:         new(http.Protocols), // HTTP/1.1 only, as TLSConfig says
 	}
+	srv.Protocols.SetHTTP1(true)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -66,7 +66,9 @@ type Cluster struct {
 	Lifetimes   policy.Lifetimes
 	Addr        string // host:port the keyserver listens on
 	now         func() time.Time
-	server      *keyserver.Server
+	server      *keyserver.Server // nil when the server is a child process
+	child       *child            // the server's process, with Options.Process
+	process     Process
 	cancel      context.CancelFunc
 	done        chan error
 }
@@ -91,6 +93,10 @@ type Options struct {
 	Setup     string // default Setup
 	Lifetimes policy.Lifetimes
 	Now       func() time.Time
+	// Process, if its Enable is set, runs the keyserver in a child process
+	// rather than in the test's, so that its CPU time can be told apart
+	// (Cluster.ServerCPU). It takes the default clock.
+	Process Process
 }
 
 // StartWith brings up a keyserver as o says.
@@ -102,6 +108,8 @@ func StartWith(t testing.TB, o Options) *Cluster {
 	}
 	if now == nil {
 		now = time.Now
+	} else if o.Process.Enable {
+		t.Fatal("keysystemtest: a keyserver in a child process keeps the system clock")
 	}
 	if l == (policy.Lifetimes{}) {
 		l = policy.DefaultLifetimes
@@ -118,7 +126,7 @@ func StartWith(t testing.TB, o Options) *Cluster {
 	if err := keyserver.Install(sup, []byte(setup), set); err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, SetupYAML: setup, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now}
+	c := &Cluster{t: t, SetupYAML: setup, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now, process: o.Process}
 	// The first listener takes port 0 and the server keeps it: a port
 	// chosen beforehand could be taken before the server binds it.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Supervisor().IP, "0"))
@@ -145,9 +153,14 @@ func (c *Cluster) StartServer() {
 	c.serve(l)
 }
 
-// serve runs a keyserver loaded from the supervisor's files on l.
+// serve runs a keyserver loaded from the supervisor's files on l, in this
+// process or in a child.
 func (c *Cluster) serve(l net.Listener) {
 	c.t.Helper()
+	if c.process.Enable {
+		c.spawn(l)
+		return
+	}
 	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, keyserver.Options{Logf: c.t.Logf, Now: c.now})
 	if err != nil {
 		l.Close()
@@ -160,6 +173,10 @@ func (c *Cluster) serve(l net.Listener) {
 
 // StopServer stops the keyserver and waits for it to finish.
 func (c *Cluster) StopServer() {
+	if c.child != nil {
+		c.stopChild()
+		return
+	}
 	if c.cancel == nil {
 		return
 	}
@@ -170,7 +187,7 @@ func (c *Cluster) StopServer() {
 	c.cancel = nil
 }
 
-// Server is the running keyserver.
+// Server is the running keyserver; nil when it runs in a child process.
 func (c *Cluster) Server() *keyserver.Server { return c.server }
 
 // Authority is the named authority of set; a test without it cannot go on.

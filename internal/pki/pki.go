@@ -137,11 +137,36 @@ const Backdate = time.Minute
 // checking the request's self-signature. Only the key is taken from the
 // request; subject and names come from g.
 func SignTLS(ca crypto.Signer, caCert *x509.Certificate, csrPEM []byte, g TLSGrant, now time.Time) (*x509.Certificate, error) {
+	issued, err := SignTLSDER(ca, caCert, csrPEM, g, now)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(issued.DER)
+}
+
+// SignTLSDER is SignTLS without parsing the certificate back, for a caller
+// that only passes it on (the keyserver).
+func SignTLSDER(ca crypto.Signer, caCert *x509.Certificate, csrPEM []byte, g TLSGrant, now time.Time) (*Issued, error) {
 	csr, err := ParseCSR(csrPEM)
 	if err != nil {
 		return nil, err
 	}
-	return IssueTLS(ca, caCert, csr.PublicKey, g, now)
+	return IssueTLSDER(ca, caCert, csr.PublicKey, g, now)
+}
+
+// Issued is a certificate as it was signed: its DER, and what it says
+// that callers report (serial, expiry, the certified key), taken from what
+// went into it rather than by parsing it back.
+type Issued struct {
+	DER      []byte
+	Serial   *big.Int
+	NotAfter time.Time
+	SPKI     []byte // the SubjectPublicKeyInfo, DER, as in the certificate
+}
+
+// PEM is the certificate as PEM.
+func (i *Issued) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: i.DER})
 }
 
 // ParseCSR decodes one PEM certificate request and checks its
@@ -169,6 +194,35 @@ func ParseCSR(csrPEM []byte) (*x509.CertificateRequest, error) {
 
 // IssueTLS issues a certificate for pub directly (spire's local admin path).
 func IssueTLS(ca crypto.Signer, caCert *x509.Certificate, pub crypto.PublicKey, g TLSGrant, now time.Time) (*x509.Certificate, error) {
+	issued, err := IssueTLSDER(ca, caCert, pub, g, now)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(issued.DER)
+}
+
+// IssueTLSDER is IssueTLS without parsing the certificate back.
+// x509.CreateCertificate has checked its signature already.
+func IssueTLSDER(ca crypto.Signer, caCert *x509.Certificate, pub crypto.PublicKey, g TLSGrant, now time.Time) (*Issued, error) {
+	tmpl, err := TLSTemplate(pub, g, now)
+	if err != nil {
+		return nil, err
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, pub, ca)
+	if err != nil {
+		return nil, err
+	}
+	// The certificate holds whole seconds.
+	return &Issued{DER: der, Serial: tmpl.SerialNumber, NotAfter: tmpl.NotAfter.UTC().Truncate(time.Second), SPKI: spki}, nil
+}
+
+// TLSTemplate is the certificate IssueTLS signs for pub under g, with a
+// fresh random serial: all of it but the issuer and the signature.
+func TLSTemplate(pub crypto.PublicKey, g TLSGrant, now time.Time) (*x509.Certificate, error) {
 	if g.Lifetime <= 0 {
 		return nil, errors.New("grant has no lifetime")
 	}
@@ -210,11 +264,7 @@ func IssueTLS(ca crypto.Signer, caCert *x509.Certificate, pub crypto.PublicKey, 
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, pub, ca)
-	if err != nil {
-		return nil, err
-	}
-	return x509.ParseCertificate(der)
+	return tmpl, nil
 }
 
 func acceptableKey(pub crypto.PublicKey) error {

@@ -1,7 +1,10 @@
 package pki
 
 import (
+	"bytes"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -152,5 +155,33 @@ func TestMakeNamedCSR(t *testing.T) {
 	}
 	if csr.Subject.CommonName != "user:alice" || csr.CheckSignature() != nil || !key.PublicKey.Equal(csr.PublicKey) {
 		t.Errorf("CN %q, signature %v, key matches %v", csr.Subject.CommonName, csr.CheckSignature(), key.PublicKey.Equal(csr.PublicKey))
+	}
+}
+
+// What IssueTLSDER reports without parsing is what the certificate says,
+// for every accepted key type.
+func TestIssueTLSDERDescribesItsCertificate(t *testing.T) {
+	caKey, caCert := testCA(t)
+	ecKey, _ := NewKey()
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pub := range []crypto.PublicKey{ecKey.Public(), edPub, rsaKey.Public()} {
+		issued, err := IssueTLSDER(caKey, caCert, pub, TLSGrant{CommonName: "n", Usage: ClientAuth, Lifetime: time.Hour}, time.Now())
+		if err != nil {
+			t.Fatalf("%T: %v", pub, err)
+		}
+		cert, err := ParseCert(issued.PEM())
+		if err != nil {
+			t.Fatalf("%T: %v", pub, err)
+		}
+		if !bytes.Equal(cert.RawSubjectPublicKeyInfo, issued.SPKI) || cert.SerialNumber.Cmp(issued.Serial) != 0 || !cert.NotAfter.Equal(issued.NotAfter) {
+			t.Errorf("%T: reported serial %x, expiry %v, key info %x; the certificate has %x, %v, %x", pub, issued.Serial, issued.NotAfter, issued.SPKI, cert.SerialNumber, cert.NotAfter, cert.RawSubjectPublicKeyInfo)
+		}
+		if err := cert.CheckSignatureFrom(caCert); err != nil {
+			t.Errorf("%T: %v", pub, err)
+		}
 	}
 }
