@@ -43,7 +43,10 @@ type file struct {
 }
 
 // Store is the durable set of issued tokens. Every change is written to disk
-// (temporary file, fsync, rename) before it takes effect for callers.
+// (temporary file, fsync, rename) before the call that made it returns.
+// The store's lock is not held while writing, and concurrent changes share
+// one write (group commit): admitting or redeeming many tokens at once
+// costs a write per round, not a write per token.
 type Store struct {
 	path string
 	now  func() time.Time
@@ -51,6 +54,10 @@ type Store struct {
 	mu       sync.Mutex
 	entries  map[string]*entry // by hash
 	reserved map[string]bool   // hashes being redeemed right now
+	changes  uint64            // changes made to entries
+
+	saveMu sync.Mutex // one write at a time
+	saved  uint64     // changes known to be on disk (guarded by saveMu)
 }
 
 // Open loads the store at path, creating an empty one if the file is absent.
@@ -80,18 +87,41 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	return s, nil
 }
 
-// save writes every entry; callers hold mu.
-func (s *Store) save() error {
-	f := file{Version: 1}
-	for _, e := range s.entries {
-		f.Tokens = append(f.Tokens, e)
+// changed counts a change to entries and returns its number, for persist;
+// callers hold mu.
+func (s *Store) changed() uint64 {
+	s.changes++
+	return s.changes
+}
+
+// persist makes every change up to number upTo durable. Whoever holds
+// saveMu writes everything changed so far, so callers queued behind one
+// write usually find their change covered by it. A failed write fails only
+// its writer: the next caller writes again.
+func (s *Store) persist(upTo uint64) error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if s.saved >= upTo {
+		return nil
 	}
+	s.mu.Lock()
+	f := file{Version: 1, Tokens: make([]*entry, 0, len(s.entries))}
+	for _, e := range s.entries {
+		c := *e // entries change under mu; the copy is written without it
+		f.Tokens = append(f.Tokens, &c)
+	}
+	covered := s.changes
+	s.mu.Unlock()
 	sort.Slice(f.Tokens, func(i, j int) bool { return f.Tokens[i].Issued.Before(f.Tokens[j].Issued) })
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(s.path, data, 0o600)
+	if err := renameio.WriteFile(s.path, data, 0o600); err != nil {
+		return err
+	}
+	s.saved = covered
+	return nil
 }
 
 // Issue creates a token for principal, valid for ttl. Expired entries are
@@ -103,7 +133,6 @@ func (s *Store) Issue(principal string, ttl time.Duration) (string, time.Time, e
 	}
 	now := s.now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for h, e := range s.entries {
 		if !now.Before(e.Expires) && !s.reserved[h] {
 			delete(s.entries, h)
@@ -111,8 +140,16 @@ func (s *Store) Issue(principal string, ttl time.Duration) (string, time.Time, e
 	}
 	e := &entry{Hash: hash(tok), Principal: principal, Issued: now, Expires: now.Add(ttl)}
 	s.entries[e.Hash] = e
-	if err := s.save(); err != nil {
+	change := s.changed()
+	s.mu.Unlock()
+	// Until persist returns nobody knows the token, so it cannot be
+	// redeemed before it is durable. If the write fails, another caller's
+	// write may still have stored the entry: harmless, as nobody ever
+	// learns the token and it expires.
+	if err := s.persist(change); err != nil {
+		s.mu.Lock()
 		delete(s.entries, e.Hash)
+		s.mu.Unlock()
 		return "", time.Time{}, fmt.Errorf("storing token: %w", err)
 	}
 	return tok, e.Expires, nil
@@ -170,20 +207,33 @@ func (c *Claim) CommitFor(key string) error {
 	}
 	s := c.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if c.done {
+		s.mu.Unlock()
 		return errors.New("the token's claim has already ended")
 	}
 	c.done = true
-	defer delete(s.reserved, c.hash)
 	e := s.entries[c.hash]
 	if e == nil {
+		delete(s.reserved, c.hash)
+		s.mu.Unlock()
 		return ErrUnknown
 	}
 	now := s.now()
 	e.Used, e.Key = &now, key
-	if err := s.save(); err != nil {
+	change := s.changed()
+	s.mu.Unlock()
+	// The token stays reserved until its use is durable: meanwhile every
+	// other attempt to redeem it fails with ErrBusy, and it is not purged.
+	err := s.persist(change)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.reserved, c.hash)
+	if err != nil {
+		// Another caller's write may have stored the use anyway; then,
+		// after a restart, the token is spent, or a replay for this key:
+		// refusing is the safe side.
 		e.Used, e.Key = nil, ""
+		s.changed()
 		return fmt.Errorf("recording token use: %w", err)
 	}
 	return nil
