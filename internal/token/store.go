@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -117,7 +118,7 @@ func (s *Store) persist(upTo uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := renameio.WriteFile(s.path, data, 0o600); err != nil {
+	if err := renameio.WriteFile(s.path, data, 0o600, renameio.WithTempDir(filepath.Dir(s.path))); err != nil {
 		return err
 	}
 	s.saved = covered
