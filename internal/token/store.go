@@ -30,7 +30,20 @@ type entry struct {
 	// Key identifies the key the token's identity was issued for, so the
 	// same node can repeat a redemption whose response it lost.
 	Key string `json:"key,omitempty"`
+	// encoded is the entry as the file holds it, kept until the entry
+	// changes (guarded by Store.mu), so a write encodes only what changed.
+	encoded []byte
 }
+
+// Lines of the file around the entries: what json.MarshalIndent(file, "",
+// "  ") writes, so files written before read the same.
+const (
+	entryIndent = "    "
+	fileHead    = "{\n  \"version\": 1,\n  \"tokens\": [\n" + entryIndent
+	entrySep    = ",\n" + entryIndent
+	fileTail    = "\n  ]\n}"
+	emptyFile   = "{\n  \"version\": 1,\n  \"tokens\": []\n}"
+)
 
 // ReplayWindow is how long after its use a token may be redeemed again for
 // the same key: long enough for a node's retry after a lost response,
@@ -105,18 +118,40 @@ func (s *Store) persist(upTo uint64) error {
 	if s.saved >= upTo {
 		return nil
 	}
+	type encoded struct {
+		issued time.Time
+		data   []byte
+	}
 	s.mu.Lock()
-	f := file{Version: 1, Tokens: make([]*entry, 0, len(s.entries))}
+	all := make([]encoded, 0, len(s.entries))
 	for _, e := range s.entries {
-		c := *e // entries change under mu; the copy is written without it
-		f.Tokens = append(f.Tokens, &c)
+		if e.encoded == nil {
+			data, err := json.MarshalIndent(e, entryIndent, "  ")
+			if err != nil {
+				s.mu.Unlock()
+				return err
+			}
+			e.encoded = data
+		}
+		all = append(all, encoded{e.Issued, e.encoded})
 	}
 	covered := s.changes
 	s.mu.Unlock()
-	sort.Slice(f.Tokens, func(i, j int) bool { return f.Tokens[i].Issued.Before(f.Tokens[j].Issued) })
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
+	sort.Slice(all, func(i, j int) bool { return all[i].issued.Before(all[j].issued) })
+	data := []byte(emptyFile)
+	if len(all) > 0 {
+		size := len(fileHead) + len(fileTail)
+		for _, e := range all {
+			size += len(e.data) + len(entrySep)
+		}
+		data = append(make([]byte, 0, size), fileHead...)
+		for i, e := range all {
+			if i > 0 {
+				data = append(data, entrySep...)
+			}
+			data = append(data, e.data...)
+		}
+		data = append(data, fileTail...)
 	}
 	if err := renameio.WriteFile(s.path, data, 0o600, renameio.WithTempDir(filepath.Dir(s.path))); err != nil {
 		return err
@@ -220,7 +255,7 @@ func (c *Claim) CommitFor(key string) error {
 		return ErrUnknown
 	}
 	now := s.now()
-	e.Used, e.Key = &now, key
+	e.Used, e.Key, e.encoded = &now, key, nil
 	change := s.changed()
 	s.mu.Unlock()
 	// The token stays reserved until its use is durable: meanwhile every
@@ -233,7 +268,7 @@ func (c *Claim) CommitFor(key string) error {
 		// Another caller's write may have stored the use anyway; then,
 		// after a restart, the token is spent, or a replay for this key:
 		// refusing is the safe side.
-		e.Used, e.Key = nil, ""
+		e.Used, e.Key, e.encoded = nil, "", nil
 		s.changed()
 		return fmt.Errorf("recording token use: %w", err)
 	}
