@@ -7,7 +7,7 @@
 // admission token the admin issued through the API. Only tests import it;
 // the full measurement is
 //
-//	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x
+//	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x -timeout 30m
 package scale
 
 import (
@@ -169,6 +169,9 @@ func Run(t testing.TB, o Options) Result {
 	}
 	if o.Masters == 0 {
 		o.Masters = defaultMasters(o.Nodes)
+	}
+	if o.Masters > o.Nodes {
+		t.Fatalf("scale: %d masters among %d nodes", o.Masters, o.Nodes)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Minute

@@ -40,7 +40,7 @@ func TestSetupValidates(t *testing.T) {
 // as the open-file limit allows, and reports ns per node (tokens and
 // credentials), the total, and the keyserver's grants per second. Run:
 //
-//	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x
+//	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x -timeout 30m
 func BenchmarkAdmission(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
