@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -58,9 +59,13 @@ type Result struct {
 	// CPU is the processor time this process spent (user and system) on
 	// Issue and Admit: the keyserver's and every node's together, as all
 	// run here.
-	CPU     time.Duration
-	Grants  int // grants the keyserver audited for the nodes
-	Retries int // failed attempts the agents logged (and retried)
+	CPU time.Duration
+	// Goroutines is the most seen while agents ran (sampled as each became
+	// ready); MaxRSS the process's peak resident memory.
+	Goroutines int
+	MaxRSS     int64 // bytes
+	Grants     int   // grants the keyserver audited for the nodes
+	Retries    int   // failed attempts the agents logged (and retried)
 }
 
 // Total is the admission proper: issuing the tokens, then every node
@@ -74,9 +79,10 @@ func (r Result) NsPerNode() float64 { return float64(r.Total().Nanoseconds()) / 
 func (r Result) GrantsPerSecond() float64 { return float64(r.Grants) / r.Admit.Seconds() }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%d nodes (%d masters, window %d): total %v (tokens %v, credentials %v), %.0f ns/node, %d grants, %.0f grants/s, %d retries, CPU %v (%v/node); keyserver started in %v",
+	return fmt.Sprintf("%d nodes (%d masters, window %d): total %v (tokens %v, credentials %v), %.0f ns/node, %d grants, %.0f grants/s, %d retries, CPU %v (%v/node), %d goroutines, %d MiB peak RSS; keyserver started in %v",
 		r.Nodes, r.Masters, r.Window, r.Total().Round(time.Millisecond), r.Issue.Round(time.Millisecond), r.Admit.Round(time.Millisecond),
-		r.NsPerNode(), r.Grants, r.GrantsPerSecond(), r.Retries, r.CPU.Round(time.Millisecond), (r.CPU / time.Duration(r.Nodes)).Round(time.Microsecond), r.Start.Round(time.Millisecond))
+		r.NsPerNode(), r.Grants, r.GrantsPerSecond(), r.Retries, r.CPU.Round(time.Millisecond), (r.CPU / time.Duration(r.Nodes)).Round(time.Microsecond),
+		r.Goroutines, r.MaxRSS>>20, r.Start.Round(time.Millisecond))
 }
 
 // cpuTime is the processor time the process has spent so far.
@@ -86,6 +92,15 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// maxRSS is the process's peak resident memory so far, in bytes.
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // Linux reports KiB
 }
 
 // First is the first node's address; node i (from 0) has First + i.
@@ -204,9 +219,10 @@ func Run(t testing.TB, o Options) Result {
 	}
 
 	t0, cpu0 = time.Now(), cpuTime()
-	waitReady(t, nodes, res.Window, o.Timeout)
+	res.Goroutines = waitReady(t, nodes, res.Window, o.Timeout)
 	res.Admit = time.Since(t0)
 	res.CPU += cpuTime() - cpu0
+	res.MaxRSS = maxRSS()
 
 	audited := checkAudit(t, c, nodes)
 	res.Grants = audited.grants
@@ -306,13 +322,14 @@ func install(t testing.TB, c *keysystemtest.Cluster, nodes []*node, tokens []str
 // waitReady starts the agents, at most window at once, and waits until
 // every one is ready. A ready agent is stopped, which closes its
 // connections: a node that holds everything has nothing more to ask for a
-// month, and its sockets are needed by the nodes after it.
-func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) {
+// month, and its sockets are needed by the nodes after it. It returns the
+// most goroutines seen.
+func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	slots := make(chan struct{}, window)
-	var ready atomic.Int64
+	var ready, goroutines atomic.Int64
 	var wg sync.WaitGroup
 	for _, n := range nodes {
 		select {
@@ -335,6 +352,12 @@ func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) {
 			select {
 			case <-n.agent.Ready():
 				ready.Add(1)
+				for g := int64(runtime.NumGoroutine()); ; {
+					seen := goroutines.Load()
+					if g <= seen || goroutines.CompareAndSwap(seen, g) {
+						break
+					}
+				}
 			case <-ctx.Done():
 			}
 			stop()
@@ -343,7 +366,7 @@ func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) {
 	}
 	wg.Wait()
 	if int(ready.Load()) == len(nodes) {
-		return
+		return int(goroutines.Load())
 	}
 	var late []string
 	for _, n := range nodes {
@@ -352,6 +375,7 @@ func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) {
 		}
 	}
 	t.Fatalf("after %v, %d of %d nodes are ready; the first not ready:\n%s", timeout, ready.Load(), len(nodes), strings.Join(late, "\n"))
+	return 0
 }
 
 // audited is what the keyserver's audit log says of the nodes.

@@ -56,6 +56,7 @@ func BenchmarkAdmission(b *testing.B) {
 			b.ReportMetric(res.GrantsPerSecond(), "grants/s")
 			b.ReportMetric(float64(res.Retries), "retries")
 			b.ReportMetric(float64(res.CPU.Nanoseconds())/float64(res.Nodes), "cpu-ns/node")
+			b.ReportMetric(float64(res.MaxRSS>>20), "peak-MiB")
 		})
 	}
 }
