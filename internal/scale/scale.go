@@ -41,9 +41,9 @@ type Options struct {
 	Nodes   int // masters and workers to admit (the supervisor is not one of them)
 	Masters int // default: an odd number, about one per 500 nodes, at least 3
 	// Window bounds how many agents are admitting at once: an agent starts
-	// when one before it is ready. 0: all at once, as far as the process's
-	// open-file limit allows (each admitting node holds a connection at
-	// both ends, both in this process).
+	// when one before it is ready. 0: DefaultWindow. It is also bounded by
+	// the process's open-file limit (each admitting node holds a
+	// connection at both ends, both in this process).
 	Window int
 	// Timeout bounds the whole admission (default 10 minutes).
 	Timeout time.Duration
@@ -142,6 +142,15 @@ func defaultMasters(n int) int {
 	return min(n, max(3, n/500|1))
 }
 
+// DefaultWindow is how many agents admit at once by default: up to 1,000
+// nodes all at once. More at once gain nothing once the processors are
+// busy, and 4,872 at once (what the open-file limit of 20,000 allows) on 2
+// busy cores made TLS handshakes outlast their 10 s timeout, SYNs overflow
+// the listen backlog, and requests their 30 s deadline; the agents backed
+// off for minutes, and after 10 minutes some of 10,000 were still not
+// ready.
+const DefaultWindow = 1000
+
 // fdsPerNode is how many files an admitting node holds open at most: its
 // connection's two ends, a second connection while the first closes
 // (identity changes make the agent reconnect), and a file it writes.
@@ -152,9 +161,10 @@ const fdReserve = 512
 
 // window is how many agents can admit at once within the open-file limit.
 func window(want, nodes int) int {
-	if want <= 0 || want > nodes {
-		want = nodes
+	if want <= 0 {
+		want = DefaultWindow
 	}
+	want = min(want, nodes)
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
 		// The runtime already raised the soft limit to the hard one.

@@ -36,8 +36,8 @@ func TestSetupValidates(t *testing.T) {
 	}
 }
 
-// BenchmarkAdmission admits 100, 1,000 and 10,000 nodes, all at once as far
-// as the open-file limit allows, and reports ns per node (tokens and
+// BenchmarkAdmission admits 100, 1,000 and 10,000 nodes, at most
+// DefaultWindow at once, and reports ns per node (tokens and
 // credentials), the total, and the keyserver's grants per second. Run:
 //
 //	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x -timeout 30m
