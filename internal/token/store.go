@@ -65,10 +65,17 @@ type Store struct {
 	path string
 	now  func() time.Time
 
-	mu       sync.Mutex
-	entries  map[string]*entry // by hash
-	reserved map[string]bool   // hashes being redeemed right now
-	changes  uint64            // changes made to entries
+	mu      sync.Mutex
+	entries map[string]*entry // by hash
+	// order holds the entries in the order they were issued (and some
+	// purged since, which persist drops), so a write need not sort the
+	// whole store.
+	order []*entry
+	// purgeAt is when the earliest entry expires: Issue purges expired
+	// entries only from then, not by scanning the store on every call.
+	purgeAt  time.Time
+	reserved map[string]bool // hashes being redeemed right now
+	changes  uint64          // changes made to entries
 
 	saveMu sync.Mutex // one write at a time
 	saved  uint64     // changes known to be on disk (guarded by saveMu)
@@ -97,7 +104,10 @@ func Open(path string, now func() time.Time) (*Store, error) {
 			return nil, fmt.Errorf("token store %s is corrupt: entry %d is empty", path, i)
 		}
 		s.entries[e.Hash] = e
+		s.order = append(s.order, e)
 	}
+	sort.SliceStable(s.order, func(i, j int) bool { return s.order[i].Issued.Before(s.order[j].Issued) })
+	s.purgeAt = s.earliestExpiry()
 	return s, nil
 }
 
@@ -124,7 +134,12 @@ func (s *Store) persist(upTo uint64) error {
 	}
 	s.mu.Lock()
 	all := make([]encoded, 0, len(s.entries))
-	for _, e := range s.entries {
+	kept := s.order[:0]
+	for _, e := range s.order {
+		if s.entries[e.Hash] != e {
+			continue // purged, or rolled back
+		}
+		kept = append(kept, e)
 		if e.encoded == nil {
 			data, err := json.MarshalIndent(e, entryIndent, "  ")
 			if err != nil {
@@ -135,9 +150,13 @@ func (s *Store) persist(upTo uint64) error {
 		}
 		all = append(all, encoded{e.Issued, e.encoded})
 	}
+	clear(s.order[len(kept):])
+	s.order = kept
 	covered := s.changes
 	s.mu.Unlock()
-	sort.Slice(all, func(i, j int) bool { return all[i].issued.Before(all[j].issued) })
+	// Already in order but for calls that took their time concurrently
+	// and locked in another order: the sort only checks.
+	sort.SliceStable(all, func(i, j int) bool { return all[i].issued.Before(all[j].issued) })
 	data := []byte(emptyFile)
 	if len(all) > 0 {
 		size := len(fileHead) + len(fileTail)
@@ -169,13 +188,20 @@ func (s *Store) Issue(principal string, ttl time.Duration) (string, time.Time, e
 	}
 	now := s.now()
 	s.mu.Lock()
-	for h, e := range s.entries {
-		if !now.Before(e.Expires) && !s.reserved[h] {
-			delete(s.entries, h)
+	if !now.Before(s.purgeAt) {
+		for h, e := range s.entries {
+			if !now.Before(e.Expires) && !s.reserved[h] {
+				delete(s.entries, h)
+			}
 		}
+		s.purgeAt = s.earliestExpiry()
 	}
 	e := &entry{Hash: hash(tok), Principal: principal, Issued: now, Expires: now.Add(ttl)}
 	s.entries[e.Hash] = e
+	s.order = append(s.order, e)
+	if s.purgeAt.IsZero() || e.Expires.Before(s.purgeAt) {
+		s.purgeAt = e.Expires
+	}
 	change := s.changed()
 	s.mu.Unlock()
 	// Until persist returns nobody knows the token, so it cannot be
@@ -189,6 +215,18 @@ func (s *Store) Issue(principal string, ttl time.Duration) (string, time.Time, e
 		return "", time.Time{}, fmt.Errorf("storing token: %w", err)
 	}
 	return tok, e.Expires, nil
+}
+
+// earliestExpiry is when the first entry expires (zero: none); callers
+// hold mu.
+func (s *Store) earliestExpiry() time.Time {
+	var first time.Time
+	for _, e := range s.entries {
+		if first.IsZero() || e.Expires.Before(first) {
+			first = e.Expires
+		}
+	}
+	return first
 }
 
 // Claim is a token held for one redemption: Commit spends it, Release gives
