@@ -4,7 +4,8 @@
 // workers, each on a loopback address of its own (127.1.0.0 upwards), so
 // the keyserver's address binding holds; every node runs the real
 // keyclient Agent in this process, with a root folder of its own and one
-// admission token the admin issued through the API. Only tests import it;
+// admission token the admin issued through the API, up to DefaultWindow
+// admitting at once. Only tests import it;
 // the full measurement is
 //
 //	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x -timeout 30m
