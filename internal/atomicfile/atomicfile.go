@@ -8,6 +8,7 @@ package atomicfile
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/google/renameio/v2"
 )
@@ -36,7 +37,7 @@ func WriteNew(path string, data []byte, mode os.FileMode) error {
 // renameio.WriteFile, which keeps the mode of the file it replaces, however
 // loose, and not subject to the umask either.
 func Replace(path string, data []byte, mode os.FileMode) error {
-	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(mode))
+	f, err := renameio.NewPendingFile(path, renameio.WithStaticPermissions(mode), beside(path))
 	if err != nil {
 		return err
 	}
@@ -46,3 +47,9 @@ func Replace(path string, data []byte, mode os.FileMode) error {
 	}
 	return f.CloseAtomicallyReplace()
 }
+
+// beside puts the temporary file in path's own folder. Without it renameio
+// first probes whether $TMPDIR is on the same filesystem as path, creating,
+// renaming and removing two files on every write (and an inode on /tmp's
+// filesystem each time, for a write that is not there).
+func beside(path string) renameio.Option { return renameio.WithTempDir(filepath.Dir(path)) }

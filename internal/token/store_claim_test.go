@@ -1,6 +1,7 @@
 package token
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,5 +75,39 @@ func TestOpenNullEntry(t *testing.T) {
 	}()
 	if _, err := Open(path, time.Now); err == nil {
 		t.Error("Open accepted a null entry")
+	}
+}
+
+// The store writes each entry's encoding once and keeps it until the entry
+// changes; the file is still what json.MarshalIndent makes of it all.
+func TestFileIsIndentedJSONOfEveryEntry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	s, _ := Open(path, time.Now)
+	var toks []string
+	for _, p := range []string{"a", "b", "c"} {
+		tok, _, err := s.Issue(p, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	c, _ := s.Reserve(toks[1])
+	if err := c.CommitFor("key"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("%v in:\n%s", err, data)
+	}
+	want, _ := json.MarshalIndent(f, "", "  ")
+	if string(data) != string(want) {
+		t.Errorf("file:\n%s\nwant:\n%s", data, want)
+	}
+	if len(f.Tokens) != 3 || f.Tokens[1].Principal != "b" || f.Tokens[1].Used == nil || f.Tokens[1].Key != "key" || f.Tokens[0].Used != nil {
+		t.Errorf("entries %+v %+v %+v", f.Tokens[0], f.Tokens[1], f.Tokens[2])
 	}
 }

@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +215,51 @@ func TestReplayForSameKeyWithinWindow(t *testing.T) {
 	}
 	if _, err := s2.Reserve(tok2); !errors.Is(err, ErrUsed) {
 		t.Fatalf("keyless replay = %v, want ErrUsed", err)
+	}
+}
+
+// Concurrent issues and redemptions share writes; each is on disk once its
+// call returns, whichever call's write carried it.
+func TestConcurrentChangesAreDurable(t *testing.T) {
+	s, path, c := newStore(t)
+	const n = 64
+	issued, spent := make([]string, n), make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if issued[i], _, err = s.Issue(fmt.Sprintf("kept%d", i), time.Hour); err != nil {
+				errs <- err
+			}
+			if spent[i], _, err = s.Issue(fmt.Sprintf("spent%d", i), time.Hour); err != nil {
+				errs <- err
+			}
+			if _, err := redeem(s, spent[i]); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s2, err := Open(path, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.Outstanding(); got != n {
+		t.Errorf("after reopening, %d tokens outstanding; want %d", got, n)
+	}
+	for i := range n {
+		if _, err := redeem(s2, spent[i]); !errors.Is(err, ErrUsed) {
+			t.Errorf("spent token %d after reopening: %v, want ErrUsed", i, err)
+		}
+		if p, err := redeem(s2, issued[i]); err != nil || p != fmt.Sprintf("kept%d", i) {
+			t.Errorf("kept token %d after reopening = %q, %v", i, p, err)
+		}
 	}
 }
