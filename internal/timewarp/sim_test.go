@@ -21,6 +21,7 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
 	"homeworld.dev/homeworld/internal/keyclient"
+	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/pki"
@@ -41,12 +42,23 @@ var epoch = time.Date(2031, time.March, 1, 0, 0, 0, 0, time.UTC)
 // retries are timed by the agent, not by it.
 const maxSleep = time.Hour
 
+// grain is the simulation's timer slack: an agent is woken at the first
+// whole minute (since epoch) at or after the moment it asked for, as a
+// busy host might wake it late. While the supervisor is down, every node
+// has some credential whose retry is due every few seconds to minutes
+// (backoff from 2 s doubling to 5 min, jittered); waking each agent at
+// most once a minute, to attempt all that is due at once, is what makes
+// hundreds of simulated days affordable. It delays a renewal by under a
+// minute, against lifetimes of 30 days and more.
+const grain = time.Minute
+
 // sim is a cluster on a fake clock: keysystemtest's keyserver and a
 // keyclient for each of its nodes, which the simulation steps itself.
 type sim struct {
 	t       *testing.T
 	clk     *clock.Fake
 	cluster *keysystemtest.Cluster
+	sup     *supervisor
 	nodes   []*node
 	// boundaries of the supervisor's outages, in order; down while in one.
 	boundaries []boundary
@@ -109,12 +121,17 @@ type left struct {
 
 // simOptions shape a simulation.
 type simOptions struct {
-	seed   uint64
-	record bool // keep the expiry metric's series for promtool
+	seed uint64
+	// retryMax caps the agents' backoff, as keyclient.Options.RetryMax
+	// (production: 5 minutes).
+	retryMax time.Duration
+	record   bool // keep the expiry metric's series for promtool
 }
 
 // newSim starts the keyserver on a fake clock at epoch, admits every node
-// and makes its agent; nothing has run yet.
+// and makes its agent; nothing has run yet. The cluster's own keyserver
+// only admits the nodes: the simulation's keyserver is the supervisor's,
+// from the same files.
 func newSim(t *testing.T, o simOptions) *sim {
 	t.Helper()
 	clk := clock.NewFake(epoch)
@@ -124,7 +141,7 @@ func newSim(t *testing.T, o simOptions) *sim {
 		s.series = map[seriesKey][]point{}
 	}
 	supervisor := c.Config.FQDN(c.Config.Supervisor())
-	for i, cn := range c.Config.Nodes {
+	for _, cn := range c.Config.Nodes {
 		l := layout.Node{Root: filepath.Join(t.TempDir(), cn.Hostname)}
 		if err := keyclient.InstallTrust(l, supervisor, c.ClusterCAPEM()); err != nil {
 			t.Fatal(err)
@@ -139,15 +156,19 @@ func newSim(t *testing.T, o simOptions) *sim {
 				n.creds = append(n.creds, cred)
 			}
 		}
+		s.nodes = append(s.nodes, n)
+	}
+	c.StopServer()
+	s.sup = startSupervisor(t, c, keyserver.Options{Logf: t.Logf, Now: clk.Now})
+	for i, n := range s.nodes {
 		a, err := keyclient.New(keyclient.Options{
-			Node: l, Keyserver: c.Addr, LocalAddr: cn.IP, Logf: n.log.logf,
-			Now: clk.Now, Rand: rand.New(rand.NewPCG(o.seed, uint64(i))), MaxSleep: maxSleep,
+			Node: n.layout, Keyserver: s.sup.Addr(), LocalAddr: n.cfg.IP, Logf: n.log.logf,
+			Now: clk.Now, Rand: rand.New(rand.NewPCG(o.seed, uint64(i))), MaxSleep: maxSleep, RetryMax: o.retryMax,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		n.agent = a
-		s.nodes = append(s.nodes, n)
 	}
 	return s
 }
@@ -159,7 +180,8 @@ func newSim(t *testing.T, o simOptions) *sim {
 // certificate is renewed late, at its end. The rest come at random: each
 // lasts 10 minutes to 7 days and follows the last by 2 hours to 45 days.
 // Whatever the draw, the supervisor is up at least 2 hours between
-// outages, far longer than the agents' longest backoff (5 minutes).
+// outages, longer than the agents' longest backoff (TestTimeWarp's
+// -retry-max).
 func (s *sim) scheduleOutages(rng *rand.Rand, from, until time.Time) []outage {
 	var out []outage
 	start := from.Add(time.Duration(0.62 * float64(policy.DefaultLifetimes.NodeCert)))
@@ -202,7 +224,7 @@ func (s *sim) run(until time.Time) {
 			if s.blocked {
 				d = max(d, time.Hour)
 			}
-			n.wake = now.Add(d)
+			n.wake = wakeAt(now.Add(d))
 			s.fig.steps++
 			s.observe(n, now)
 			s.record(n, now)
@@ -223,6 +245,12 @@ func (s *sim) run(until time.Time) {
 	}
 }
 
+// wakeAt rounds t up to the grain.
+func wakeAt(t time.Time) time.Time {
+	since := t.Sub(epoch)
+	return epoch.Add((since + grain - 1) / grain * grain)
+}
+
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
@@ -235,9 +263,9 @@ func (s *sim) setDown(down bool) {
 		return
 	}
 	if down {
-		s.cluster.StopServer()
+		s.sup.down()
 	} else {
-		s.cluster.StartServer()
+		s.sup.up()
 	}
 	s.down = down
 }
