@@ -64,7 +64,7 @@ type sim struct {
 	boundaries []boundary
 	down       bool
 	// blocked: the keyserver is gone for good (the alert scenario), so
-	// credentials may expire; agents are woken at most hourly meanwhile.
+	// credentials may expire; agents are woken every blockedWake.
 	blocked bool
 	fig     figures
 	series  map[seriesKey][]point // nil: not recorded
@@ -222,7 +222,7 @@ func (s *sim) run(until time.Time) {
 			}
 			d := n.agent.Step(ctx)
 			if s.blocked {
-				d = max(d, time.Hour)
+				d = max(d, blockedWake)
 			}
 			n.wake = wakeAt(now.Add(d))
 			s.fig.steps++
