@@ -68,7 +68,12 @@ type sim struct {
 	blocked bool
 	fig     figures
 	series  map[seriesKey][]point // nil: not recorded
+	// wallStart and reported: for progress lines, every progressEvery.
+	wallStart time.Time
+	reported  time.Time
 }
+
+const progressEvery = 50 * day
 
 type boundary struct {
 	at   time.Time
@@ -136,7 +141,7 @@ func newSim(t *testing.T, o simOptions) *sim {
 	t.Helper()
 	clk := clock.NewFake(epoch)
 	c := keysystemtest.StartAt(t, policy.DefaultLifetimes, clk.Now)
-	s := &sim{t: t, clk: clk, cluster: c, fig: figures{seed: o.seed, renewals: map[string]int{}, lifetimes: map[string]time.Duration{}, minLeft: map[string]left{}}}
+	s := &sim{t: t, clk: clk, cluster: c, wallStart: time.Now(), reported: epoch, fig: figures{seed: o.seed, renewals: map[string]int{}, lifetimes: map[string]time.Duration{}, minLeft: map[string]left{}}}
 	if o.record {
 		s.series = map[seriesKey][]point{}
 	}
@@ -232,6 +237,10 @@ func (s *sim) run(until time.Time) {
 		if !now.Before(until) {
 			s.fig.simulated = now.Sub(epoch)
 			return
+		}
+		if now.Sub(s.reported) >= progressEvery {
+			s.reported = now
+			s.t.Logf("%s: %d agent steps, %d attempts failed while down, %s wall time", s.day(now), s.fig.steps, s.fig.failedDown, time.Since(s.wallStart).Round(time.Second))
 		}
 		next := until
 		for _, n := range s.nodes {
