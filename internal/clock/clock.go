@@ -1,8 +1,11 @@
 // Package clock is a settable clock for tests. Code that reads the time
 // takes a `func() time.Time` (time.Now in production; token.Open,
-// keyserver.Options.Now, keyclient.Options.Now); a test passes a Fake's Now
-// instead and moves time forward with Advance, so expiry and renewal are
-// tested without sleeping. Only tests import it.
+// keyserver.Options.Now, keyclient.Options.Now and HandshakeNow,
+// keyapi.ClientConfig.Time); a test passes a Fake's Now instead and moves
+// time forward with Advance or Set, so expiry and renewal are tested without
+// sleeping. A Fake has no timers: code that sleeps offers a step to call
+// instead (keyclient.Agent.Step says how long it would sleep). Only tests
+// import it.
 package clock
 
 import (

@@ -32,6 +32,10 @@ type ClientConfig struct {
 	// to add what authenticates it (an Authorization: Negotiate header for
 	// the key gateway); an error aborts the call.
 	Authorize func(*http.Request) error
+	// Time is the clock the server's certificate is checked by in the
+	// handshake; default time.Now. A simulation passes its fake clock, so
+	// certificates issued on a simulated day are valid on that day.
+	Time func() time.Time
 }
 
 // Client talks to one keyserver.
@@ -64,6 +68,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		MinVersion:       tls.VersionTLS13,
 		ServerName:       cfg.ServerName,
 		RootCAs:          cfg.RootCAs,
+		Time:             cfg.Time,
 		VerifyConnection: func(cs tls.ConnectionState) error { return verifyMark(cs, cfg.ServerURI) },
 	}
 	if cfg.ClientCert != nil {

@@ -43,7 +43,19 @@ type Options struct {
 	// LocalAddr, if set, is the source address of requests.
 	LocalAddr string
 	Logf      func(format string, args ...any)
-	Now       func() time.Time
+	// Now is the agent's clock (default time.Now): of renewals, backoff
+	// and metrics.
+	Now func() time.Time
+	// HandshakeNow is the clock the keyserver's certificate is checked by
+	// in TLS handshakes; default Now, as on a real node, which has one
+	// clock. Tests that skew Now by more than the keyserver certificate's
+	// day set it to time.Now, so that the handshake still succeeds and
+	// the skew shows in the certificates received.
+	HandshakeNow func() time.Time
+	// Rand draws the renewal spread and the retry jitter; default a source
+	// seeded at random. A simulation seeds it to replay a run. Only the
+	// goroutine running the agent (Run, or Step's caller) uses it.
+	Rand *rand.Rand
 	// RetryMin and RetryMax bound the backoff after a failed attempt.
 	RetryMin, RetryMax time.Duration
 	// Refresh is how often downloaded files (CA certificates, configuration)
@@ -60,6 +72,12 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.HandshakeNow == nil {
+		o.HandshakeNow = o.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	if o.RetryMin == 0 {
 		o.RetryMin = 2 * time.Second
@@ -135,21 +153,23 @@ func New(opts Options) (*Agent, error) {
 	a := &Agent{opts: opts, states: map[string]*credState{}, readyCh: make(chan struct{})}
 	a.client, err = keyapi.NewClient(keyapi.ClientConfig{
 		Address: addr, ServerName: serverName, RootCAs: pool,
-		ClientCert: a.currentIdentity, LocalAddr: opts.LocalAddr,
+		ClientCert: a.currentIdentity, LocalAddr: opts.LocalAddr, Time: opts.HandshakeNow,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.metrics = newMetrics(a)
+	a.loadIdentity()
 	return a, nil
 }
 
-// Run converges until ctx ends.
+// Run converges until ctx ends: Step, then sleep as long as it says, by the
+// system's timers.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.client.Close()
-	a.loadIdentity()
+	a.loadIdentity() // again: the files may have changed since New
 	for {
-		wake := a.step(ctx)
+		wake := a.Step(ctx)
 		timer := time.NewTimer(wake)
 		select {
 		case <-ctx.Done():
@@ -164,9 +184,12 @@ func (a *Agent) Run(ctx context.Context) error {
 // valid for the first time.
 func (a *Agent) Ready() <-chan struct{} { return a.readyCh }
 
-// step makes one pass over the node's credentials, attempting what is due,
-// and returns how long to sleep before the next pass.
-func (a *Agent) step(ctx context.Context) time.Duration {
+// Step makes one pass over the node's credentials, attempting what is due,
+// and returns how long to sleep before the next pass. Run calls it in a
+// loop; a simulation on a fake clock (Options.Now) calls it instead and
+// moves its clock on by the duration returned, so the agent's sleeps and
+// backoff pass in simulated time. Calls must not overlap, nor overlap Run.
+func (a *Agent) Step(ctx context.Context) time.Duration {
 	now := a.opts.Now()
 	next := now.Add(a.opts.MaxSleep)
 	kind := a.readKind()
@@ -305,11 +328,11 @@ func (a *Agent) failed(c credential.Credential, st *credState, err error) {
 			backoff = a.opts.RetryMax
 		}
 		// Jitter spreads the retries of many nodes after a keyserver outage.
-		backoff = backoff/2 + rand.N(backoff/2+1)
+		backoff = backoff/2 + time.Duration(a.opts.Rand.Int64N(int64(backoff/2+1)))
 	}
 	st.nextAttempt = a.opts.Now().Add(backoff)
 	a.mu.Unlock()
-	a.metrics.attempt(c.Name, err)
+	a.metrics.attempt(c.Name, err, a.opts.Now())
 	if !blocked {
 		a.opts.Logf("keyclient: %s: %v (retrying in %s)", c.Name, err, backoff.Round(time.Millisecond))
 	}
@@ -320,7 +343,7 @@ func (a *Agent) succeeded(c credential.Credential, st *credState) {
 	st.failures, st.lastErr, st.nextAttempt = 0, nil, time.Time{}
 	st.fetchedAt = a.opts.Now()
 	a.mu.Unlock()
-	a.metrics.attempt(c.Name, nil)
+	a.metrics.attempt(c.Name, nil, a.opts.Now())
 	a.opts.Logf("keyclient: %s: obtained", c.Name)
 }
 

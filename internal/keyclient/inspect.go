@@ -45,7 +45,7 @@ func (a *Agent) inspect(c credential.Credential, st *credState, now time.Time) {
 	}
 	if !notAfter.Equal(st.expires) {
 		st.expires = notAfter
-		st.renewAt = renewPoint(notBefore, notAfter, renewFraction())
+		st.renewAt = renewPoint(notBefore, notAfter, a.renewFraction())
 	}
 	a.metrics.setExpiry(c.Name, notAfter)
 }

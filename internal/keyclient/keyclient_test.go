@@ -217,8 +217,8 @@ func TestMistypedTokenIsNotSent(t *testing.T) {
 // credentials fall due for renewal, and checks that the node keeps trying,
 // stays ready meanwhile, and renews every credential once the keyserver is
 // back, before any expires. Keyserver and node share a fake clock, moved
-// past the renewal point at once instead of waited for. It stays within
-// pki.Backdate of the system clock, by which TLS checks certificates.
+// past the renewal point at once instead of waited for; TLS checks
+// certificates by it too.
 func TestRenewalSurvivesOutage(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	l := policy.Lifetimes{Keygrant: 50 * time.Second, NodeCert: 45 * time.Second, SSHHost: 45 * time.Second, Admin: time.Hour, Token: time.Hour, User: time.Hour}

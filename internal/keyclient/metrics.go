@@ -72,14 +72,14 @@ func (m *metrics) setExpiry(name string, t time.Time) {
 	m.expiry.WithLabelValues(name).Set(float64(t.Unix()))
 }
 
-func (m *metrics) attempt(name string, err error) {
+func (m *metrics) attempt(name string, err error, now time.Time) {
 	result, ok := "ok", 1.0
 	if err != nil {
 		result, ok = "error", 0
 	}
 	m.attempts.WithLabelValues(name, result).Inc()
 	m.lastResult.WithLabelValues(name).Set(ok)
-	m.lastAttempt.WithLabelValues(name).SetToCurrentTime()
+	m.lastAttempt.WithLabelValues(name).Set(float64(now.UnixNano()) / 1e9)
 }
 
 // Handler serves /metrics and /readyz (200 when ready, else 503 with what

@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"homeworld.dev/homeworld/internal/pki"
@@ -19,7 +18,7 @@ const (
 
 // renewFraction picks when, as a fraction of its lifetime, to renew a
 // credential: about two thirds.
-func renewFraction() float64 { return renewEarliest + renewSpread*rand.Float64() }
+func (a *Agent) renewFraction() float64 { return renewEarliest + renewSpread*a.opts.Rand.Float64() }
 
 // issuedAt is when the keyserver issued a certificate by its own clock:
 // certificates are backdated by pki.Backdate to tolerate slow clocks.
@@ -86,13 +85,13 @@ func (a *Agent) checkFresh(notBefore, notAfter time.Time) error {
 // explainClock adds the likely cause to a handshake that failed because the
 // keyserver's certificate is outside its validity by this node's clock: a
 // clock that far off gets no certificate to estimate the skew from. The
-// handshake checks with the system clock (keyapi takes no other).
+// handshake checks by Options.HandshakeNow, normally the agent's clock.
 func (a *Agent) explainClock(err error) error {
 	var invalid x509.CertificateInvalidError
 	if !errors.As(err, &invalid) || invalid.Reason != x509.Expired || invalid.Cert == nil {
 		return err
 	}
-	now, cert := time.Now(), invalid.Cert
+	now, cert := a.opts.HandshakeNow(), invalid.Cert
 	var skew time.Duration
 	var how string
 	switch {

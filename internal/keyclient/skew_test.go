@@ -52,8 +52,11 @@ func TestFastClockBacksOffAndReportsSkew(t *testing.T) {
 	// The identity outlives the skew, so the node gets that far.
 	c := keysystemtest.Start(t, policy.Lifetimes{Keygrant: 100 * 24 * time.Hour, NodeCert: time.Hour, SSHHost: time.Hour, Admin: time.Hour, Token: time.Hour, User: time.Hour})
 	n := start(t, c, "worker1", install(t, c, "worker1", true), keyclient.Options{
-		Now:      func() time.Time { return time.Now().Add(skew) },
-		RetryMin: 20 * time.Millisecond, RetryMax: time.Hour, // never capped within the test
+		Now: func() time.Time { return time.Now().Add(skew) },
+		// The handshake by the system clock: by the node's, the
+		// keyserver's day-long certificate would look expired.
+		HandshakeNow: time.Now,
+		RetryMin:     20 * time.Millisecond, RetryMax: time.Hour, // never capped within the test
 	})
 	const failures = 5
 	who := fqdn(c, "worker1")
@@ -112,8 +115,9 @@ func TestFastClockAtAdmissionKeepsIdentity(t *testing.T) {
 	c := keysystemtest.Start(t, policy.Lifetimes{}) // identities live 40 days
 	l := install(t, c, "worker1", true)
 	n := start(t, c, "worker1", l, keyclient.Options{
-		Now:      func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) },
-		MaxSleep: 50 * time.Millisecond,
+		Now:          func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) },
+		HandshakeNow: time.Now, // as in TestFastClockBacksOffAndReportsSkew
+		MaxSleep:     50 * time.Millisecond,
 	})
 	n.waitFor(10*time.Second, "a request to fix the clock", func() bool {
 		return strings.Contains(n.logs.String(), "keyclient: node identity expired at ") &&

@@ -36,7 +36,10 @@ type Options struct {
 	Audit       *audit.Log
 	Deny        *DenyList // default: an empty list kept in memory
 	Logf        func(format string, args ...any)
-	Now         func() time.Time // default time.Now
+	// Now is the server's clock (default time.Now): of tokens, the audit
+	// log, the certificates it issues and the TLS handshake, which checks
+	// client certificates by it.
+	Now func() time.Time
 }
 
 // Server is a keyserver.
@@ -115,13 +118,14 @@ func (s *Server) ReopenAudit() error { return s.opts.Audit.Reopen() }
 // TLSConfig is the server side of the keyserver's TLS: TLS 1.3 only, a
 // certificate from clusterca for the supervisor's name marked as the
 // keyserver's, client certificates verified against keygranting when
-// offered, and HTTP/1.1 only: a node sends one batch per connection or a
-// few in a row, which HTTP/2's framing, flow control and goroutine per
-// stream make cost more server CPU per grant, not less
-// (BenchmarkIssuance).
+// offered, by the server's clock (Options.Now), and HTTP/1.1 only: a node
+// sends one batch per connection or a few in a row, which HTTP/2's framing,
+// flow control and goroutine per stream make cost more server CPU per
+// grant, not less (BenchmarkIssuance).
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS13,
+		Time:           s.opts.Now,
 		GetCertificate: s.certs.get,
 		ClientAuth:     tls.VerifyClientCertIfGiven,
 		ClientCAs:      s.clients,

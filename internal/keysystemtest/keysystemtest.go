@@ -79,10 +79,10 @@ func Start(t testing.TB, l policy.Lifetimes) *Cluster {
 	return StartAt(t, l, time.Now)
 }
 
-// StartAt is Start with the keyserver's clock: its tokens, certificates and
-// audit log go by now (a clock.Fake's Now, to test expiry without
-// sleeping). TLS handshakes still check certificates by the system clock,
-// which certificates tolerate up to pki.Backdate ahead of it.
+// StartAt is Start with the cluster's clock: the authorities, the
+// keyserver's tokens, certificates, audit log and TLS handshakes, and the
+// identities and clients the Cluster makes go by now (a clock.Fake's Now,
+// to test expiry without sleeping, however far the clock is moved).
 func StartAt(t testing.TB, l policy.Lifetimes, now func() time.Time) *Cluster {
 	t.Helper()
 	return StartWith(t, Options{Lifetimes: l, Now: now})
@@ -118,7 +118,7 @@ func StartWith(t testing.TB, o Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := authority.Generate("Homeworld test", time.Now())
+	set, err := authority.Generate("Homeworld test", now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func (c *Cluster) Client(sourceIP string, cert *tls.Certificate) *keyapi.Client 
 	c.t.Helper()
 	cfg := keyapi.ClientConfig{
 		Address: c.Addr, ServerName: c.Config.FQDN(c.Config.Supervisor()), RootCAs: c.ClusterCA(),
-		LocalAddr: sourceIP, Timeout: 10 * time.Second,
+		LocalAddr: sourceIP, Timeout: 10 * time.Second, Time: c.now,
 	}
 	if cert != nil {
 		cfg.ClientCert = func() *tls.Certificate { return cert }
@@ -245,7 +245,7 @@ func (c *Cluster) Identity(principal string) *tls.Certificate {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, key.Public(), pki.TLSGrant{CommonName: principal, Usage: pki.ClientAuth, Lifetime: time.Hour}, time.Now())
+	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, key.Public(), pki.TLSGrant{CommonName: principal, Usage: pki.ClientAuth, Lifetime: time.Hour}, c.now())
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func (c *Cluster) Impostor() string {
 	cert, err := pki.IssueTLS(ca.Signer, ca.Cert, key.Public(), pki.TLSGrant{
 		CommonName: "homeworld-registry-" + sup.Hostname, Names: []string{policy.RegistryName, c.Config.FQDN(sup), sup.IP},
 		Usage: pki.ServerAuth | pki.ClientAuth, Lifetime: time.Hour,
-	}, time.Now())
+	}, c.now())
 	if err != nil {
 		c.t.Fatal(err)
 	}
