@@ -16,6 +16,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/debimage"
 	"homeworld.dev/homeworld/internal/debpkg"
+	"homeworld.dev/homeworld/internal/debroot"
 	"homeworld.dev/homeworld/internal/hostsetup"
 	"homeworld.dev/homeworld/internal/installer"
 	"homeworld.dev/homeworld/internal/isoimage"
@@ -51,13 +52,7 @@ func TestInstallerLateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := filepath.Join(t.TempDir(), "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := debimage.Unpack(ctx, image, root); err != nil {
-		t.Fatal(err)
-	}
+	root := debroot.FromArchive(t, image)
 	// The image's host keys were removed for each host to make its own;
 	// the installer's openssh-server made them.
 	if out, err := debimage.Chroot(ctx, root, "ssh-keygen", "-A"); err != nil {

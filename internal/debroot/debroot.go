@@ -23,16 +23,22 @@ func New(t testing.TB) string {
 	if os.Geteuid() != 0 {
 		t.Fatal("needs root: debootstrap and chroot (CI runs as root; run the tests with sudo)")
 	}
-	ctx := context.Background()
-	cache, err := debimage.Minbase(ctx)
+	cache, err := debimage.Minbase(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return FromArchive(t, cache)
+}
+
+// FromArchive returns a fresh root for t unpacked from a cached root
+// archive (debimage's, or another made from it), removed after the test.
+func FromArchive(t testing.TB, archive string) string {
+	t.Helper()
 	root := filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := debimage.Unpack(ctx, cache, root); err != nil {
+	if err := debimage.Unpack(context.Background(), archive, root); err != nil {
 		t.Fatal(err)
 	}
 	return root
