@@ -181,6 +181,28 @@ func (c *Cluster) stopChild() {
 	}
 }
 
+// KillServer kills the keyserver's child process with SIGKILL, as a crash
+// or the OOM killer would, and waits until it has exited: nothing of the
+// keyserver's runs after it returns, and whatever it had not written and
+// synced is lost. StartServer then starts a new child on the same address.
+// It needs Options.Process.
+func (c *Cluster) KillServer() {
+	c.t.Helper()
+	ch := c.child
+	if ch == nil {
+		c.t.Fatal("keysystemtest: KillServer needs a running keyserver in a child process (Options.Process)")
+	}
+	c.child = nil
+	if err := ch.proc.Kill(); err != nil {
+		c.t.Fatalf("killing the keyserver child: %v", err)
+	}
+	<-ch.done
+	var exit *exec.ExitError
+	if !errors.As(ch.waitErr, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		c.t.Errorf("the killed keyserver child ended with %v; want killed by SIGKILL", ch.waitErr)
+	}
+}
+
 // userHZ is the unit of /proc/PID/stat's CPU times: USER_HZ, 100 on every
 // architecture Linux runs Go on.
 const userHZ = 100

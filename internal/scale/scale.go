@@ -48,6 +48,19 @@ type Options struct {
 	Window int
 	// Timeout bounds the whole admission (default 10 minutes).
 	Timeout time.Duration
+	// RetryMin and RetryMax bound every agent's backoff after a failed
+	// attempt (keyclient.Options); zero: the agent's defaults.
+	RetryMin, RetryMax time.Duration
+	// Disrupt, if set, runs the keyserver in a child process
+	// (keysystemtest.Options.Process) and is called, on the test's
+	// goroutine, as soon as the agents start; ready counts the agents
+	// ready so far, and ctx ends when the admission does (every agent
+	// ready, or Timeout). It may kill and restart the keyserver
+	// (Cluster.KillServer, StartServer); Run checks the audit log once
+	// both it and the admission have returned, tolerating what a crash
+	// leaves: a redemption repeated by the same key within the replay
+	// window after its response was lost.
+	Disrupt func(ctx context.Context, c *keysystemtest.Cluster, ready func() int)
 }
 
 // Result is what one run measured.
@@ -67,6 +80,10 @@ type Result struct {
 	MaxRSS     int64 // bytes
 	Grants     int   // grants the keyserver audited for the nodes
 	Retries    int   // failed attempts the agents logged (and retried)
+	// Redeemed counts the tokens the audit log shows redeemed afresh;
+	// Replays the redemptions repeated by the same key after a lost
+	// response (none without Disrupt).
+	Redeemed, Replays int
 }
 
 // Total is the admission proper: issuing the tokens, then every node
@@ -205,7 +222,7 @@ func Run(t testing.TB, o Options) Result {
 	res := Result{Nodes: o.Nodes, Masters: o.Masters, Window: window(o.Window, o.Nodes)}
 
 	t0 := time.Now()
-	c := keysystemtest.StartWith(t, keysystemtest.Options{Setup: Setup(o.Masters, o.Nodes-o.Masters)})
+	c := keysystemtest.StartWith(t, keysystemtest.Options{Setup: Setup(o.Masters, o.Nodes-o.Masters), Process: keysystemtest.Process{Enable: o.Disrupt != nil}})
 	res.Start = time.Since(t0)
 
 	nodes := make([]*node, 0, o.Nodes)
@@ -222,7 +239,7 @@ func Run(t testing.TB, o Options) Result {
 
 	install(t, c, nodes, tokens)
 	for _, n := range nodes {
-		a, err := keyclient.New(keyclient.Options{Node: n.root, LocalAddr: n.ip, Keyserver: c.Addr, Logf: n.logs.logf})
+		a, err := keyclient.New(keyclient.Options{Node: n.root, LocalAddr: n.ip, Keyserver: c.Addr, Logf: n.logs.logf, RetryMin: o.RetryMin, RetryMax: o.RetryMax})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,13 +247,22 @@ func Run(t testing.TB, o Options) Result {
 	}
 
 	t0, cpu0 = time.Now(), cpuTime()
-	res.Goroutines = waitReady(t, nodes, res.Window, o.Timeout)
+	var ready atomic.Int64
+	var err error
+	if o.Disrupt == nil {
+		res.Goroutines, err = waitReady(context.Background(), nodes, res.Window, o.Timeout, &ready)
+	} else {
+		res.Goroutines, err = disrupted(t, c, nodes, res.Window, o, &ready)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	res.Admit = time.Since(t0)
 	res.CPU += cpuTime() - cpu0
 	res.MaxRSS = maxRSS()
 
-	audited := checkAudit(t, c, nodes)
-	res.Grants = audited.grants
+	audited := checkAudit(t, c, nodes, o.Disrupt != nil)
+	res.Grants, res.Redeemed, res.Replays = audited.grants, audited.redeemed, audited.replays
 	for _, n := range nodes {
 		res.Retries += n.logs.retries()
 	}
@@ -330,17 +356,47 @@ func install(t testing.TB, c *keysystemtest.Cluster, nodes []*node, tokens []str
 	}
 }
 
+// disrupted runs the admission on another goroutine while o.Disrupt runs on
+// this one, and returns once both have; if Disrupt fails the test, the
+// admission is cancelled and waited for before the test's cleanup runs.
+func disrupted(t testing.TB, c *keysystemtest.Cluster, nodes []*node, window int, o Options, ready *atomic.Int64) (int, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		goroutines int
+		err        error
+	}
+	admitted := make(chan result, 1)
+	admitting, stop := context.WithCancel(context.Background())
+	go func() {
+		defer cancel() // Disrupt's context ends with the admission
+		g, err := waitReady(admitting, nodes, window, o.Timeout, ready)
+		admitted <- result{g, err}
+	}()
+	finished := false
+	defer func() {
+		if !finished { // Disrupt failed the test
+			stop()
+			<-admitted
+		}
+	}()
+	o.Disrupt(ctx, c, func() int { return int(ready.Load()) })
+	r := <-admitted
+	finished = true
+	stop()
+	return r.goroutines, r.err
+}
+
 // waitReady starts the agents, at most window at once, and waits until
 // every one is ready. A ready agent is stopped, which closes its
 // connections: a node that holds everything has nothing more to ask for a
 // month, and its sockets are needed by the nodes after it. It returns the
 // most goroutines seen.
-func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func waitReady(parent context.Context, nodes []*node, window int, timeout time.Duration, ready *atomic.Int64) (int, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	slots := make(chan struct{}, window)
-	var ready, goroutines atomic.Int64
+	var goroutines atomic.Int64
 	var wg sync.WaitGroup
 	for _, n := range nodes {
 		select {
@@ -377,7 +433,7 @@ func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) i
 	}
 	wg.Wait()
 	if int(ready.Load()) == len(nodes) {
-		return int(goroutines.Load())
+		return int(goroutines.Load()), nil
 	}
 	var late []string
 	for _, n := range nodes {
@@ -385,28 +441,35 @@ func waitReady(t testing.TB, nodes []*node, window int, timeout time.Duration) i
 			late = append(late, fmt.Sprintf("%s (%s) misses %s; its last log lines:\n%s", n.name, n.ip, strings.Join(n.agent.Missing(), "; "), n.logs))
 		}
 	}
-	t.Fatalf("after %v, %d of %d nodes are ready; the first not ready:\n%s", timeout, ready.Load(), len(nodes), strings.Join(late, "\n"))
-	return 0
+	return 0, fmt.Errorf("after %v, %d of %d nodes are ready; the first not ready:\n%s", timeout, ready.Load(), len(nodes), strings.Join(late, "\n"))
 }
 
 // audited is what the keyserver's audit log says of the nodes.
 type audited struct {
-	grants int
+	grants            int
+	redeemed, replays int
 }
 
-// checkAudit fails t unless the audit log shows every node's token issued
-// once and redeemed once, every node granted each API of its kind, no
-// refusal, and the token store holds no unredeemed token.
-func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node) audited {
+// checkAudit fails t unless every line of the audit log is a whole JSON
+// event and the log shows every node's token issued once and redeemed once,
+// every node granted each API of its kind, and no refusal; and unless the
+// token store loads and holds every node's token, used. Every node whose
+// agent obtained its identity (the keyserver answered its redemption with
+// success) must have its redemption audited. With crashes, a redemption
+// may also have been repeated by the same key after its response was lost
+// (a replay, audited as such), or have been audited only as that replay
+// (the keyserver died between storing the token's use and auditing it);
+// still no token may be redeemed afresh twice.
+func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node, crashes bool) audited {
 	t.Helper()
 	f, err := os.Open(c.Supervisor.KeyserverAuditLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	issued, redeemed := map[string]int{}, map[string]int{}
+	issued, redeemed, replayed := map[string]int{}, map[string]int{}, map[string]int{}
 	granted := map[string]map[string]int{}
-	var refusals []string
+	var refusals, problems []string
 	var out audited
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
@@ -419,7 +482,15 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node) audited {
 		case "token-issue":
 			issued[e.Target]++
 		case "token-redeem":
-			redeemed[e.Principal]++
+			if e.Result != "ok" {
+				problems = append(problems, fmt.Sprintf("a redemption audited with result %q: %s", e.Result, sc.Text()))
+			} else if e.Detail != "" {
+				replayed[e.Principal]++
+				out.replays++
+			} else {
+				redeemed[e.Principal]++
+				out.redeemed++
+			}
 		case "grant":
 			if e.API == string(keyapi.Admit) {
 				continue
@@ -436,10 +507,18 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node) audited {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	var problems []string
 	for _, n := range nodes {
-		if issued[n.name] != 1 || redeemed[n.name] != 1 {
-			problems = append(problems, fmt.Sprintf("%s: token issued %d times, redeemed %d times; want once each", n.name, issued[n.name], redeemed[n.name]))
+		if crashes {
+			if issued[n.name] != 1 || redeemed[n.name] > 1 || redeemed[n.name]+replayed[n.name] < 1 {
+				problems = append(problems, fmt.Sprintf("%s: token issued %d times, redeemed %d times afresh and %d times as a replay; want issued once, redeemed afresh at most once and at all", n.name, issued[n.name], redeemed[n.name], replayed[n.name]))
+			}
+		} else if issued[n.name] != 1 || redeemed[n.name] != 1 || replayed[n.name] != 0 {
+			problems = append(problems, fmt.Sprintf("%s: token issued %d times, redeemed %d times (and %d replays); want once each", n.name, issued[n.name], redeemed[n.name], replayed[n.name]))
+		}
+		if !n.logs.identity() {
+			problems = append(problems, fmt.Sprintf("%s: its agent never logged obtaining its identity", n.name))
+		} else if redeemed[n.name]+replayed[n.name] < 1 {
+			problems = append(problems, fmt.Sprintf("%s: its agent obtained an identity with its token, but the audit log shows no redemption", n.name))
 		}
 		for _, cred := range credential.For(n.kind) {
 			if cred.API != "" && granted[n.name][string(cred.API)] < 1 {
@@ -450,13 +529,15 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node) audited {
 	if len(refusals) > 0 {
 		problems = append(problems, fmt.Sprintf("%d refusals, the first: %s", len(refusals), refusals[0]))
 	}
-	tokens, err := token.Open(filepath.Join(c.Supervisor.KeyserverState(), "tokens.json"), time.Now)
+	storePath := filepath.Join(c.Supervisor.KeyserverState(), "tokens.json")
+	tokens, err := token.Open(storePath, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := tokens.Outstanding(); n != 0 {
 		problems = append(problems, fmt.Sprintf("the token store still holds %d unredeemed tokens", n))
 	}
+	problems = append(problems, checkStore(t, storePath, nodes)...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		if len(problems) > 10 {
@@ -467,6 +548,39 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node) audited {
 	return out
 }
 
+// checkStore reads the token store's file as JSON itself: every node has
+// exactly one token in it, used.
+func checkStore(t testing.TB, path string, nodes []*node) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Tokens []struct {
+			Principal string
+			Used      *time.Time
+		}
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("token store %s: %v", path, err)
+	}
+	held, used := map[string]int{}, map[string]int{}
+	for _, e := range f.Tokens {
+		held[e.Principal]++
+		if e.Used != nil {
+			used[e.Principal]++
+		}
+	}
+	var problems []string
+	for _, n := range nodes {
+		if held[n.name] != 1 || used[n.name] != 1 {
+			problems = append(problems, fmt.Sprintf("%s: the token store holds %d tokens for it, %d used; want one, used", n.name, held[n.name], used[n.name]))
+		}
+	}
+	return problems
+}
+
 // tail keeps an agent's last log lines unformatted (formatting them all
 // would cost more than some of what is measured) and counts its retries.
 type tail struct {
@@ -474,6 +588,9 @@ type tail struct {
 	lines   [8]logLine
 	n       int
 	retried int
+	// identified: the agent logged obtaining its identity, which it
+	// requests with its admission token.
+	identified bool
 }
 
 type logLine struct {
@@ -489,6 +606,15 @@ func (l *tail) logf(format string, args ...any) {
 	if strings.Contains(format, "(retrying in") {
 		l.retried++
 	}
+	if strings.HasSuffix(format, ": obtained") && len(args) > 0 && args[0] == credential.Granting.Name {
+		l.identified = true
+	}
+}
+
+func (l *tail) identity() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.identified
 }
 
 func (l *tail) retries() int {
