@@ -24,14 +24,16 @@ const crashKills = 10
 
 // TestAdmissionSurvivesKeyserverKills admits -crash.nodes nodes (200) while
 // the keyserver, in a child process, is killed with SIGKILL at 10 seeded
-// random moments and restarted on the same address each time. Every agent
+// random moments and restarted on the same address each time: 5 while
+// tokens are being redeemed, 5 while identified nodes obtain the rest. Every agent
 // must end ready; the audit log must be whole JSON lines, show every token
 // redeemed afresh at most once (and otherwise only replayed by the same key
 // after a lost response) and every redemption an agent saw succeed; the
-// token store must load and hold every token used. The moments: 10 counts
-// of ready agents drawn below 90% of the nodes, and after each count is
-// reached a delay of up to 50 ms; so every kill falls while agents are
-// admitting unless the rest finish within that delay.
+// token store must load and hold every token used. The moments: for the
+// first 5 kills, counts of agents that have redeemed their token, for the
+// last 5 counts of ready agents, each drawn below 90% of the nodes, and
+// after each count is reached a delay of up to 50 ms; so every kill falls
+// while agents are admitting unless the rest finish within that delay.
 func TestAdmissionSurvivesKeyserverKills(t *testing.T) {
 	seed := *crashSeed
 	if seed == 0 {
@@ -46,7 +48,16 @@ func TestAdmissionSurvivesKeyserverKills(t *testing.T) {
 		at[i] = rng.IntN(max(1, n*9/10))
 		delays[i] = time.Duration(rng.Int64N(int64(50 * time.Millisecond)))
 	}
-	slices.Sort(at)
+	redeeming := crashKills / 2 // kills at counts of identified agents
+	slices.Sort(at[:redeeming])
+	slices.Sort(at[redeeming:])
+	// progress is what kill i waits for: identified or ready agents.
+	counted := func(i int, p Progress) int {
+		if i < redeeming {
+			return p.Identified
+		}
+		return p.Ready
+	}
 
 	kills, during := 0, 0
 	var downtime time.Duration
@@ -56,12 +67,12 @@ func TestAdmissionSurvivesKeyserverKills(t *testing.T) {
 		Timeout:  5 * time.Minute,
 		RetryMin: 20 * time.Millisecond,
 		RetryMax: 500 * time.Millisecond,
-		Disrupt: func(ctx context.Context, c *keysystemtest.Cluster, ready func() int) {
+		Disrupt: func(ctx context.Context, c *keysystemtest.Cluster, progress func() Progress) {
 			for i, count := range at {
 				// Wait for the count of ready agents (or the admission's
 				// end), checking every millisecond.
 				tick := time.NewTicker(time.Millisecond)
-				for ready() < count && ctx.Err() == nil {
+				for counted(i, progress()) < count && ctx.Err() == nil {
 					select {
 					case <-tick.C:
 					case <-ctx.Done():
@@ -69,23 +80,23 @@ func TestAdmissionSurvivesKeyserverKills(t *testing.T) {
 				}
 				tick.Stop()
 				if ctx.Err() != nil {
-					t.Errorf("the admission ended (%v) with %d of %d nodes ready, before kill %d at %d ready", ctx.Err(), ready(), n, i+1, count)
+					t.Errorf("the admission ended (%v) at %+v of %d nodes, before kill %d at %d", ctx.Err(), progress(), n, i+1, count)
 					return
 				}
 				select {
 				case <-time.After(delays[i]):
 				case <-ctx.Done():
 				}
-				r := ready()
+				p := progress()
 				t0 := time.Now()
 				c.KillServer()
 				c.StartServer()
 				downtime += time.Since(t0)
 				kills++
-				if r < n {
+				if p.Ready < n {
 					during++
 				}
-				t.Logf("kill %d at %v: %d of %d nodes ready; restarted in %v", kills, time.Since(start).Round(time.Millisecond), r, n, time.Since(t0).Round(time.Millisecond))
+				t.Logf("kill %d at %v: of %d nodes, %d identified, %d ready; restarted in %v", kills, time.Since(start).Round(time.Millisecond), n, p.Identified, p.Ready, time.Since(t0).Round(time.Millisecond))
 			}
 		},
 	})

@@ -53,15 +53,19 @@ type Options struct {
 	RetryMin, RetryMax time.Duration
 	// Disrupt, if set, runs the keyserver in a child process
 	// (keysystemtest.Options.Process) and is called, on the test's
-	// goroutine, as soon as the agents start; ready counts the agents
-	// ready so far, and ctx ends when the admission does (every agent
+	// goroutine, as soon as the agents start; progress counts the agents
+	// that have redeemed their tokens and that are ready so far, and ctx ends when the admission does (every agent
 	// ready, or Timeout). It may kill and restart the keyserver
 	// (Cluster.KillServer, StartServer); Run checks the audit log once
 	// both it and the admission have returned, tolerating what a crash
 	// leaves: a redemption repeated by the same key within the replay
 	// window after its response was lost.
-	Disrupt func(ctx context.Context, c *keysystemtest.Cluster, ready func() int)
+	Disrupt func(ctx context.Context, c *keysystemtest.Cluster, progress func() Progress)
 }
+
+// Progress is how far an admission has come: how many agents have obtained
+// their identity with their token, and how many are ready.
+type Progress struct{ Identified, Ready int }
 
 // Result is what one run measured.
 type Result struct {
@@ -226,9 +230,10 @@ func Run(t testing.TB, o Options) Result {
 	res.Start = time.Since(t0)
 
 	nodes := make([]*node, 0, o.Nodes)
+	var identified atomic.Int64
 	for _, n := range c.Config.Nodes {
 		if n.Kind != config.KindSupervisor {
-			nodes = append(nodes, &node{name: c.Config.FQDN(n), ip: n.IP, kind: n.Kind, logs: &tail{}})
+			nodes = append(nodes, &node{name: c.Config.FQDN(n), ip: n.IP, kind: n.Kind, logs: &tail{identifiedCount: &identified}})
 		}
 	}
 
@@ -252,7 +257,7 @@ func Run(t testing.TB, o Options) Result {
 	if o.Disrupt == nil {
 		res.Goroutines, err = waitReady(context.Background(), nodes, res.Window, o.Timeout, &ready)
 	} else {
-		res.Goroutines, err = disrupted(t, c, nodes, res.Window, o, &ready)
+		res.Goroutines, err = disrupted(t, c, nodes, res.Window, o, &identified, &ready)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -359,7 +364,7 @@ func install(t testing.TB, c *keysystemtest.Cluster, nodes []*node, tokens []str
 // disrupted runs the admission on another goroutine while o.Disrupt runs on
 // this one, and returns once both have; if Disrupt fails the test, the
 // admission is cancelled and waited for before the test's cleanup runs.
-func disrupted(t testing.TB, c *keysystemtest.Cluster, nodes []*node, window int, o Options, ready *atomic.Int64) (int, error) {
+func disrupted(t testing.TB, c *keysystemtest.Cluster, nodes []*node, window int, o Options, identified, ready *atomic.Int64) (int, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
@@ -380,7 +385,7 @@ func disrupted(t testing.TB, c *keysystemtest.Cluster, nodes []*node, window int
 			<-admitted
 		}
 	}()
-	o.Disrupt(ctx, c, func() int { return int(ready.Load()) })
+	o.Disrupt(ctx, c, func() Progress { return Progress{Identified: int(identified.Load()), Ready: int(ready.Load())} })
 	r := <-admitted
 	finished = true
 	stop()
@@ -590,7 +595,8 @@ type tail struct {
 	retried int
 	// identified: the agent logged obtaining its identity, which it
 	// requests with its admission token.
-	identified bool
+	identified      bool
+	identifiedCount *atomic.Int64 // the agents identified, shared by all
 }
 
 type logLine struct {
@@ -607,6 +613,9 @@ func (l *tail) logf(format string, args ...any) {
 		l.retried++
 	}
 	if strings.HasSuffix(format, ": obtained") && len(args) > 0 && args[0] == credential.Granting.Name {
+		if !l.identified {
+			l.identifiedCount.Add(1)
+		}
 		l.identified = true
 	}
 }
