@@ -9,6 +9,12 @@
 // the full measurement is
 //
 //	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x -timeout 30m
+//
+// and the full version of the crash test (1,000 nodes while the keyserver
+// is killed with SIGKILL 10 times; it prints the kills, the time until all
+// are credentialed, the retries and the replays):
+//
+//	go test ./internal/scale -run KeyserverKills -crash.nodes 1000 -timeout 30m -v
 package scale
 
 import (
