@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"homeworld.dev/homeworld/internal/keyserver"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/procstat"
 )
 
 // Process says whether and how to run the keyserver in a child process:
@@ -225,19 +225,12 @@ func (c *Cluster) ServerCPU() time.Duration {
 
 // procCPU reads utime+stime of process pid.
 func procCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	fields, err := procstat.Fields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name, field 2, is in parentheses and may hold anything;
-	// the fields after it are numbers. utime and stime are fields 14, 15.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, errors.New("/proc stat: no command name")
-	}
-	fields := strings.Fields(string(data[i+1:]))
 	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc stat: %d fields after the command name", len(fields))
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the command name", pid, len(fields))
 	}
 	var ticks int64
 	for _, f := range fields[11:13] { // fields 14 and 15 overall

@@ -1,11 +1,10 @@
 package supervise
 
 import (
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"homeworld.dev/homeworld/internal/procstat"
 )
 
 // Process is a process for Stop to end.
@@ -67,13 +66,6 @@ func (p Process) waitGone(timeout <-chan time.Time) bool {
 // Alive reports whether pid runs. A zombie does not count: it has ended and
 // waits only for its parent to collect its status.
 func Alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name, which may itself
-	// contain parentheses.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
+	f, err := procstat.Fields(pid)
+	return err == nil && len(f) > 0 && f[0] != "Z"
 }

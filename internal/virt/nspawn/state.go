@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
+
+	"homeworld.dev/homeworld/internal/procstat"
 )
 
 // state is what Boot records in the host's folder so that Stop and Status,
@@ -68,17 +69,10 @@ type stat struct {
 }
 
 func readStat(pid int) (stat, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procstat.Fields(pid)
 	if err != nil {
 		return stat{}, err
 	}
-	// The command name, in parentheses, may hold spaces and parentheses:
-	// the fields start after the last ")".
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return stat{}, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(data[i+1:]))
 	// f[0] is field 3 (state), f[1] field 4 (ppid), f[19] field 22 (start).
 	if len(f) < 20 || len(f[0]) != 1 {
 		return stat{}, fmt.Errorf("/proc/%d/stat: too few fields", pid)
