@@ -55,9 +55,7 @@ func TestInstallerLateCommand(t *testing.T) {
 	root := debroot.FromArchive(t, image)
 	// The image's host keys were removed for each host to make its own;
 	// the installer's openssh-server made them.
-	if out, err := debimage.Chroot(ctx, root, "ssh-keygen", "-A"); err != nil {
-		t.Fatalf("ssh-keygen -A: %v\n%s", err, out)
-	}
+	inRoot(t, root, "ssh-keygen", "-A")
 
 	trust := installer.Trust{ClusterCA: ks.Authority("clusterca").Cert, AptURL: br.url, AptKeyring: br.key.Keyring()}
 	trust.SSHUserCA = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ks.Authority("ssh-user").SSHKey)))
@@ -91,11 +89,11 @@ func TestInstallerLateCommand(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(root, "var/cache/debconf/passwords.dat")); strings.Contains(string(data), tok) {
 		t.Error("the token stays in debconf's database")
 	}
-	if out := chroot(t, ctx, root, "dpkg-query", "-W", "-f", "${Status}", hostsetup.KindPackage(worker.Kind)); out != "install ok installed" {
+	if out := inRoot(t, root, "dpkg-query", "-W", "-f", "${Status}", hostsetup.KindPackage(worker.Kind)); out != "install ok installed" {
 		t.Errorf("%s: %q", hostsetup.KindPackage(worker.Kind), out)
 	}
 	units, _ := hostsetup.Units(ks.Config, worker)
-	if out := chroot(t, ctx, root, append([]string{"systemctl", "is-enabled"}, units...)...); strings.Count(out, "enabled\n") != len(units) {
+	if out := inRoot(t, root, append([]string{"systemctl", "is-enabled"}, units...)...); strings.Count(out, "enabled\n") != len(units) {
 		t.Errorf("units of a worker after the install (%s):\n%s", strings.Join(units, " "), out)
 	}
 	for path, want := range map[string]string{
@@ -116,7 +114,7 @@ func TestInstallerLateCommand(t *testing.T) {
 	// loopback, so the test gives both.
 	start = time.Now()
 	keyclient := filepath.Join(debpkg.BinDir, "keyclient")
-	out = chroot(t, ctx, root, keyclient, "--until-ready", "--keyserver", ks.Addr, "--source-ip", worker.IP, "--metrics-listen", "")
+	out = inRoot(t, root, keyclient, "--until-ready", "--keyserver", ks.Addr, "--source-ip", worker.IP, "--metrics-listen", "")
 	t.Logf("measured: the installed keyclient credentialed the node in %v", time.Since(start).Round(time.Millisecond))
 	if _, err := os.Stat(node.GrantingCert()); err != nil {
 		t.Errorf("no node identity after the keyclient ran: %v\n%s", err, out)
@@ -228,9 +226,13 @@ func (v *virtCluster) installWithISO(t *testing.T, hostname string) {
 	t.Logf("measured: %s booted and holds its identity %v after spire virt start", hostname, time.Since(start).Round(time.Millisecond))
 }
 
-// chroot runs argv in root and returns its combined output.
-func chroot(t *testing.T, ctx context.Context, root string, argv ...string) string {
+// inRoot runs argv in the Debian root (chroot, a clean environment) for
+// at most 5 minutes, failing the test if it fails, and returns its
+// combined output.
+func inRoot(t *testing.T, root string, argv ...string) string {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	out, err := debimage.Chroot(ctx, root, argv...)
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)

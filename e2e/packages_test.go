@@ -44,14 +44,7 @@ func TestPackagesInstallWithApt(t *testing.T) {
 	aptSetup, branch := br.aptSetup, br.dir
 
 	root := debroot.New(t)
-	run := func(argv ...string) string {
-		t.Helper()
-		out, err := debroot.Run(root, argv...)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-		}
-		return string(out)
-	}
+	run := func(argv ...string) string { t.Helper(); return inRoot(t, root, argv...) }
 	// Only the branch: the root's Debian sources would reach beyond this
 	// machine.
 	if err := os.Remove(filepath.Join(root, "etc/apt/sources.list")); err != nil {
