@@ -214,8 +214,8 @@ func TestHostBootsRunsContainersAndStops(t *testing.T) {
 
 	runContainer(t, h, c)
 	// systemd applies units' cgroup limits, as on a real host.
-	if got := mustSSH(t, c, "systemd-run --unit=hwtest-limit -p MemoryLimit=64M sleep 600 && "+
-		"cat /sys/fs/cgroup/memory/system.slice/hwtest-limit.service/memory.limit_in_bytes"); !strings.HasSuffix(got, "\n67108864") {
+	if got := mustSSH(t, c, "systemd-run --quiet --unit=hwtest-limit -p MemoryLimit=64M sleep 600 && "+
+		"cat /sys/fs/cgroup/memory/system.slice/hwtest-limit.service/memory.limit_in_bytes"); strings.TrimSpace(got) != "67108864" {
 		t.Errorf("a unit's memory limit in the host: %q", got)
 	}
 	mustSSH(t, c, "sysctl -w net.ipv4.ip_forward=1")
