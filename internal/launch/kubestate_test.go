@@ -64,7 +64,9 @@ spec:
 	}
 
 	var metrics string
-	testutil.WaitFor(t, 60*time.Second, "kube-state-metrics reporting master1", func() (bool, error) {
+	// The apiserver makes kube-system a moment after it serves, and
+	// kube-state-metrics lists it once it is there.
+	testutil.WaitFor(t, 60*time.Second, "kube-state-metrics reporting master1 and kube-system", func() (bool, error) {
 		select {
 		case <-exited:
 			t.Fatalf("kube-state-metrics exited:\n%s", log.String())
@@ -72,7 +74,7 @@ spec:
 		}
 		var err error
 		metrics, err = get(port, "/metrics")
-		return strings.Contains(metrics, `kube_node_info{node="master1"`), err
+		return strings.Contains(metrics, `kube_node_info{node="master1"`) && strings.Contains(metrics, `kube_namespace_status_phase{namespace="kube-system"`), err
 	})
 	for _, want := range []string{
 		`kube_node_status_condition{node="master1",condition="Ready",status="true"} 1`,
