@@ -72,6 +72,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		acct = next
 	}
 	if c.claim != nil {
+		if err := s.auditSpend(c, remote, keyID); err != nil {
+			c.claim.Release()
+			s.auditUnavailable(w, c, batch.Requests, err)
+			return
+		}
 		if err := c.claim.CommitFor(keyID); err != nil {
 			s.refuseAs(w, c, acct, remote, s.internal(err))
 			return
@@ -88,12 +93,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if err := s.opts.Audit.Record(events...); err != nil {
 		// Fail closed: what cannot be audited is not delivered. A spent
 		// token stays redeemable by the same key for token.ReplayWindow.
-		s.metrics.auditFail.Inc()
-		s.opts.Logf("keyserver: refusing to deliver %d operation(s) for %s: %v", len(batch.Requests), c.account.Principal, err)
-		for _, req := range batch.Requests {
-			s.metrics.count(req.API, "unavailable")
-		}
-		writeJSON(w, http.StatusServiceUnavailable, &keyapi.Error{Status: http.StatusServiceUnavailable, Message: "the keyserver cannot write its audit log; nothing was granted (retry later)"})
+		s.auditUnavailable(w, c, batch.Requests, err)
 		return
 	}
 	for _, req := range batch.Requests {
@@ -210,4 +210,28 @@ func invalid(format string, args ...any) *keyapi.Error {
 
 func forbidden(format string, args ...any) *keyapi.Error {
 	return &keyapi.Error{Status: http.StatusForbidden, Message: fmt.Sprintf(format, args...)}
+}
+
+// auditSpend records, before a fresh token is marked used, that it is being
+// spent and for which key: so every token the store holds as used has its
+// line in the audit log even if the keyserver dies between spending it and
+// auditing the redemption (the node then repeats the redemption as a
+// replay, audited as such; a node that never comes back leaves the spend
+// line alone). A replay spends nothing.
+func (s *Server) auditSpend(c *caller, remote netip.Addr, keyID string) error {
+	if c.claim.Replay {
+		return nil
+	}
+	return s.opts.Audit.Record(audit.Event{Action: "token-spend", Principal: c.claim.Principal, Remote: remote.String(), Result: "ok", Detail: "for key " + keyID, Auth: c.auth})
+}
+
+// auditUnavailable answers a request whose audit line could not be written:
+// nothing is delivered.
+func (s *Server) auditUnavailable(w http.ResponseWriter, c *caller, reqs []keyapi.Request, err error) {
+	s.metrics.auditFail.Inc()
+	s.opts.Logf("keyserver: refusing to deliver %d operation(s) for %s: %v", len(reqs), c.account.Principal, err)
+	for _, req := range reqs {
+		s.metrics.count(req.API, "unavailable")
+	}
+	writeJSON(w, http.StatusServiceUnavailable, &keyapi.Error{Status: http.StatusServiceUnavailable, Message: "the keyserver cannot write its audit log; nothing was granted (retry later)"})
 }
