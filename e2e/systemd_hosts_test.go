@@ -192,7 +192,7 @@ func invocations(t *testing.T, v *virtCluster, kinds ...config.Kind) string {
 func hostMemory(t *testing.T, v *virtCluster, n config.Node) string {
 	for _, s := range v.status() {
 		if s.Hostname == n.Hostname {
-			return fmt.Sprintf("%s (%s) uses %.1f MiB", n.Hostname, n.Kind, float64(s.RSSBytes)/(1<<20))
+			return fmt.Sprintf("%s (%s) uses %.1f MiB", n.Hostname, n.Kind, float64(s.Usage.PSS)/(1<<20))
 		}
 	}
 	return n.Hostname + ": no status"

@@ -97,7 +97,7 @@ func TestVirtualCluster(t *testing.T) {
 	nodes := v.status()
 	pids := map[string]int{}
 	for _, n := range nodes {
-		t.Logf("measured: %s (%s) uses %.1f MiB", n.Hostname, n.Kind, float64(n.RSSBytes)/(1<<20))
+		t.Logf("measured: %s (%s) uses %.1f MiB PSS, %.1f MiB RSS", n.Hostname, n.Kind, float64(n.Usage.PSS)/(1<<20), float64(n.Usage.RSS)/(1<<20))
 		if !n.Running || len(n.Services) == 0 {
 			t.Errorf("%s: %+v", n.Hostname, n)
 		}
@@ -325,6 +325,8 @@ spec:
 			}
 		}
 	})
+
+	t.Run("Prometheus keeps no apiserver histogram buckets; Go memory limits are in force", v.leanMonitoring)
 
 	t.Run("a killed service is restarted and the metric shows it", func(t *testing.T) {
 		now := v.status() // PIDs as they are now: earlier subtests restart nodes

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -44,7 +45,7 @@ Components: ` + strings.Join(Names(), ", ") + `.`,
 				return err
 			}
 			if dryRun {
-				fmt.Fprintln(cmd.OutOrStdout(), strings.Join(l.Argv, " "))
+				fmt.Fprintln(cmd.OutOrStdout(), strings.Join(append(slices.Clone(l.Env), l.Argv...), " "))
 				return nil
 			}
 			return n.Exec(l)

@@ -19,6 +19,7 @@ import (
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/nodeconf"
+	"homeworld.dev/homeworld/internal/services"
 )
 
 // Node is what a launch knows about its node.
@@ -97,7 +98,14 @@ func Plan(component string, n *Node) (*Launch, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown component %q (known: %s)", component, strings.Join(Names(), ", "))
 	}
-	return f(n)
+	l, err := f(n)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := services.ForLaunch(component); ok && s.GoMemLimit > 0 {
+		l.Env = append(l.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", s.GoMemLimit))
+	}
+	return l, nil
 }
 
 // Exec writes the launch's files and replaces this process with the

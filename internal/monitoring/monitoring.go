@@ -38,12 +38,19 @@ type target struct {
 }
 
 type job struct {
-	Name   string         `yaml:"job_name"`
-	Scheme string         `yaml:"scheme,omitempty"`
-	Path   string         `yaml:"metrics_path,omitempty"`
-	TLS    map[string]any `yaml:"tls_config,omitempty"`
-	Static []target       `yaml:"static_configs"`
-	Honor  bool           `yaml:"honor_labels,omitempty"`
+	Name    string         `yaml:"job_name"`
+	Scheme  string         `yaml:"scheme,omitempty"`
+	Path    string         `yaml:"metrics_path,omitempty"`
+	TLS     map[string]any `yaml:"tls_config,omitempty"`
+	Static  []target       `yaml:"static_configs"`
+	Honor   bool           `yaml:"honor_labels,omitempty"`
+	Relabel []relabel      `yaml:"metric_relabel_configs,omitempty"`
+}
+
+type relabel struct {
+	SourceLabels []string `yaml:"source_labels"`
+	Regex        string   `yaml:"regex"`
+	Action       string   `yaml:"action"`
 }
 
 // nodeTargets lists endpoint e on every node of the given kinds.
@@ -119,6 +126,9 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 		j := job{Name: e.Job, Path: e.MetricsPath, Honor: e.HonorLabels, Static: nodeTargets(c, e, s.Kinds)}
 		if e.Scheme == services.HTTPS {
 			j.Scheme = string(services.HTTPS)
+		}
+		if e.DropBuckets {
+			j.Relabel = []relabel{{SourceLabels: []string{"__name__"}, Regex: ".+_bucket", Action: "drop"}}
 		}
 		switch e.Trust {
 		case services.TrustClusterCA:

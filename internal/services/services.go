@@ -73,6 +73,14 @@ type Service struct {
 	// own name (containerd.service), Homeworld's is homeworld-NAME.service:
 	// a package may not ship a file another package owns.
 	Displaces string
+	// GoMemLimit is the Go runtime's soft memory limit for the service's
+	// program (GOMEMLIMIT, in MiB; 0: none). Go's default lets the heap
+	// grow to twice what is live before collecting, which on a small
+	// cluster's masters doubled the apiservers' memory; with a limit a
+	// little above the live heap the collector runs sooner once near it.
+	// It is soft: a program that needs more gets it, at the cost of more
+	// collection, never an out-of-memory kill.
+	GoMemLimit int
 	// Enabled says whether a cluster runs the service at all (nil: always):
 	// the Kerberos services only where setup.yaml names a realm, so nothing
 	// listens that the cluster does not use.
@@ -106,6 +114,16 @@ var (
 	kubeNodes = []config.Kind{config.KindMaster, config.KindWorker}
 	masters   = []config.Kind{config.KindMaster}
 )
+
+// ForLaunch is the service kube-launch component runs.
+func ForLaunch(component string) (Service, bool) {
+	for _, s := range Map {
+		if s.Launch == component {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
 
 // Argv is the command line that starts s on h.
 func (s Service) Argv(h Host) []string {
@@ -221,6 +239,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{KubeState},
 		Ready:       Probe{Endpoint: KubeState, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  24,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}}, // its kubeconfig
 	},
 	{
@@ -231,6 +250,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{RegistryBackend},
 		Ready:       Probe{Endpoint: RegistryBackend, Path: "/v2/"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  24,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config", "/var/lib/homeworld/registry"}},
 	},
 	{
@@ -269,6 +289,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{Prometheus},
 		Ready:       Probe{Endpoint: Prometheus, Path: "/-/ready"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  96,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config", "/var/lib/homeworld/prometheus"}},
 	},
 	{
@@ -280,6 +301,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{EtcdClient, EtcdPeer, EtcdHealth},
 		Ready:       Probe{Endpoint: EtcdHealth, Path: "/health"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  48,
 		Notify:      true, // etcdmain notifies systemd once it serves
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/var/lib/homeworld/etcd"}},
 	},
@@ -302,6 +324,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{APIServer},
 		Ready:       Probe{Endpoint: APIServer, Path: "/readyz"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  192,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
 	},
 	{
@@ -313,6 +336,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{ControllerManager},
 		Ready:       Probe{Endpoint: ControllerManager, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  64,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
 	},
 	{
@@ -324,6 +348,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{Scheduler},
 		Ready:       Probe{Endpoint: Scheduler, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  28,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}},
 	},
 	{
@@ -335,6 +360,7 @@ var Map = []Service{
 		Displaces:   "containerd.service",
 		Ready:       Probe{Socket: "/run/containerd/containerd.sock"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  28,
 		Notify:      true, // containerd notifies systemd once it serves
 		Sandbox:     Sandbox{Unconfined: true},
 	},
@@ -347,6 +373,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{KubeletAPI, KubeletHealth},
 		Ready:       Probe{Endpoint: KubeletHealth, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  36,
 		Notify:      true, // the kubelet notifies systemd once it runs
 		Sandbox:     Sandbox{Unconfined: true},
 	},
@@ -359,6 +386,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{ProxyMetrics, ProxyHealth},
 		Ready:       Probe{Endpoint: ProxyHealth, Path: "/healthz"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  20,
 		Sandbox:     Sandbox{Unconfined: true},
 	},
 	{
@@ -372,6 +400,7 @@ var Map = []Service{
 		Endpoints:  []Endpoint{FlannelVXLAN, FlannelHealth},
 		Ready:      Probe{Endpoint: FlannelHealth, Path: "/readyz"},
 		RestartSec: 5 * time.Second,
+		GoMemLimit: 16,
 		Notify:     true, // flanneld notifies systemd once subnet.env is written
 		Sandbox:    Sandbox{Unconfined: true},
 	},

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,7 +21,7 @@ type NodeStatus struct {
 	PID      int                `json:"pid,omitempty"`
 	Running  bool               `json:"running"`
 	Services []supervise.Status `json:"services,omitempty"`
-	RSSBytes int64              `json:"rss_bytes"` // all processes of the node, its pods included
+	Usage    Memory             `json:"usage"` // all processes of the node, its pods included
 	Memory   []ProgramMemory    `json:"memory,omitempty"`
 	Error    string             `json:"error,omitempty"`
 }
@@ -41,7 +39,7 @@ func Status(t *Topology) ([]NodeStatus, error) {
 		ns.Running = ns.PID != 0 && supervise.Alive(ns.PID)
 		if ns.Running && st.Mode == ModeSystemd {
 			// systemd runs the services; their states are in verify services.
-			ns.RSSBytes, ns.Memory = nodeMemory(n, nil)
+			ns.Usage, ns.Memory = nodeMemory(n, nil)
 		} else if ns.Running {
 			url := services.NodeSupervisor.URL(n.IP, "/status")
 			resp, err := client.Get(url)
@@ -52,32 +50,17 @@ func Status(t *Topology) ([]NodeStatus, error) {
 			if err != nil {
 				ns.Error = err.Error()
 			}
-			ns.RSSBytes, ns.Memory = nodeMemory(n, ns.Services)
+			ns.Usage, ns.Memory = nodeMemory(n, ns.Services)
 		}
 		out = append(out, ns)
 	}
 	return out, nil
 }
 
-// rss is a process's resident memory in bytes.
-func rss(pid string) int64 {
-	data, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 // PrintStatus renders statuses as a table.
 func PrintStatus(w io.Writer, nodes []NodeStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tKIND\tADDRESS\tNODE PROCESS\tMEMORY\tSERVICES")
+	fmt.Fprintln(tw, "NODE\tKIND\tADDRESS\tNODE PROCESS\tPSS (RSS)\tSERVICES")
 	for _, n := range nodes {
 		proc := "stopped"
 		if n.Running {
@@ -94,7 +77,7 @@ func PrintStatus(w io.Writer, nodes []NodeStatus) error {
 		if n.Error != "" {
 			svcs = append(svcs, "unreachable: "+n.Error)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f MiB\t%s\n", n.Hostname, n.Kind, n.IP, proc, float64(n.RSSBytes)/(1<<20), strings.Join(svcs, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f (%.0f) MiB\t%s\n", n.Hostname, n.Kind, n.IP, proc, mib(n.Usage.PSS), mib(n.Usage.RSS), strings.Join(svcs, ", "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

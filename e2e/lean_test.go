@@ -1,0 +1,82 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/services"
+)
+
+// leanMonitoring: what keeps a small cluster small holds on the running
+// cluster. Prometheus keeps the apiservers' request counts and latency
+// sums but none of their histogram buckets, the apiservers' diagnostic
+// histograms are off at the source, and the services with a Go memory
+// limit in the service map run with it.
+func (v *virtCluster) leanMonitoring(t *testing.T) {
+	sup := v.cfg.Supervisor().IP
+	query := func(q string) (int, error) {
+		body, err := get(services.Prometheus.URL(sup, "/api/v1/query?query="+url.QueryEscape(q)))
+		if err != nil {
+			return 0, err
+		}
+		var r struct {
+			Status string
+			Data   struct{ Result []json.RawMessage }
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" {
+			return 0, fmt.Errorf("query %s: %v: %s", q, err, body)
+		}
+		return len(r.Data.Result), nil
+	}
+	job := services.APIServer.Job
+	// Present once every apiserver was scraped.
+	waitFor(t, "Prometheus to hold every apiserver's request latency sums", 60*time.Second, func() error {
+		n, err := query(`apiserver_request_duration_seconds_count{job="` + job + `"}`)
+		if err == nil && n == 0 {
+			err = fmt.Errorf("no apiserver_request_duration_seconds_count series")
+		}
+		return err
+	})
+	for q, what := range map[string]string{
+		`{job="` + job + `",__name__=~".+_bucket"}`:              "histogram bucket series of the apiservers",
+		`etcd_request_duration_seconds_count{job="` + job + `"}`: "the apiservers' disabled etcd_request_duration_seconds",
+	} {
+		if n, err := query(q); err != nil || n != 0 {
+			t.Errorf("Prometheus holds %d series of %s (%s), want none (err %v)", n, what, q, err)
+		}
+	}
+
+	nodes := v.status()
+	checked := 0
+	for _, n := range nodes {
+		for _, s := range n.Services {
+			i := slices.IndexFunc(services.Map, func(m services.Service) bool { return m.Name == s.Name })
+			if i < 0 || services.Map[i].GoMemLimit == 0 || s.PID == 0 {
+				continue
+			}
+			svc := services.Map[i]
+			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.PID))
+			if err != nil {
+				t.Errorf("%s on %s: %v", s.Name, n.Hostname, err)
+				continue
+			}
+			want := fmt.Sprintf("GOMEMLIMIT=%dMiB", svc.GoMemLimit)
+			if !strings.Contains("\x00"+string(env)+"\x00", "\x00"+want+"\x00") {
+				t.Errorf("%s on %s runs without %s", s.Name, n.Hostname, want)
+			}
+			checked++
+		}
+	}
+	if want := len(v.cfg.NodesOf(config.KindMaster)); checked < want {
+		t.Errorf("checked the memory limit of %d services, want at least one per master", checked)
+	}
+}
