@@ -87,7 +87,12 @@ func flannel(n *Node) (*Launch, error) {
 		// Nodes route between pods, VXLAN and Services: without
 		// forwarding a node reaches only its own pods (found on masters,
 		// which run none: only the bridge plugin turned it on elsewhere).
-		Prepare: enableForwarding,
+		Prepare: func() error {
+			if err := enableForwarding(); err != nil {
+				return err
+			}
+			return waitForPodCIDR(n, "kubernetes-flannel")
+		},
 		Argv: []string{n.bin("flanneld"),
 			"--kube-subnet-mgr", "--kubeconfig-file", kc,
 			"--net-config-path", flannelNetConf,
