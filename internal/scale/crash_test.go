@@ -29,7 +29,8 @@ const crashKills = 10
 // must end ready; the audit log must be whole JSON lines, show every token
 // redeemed afresh at most once (and otherwise only replayed by the same key
 // after a lost response) and every redemption an agent saw succeed; the
-// token store must load and hold every token used. The moments: for the
+// token store must load and hold every token used, each with its spending
+// audited (the keyserver audits a spending before it records it). The moments: for the
 // first 5 kills, counts of agents that have redeemed their token, for the
 // last 5 counts of ready agents, each drawn below 90% of the nodes, and
 // after each count is reached a delay of up to 50 ms; so every kill falls

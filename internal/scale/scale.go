@@ -478,7 +478,7 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node, crashes b
 		t.Fatal(err)
 	}
 	defer f.Close()
-	issued, redeemed, replayed := map[string]int{}, map[string]int{}, map[string]int{}
+	issued, redeemed, replayed, spent := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	granted := map[string]map[string]int{}
 	var refusals, problems []string
 	var out audited
@@ -492,6 +492,8 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node, crashes b
 		switch e.Action {
 		case "token-issue":
 			issued[e.Target]++
+		case "token-spend":
+			spent[e.Principal]++
 		case "token-redeem":
 			if e.Result != "ok" {
 				problems = append(problems, fmt.Sprintf("a redemption audited with result %q: %s", e.Result, sc.Text()))
@@ -526,6 +528,11 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node, crashes b
 		} else if issued[n.name] != 1 || redeemed[n.name] != 1 || replayed[n.name] != 0 {
 			problems = append(problems, fmt.Sprintf("%s: token issued %d times, redeemed %d times (and %d replays); want once each", n.name, issued[n.name], redeemed[n.name], replayed[n.name]))
 		}
+		// A spending is audited before the store records it; a keyserver
+		// killed between the two leaves a second spending on the retry.
+		if spent[n.name] < 1 || (!crashes && spent[n.name] != 1) {
+			problems = append(problems, fmt.Sprintf("%s: its token's spending audited %d times; want once (at least once when the keyserver is killed)", n.name, spent[n.name]))
+		}
 		if !n.logs.identity() {
 			problems = append(problems, fmt.Sprintf("%s: its agent never logged obtaining its identity", n.name))
 		} else if redeemed[n.name]+replayed[n.name] < 1 {
@@ -548,7 +555,7 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node, crashes b
 	if n := tokens.Outstanding(); n != 0 {
 		problems = append(problems, fmt.Sprintf("the token store still holds %d unredeemed tokens", n))
 	}
-	problems = append(problems, checkStore(t, storePath, nodes)...)
+	problems = append(problems, checkStore(t, storePath, nodes, spent)...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		if len(problems) > 10 {
@@ -560,8 +567,9 @@ func checkAudit(t testing.TB, c *keysystemtest.Cluster, nodes []*node, crashes b
 }
 
 // checkStore reads the token store's file as JSON itself: every node has
-// exactly one token in it, used.
-func checkStore(t testing.TB, path string, nodes []*node) []string {
+// exactly one token in it, used, and every used token's spending is in the
+// audit log (spent counts token-spend lines by principal).
+func checkStore(t testing.TB, path string, nodes []*node, spent map[string]int) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -577,13 +585,16 @@ func checkStore(t testing.TB, path string, nodes []*node) []string {
 		t.Fatalf("token store %s: %v", path, err)
 	}
 	held, used := map[string]int{}, map[string]int{}
+	var problems []string
 	for _, e := range f.Tokens {
 		held[e.Principal]++
 		if e.Used != nil {
 			used[e.Principal]++
+			if spent[e.Principal] == 0 {
+				problems = append(problems, fmt.Sprintf("%s: the token store holds its token as used, but the audit log has no spending of it", e.Principal))
+			}
 		}
 	}
-	var problems []string
 	for _, n := range nodes {
 		if held[n.name] != 1 || used[n.name] != 1 {
 			problems = append(problems, fmt.Sprintf("%s: the token store holds %d tokens for it, %d used; want one, used", n.name, held[n.name], used[n.name]))
