@@ -18,11 +18,13 @@ import (
 var (
 	stormNodes  = flag.Int("storm.nodes", 0, "nodes BenchmarkAdmissionStorm starts all at once (0: as many as the open-file limit allows; more start as the first finish)")
 	stormActive = flag.Int("storm.active", 0, "the keyserver's bound on connections worked on at once in the storm tests (0: its default; -1: no admission control)")
+	stormQueued = flag.Int("storm.queued", 0, "the keyserver's bound on connections queued in the storm tests (0: its default)")
+	stormWait   = flag.Duration("storm.wait", 0, "how long the keyserver lets a connection wait in the storm tests (0: its default)")
 )
 
 // stormAdmission is the keyserver's admission control in the storm tests.
 func stormAdmission() keyserver.Admission {
-	return keyserver.Admission{MaxActive: *stormActive}
+	return keyserver.Admission{MaxActive: *stormActive, MaxQueued: *stormQueued, MaxWait: *stormWait}
 }
 
 // TestAdmissionStorm starts 1,000 agents all at once, as when a rack is
