@@ -193,14 +193,24 @@ func (a *Agent) Step(ctx context.Context) time.Duration {
 	now := a.opts.Now()
 	next := now.Add(a.opts.MaxSleep)
 	kind := a.readKind()
+	// unreachable is the attempt of this pass that got no answer: the
+	// credentials due after it wait as long as it does, rather than each
+	// dial a keyserver that is down or shedding connections (in a boot
+	// storm, every dial is another connection to shed).
+	var unreachable *credState
 	for _, c := range a.wanted() {
 		st := a.state(c.Name)
 		a.clockSetBack(st, now)
 		a.inspect(c, st, now)
 		due := a.dueAt(c, st)
-		if !due.After(now) {
+		if !due.After(now) && unreachable != nil {
+			due = a.postpone(st, unreachable)
+		} else if !due.After(now) {
 			if err := a.obtain(ctx, c); err != nil {
 				a.failed(c, st, err)
+				if errors.Is(err, keyapi.ErrUnreachable) {
+					unreachable = st
+				}
 			} else {
 				a.succeeded(c, st)
 			}
@@ -336,6 +346,15 @@ func (a *Agent) failed(c credential.Credential, st *credState, err error) {
 	if !blocked {
 		a.opts.Logf("keyclient: %s: %v (retrying in %s)", c.Name, err, backoff.Round(time.Millisecond))
 	}
+}
+
+// postpone sets a credential's next attempt to that of the one that could
+// not reach the keyserver, without counting a failure, and returns it.
+func (a *Agent) postpone(st, like *credState) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st.nextAttempt = like.nextAttempt
+	return st.nextAttempt
 }
 
 func (a *Agent) succeeded(c credential.Credential, st *credState) {

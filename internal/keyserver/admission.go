@@ -180,6 +180,7 @@ func (a *admission) shedExpired(now time.Time) {
 	for i := range n {
 		conns[i] = a.queue[i].conn
 	}
+	clear(a.queue[:n])
 	a.queue = a.queue[n:]
 	a.metrics.queued.Set(float64(len(a.queue)))
 	a.shed(conns, shedWaited)

@@ -10,6 +10,15 @@
 //
 //	go test ./internal/scale -run '^$' -bench Admission -benchtime 1x -timeout 30m
 //
+// A boot storm starts every node
+// at once (Window = Nodes, as a rack powered on), which the keyserver's
+// admission control (keyserver.Admission) must absorb; TestAdmissionStorm
+// starts 1,000 with the ordinary tests, and the full version as many as
+// the open-file limit allows (4,872 at 20,000), with -storm.active -1 to
+// compare without admission control:
+//
+//	go test ./internal/scale -run '^$' -bench BootStorm -benchtime 1x -timeout 30m
+//
 // and the full version of the crash test (1,000 nodes while the keyserver
 // is killed with SIGKILL 10 times; it prints the kills, the time until all
 // are credentialed, the retries and the replays):
