@@ -18,12 +18,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -334,8 +336,12 @@ func (a *Agent) failed(c credential.Credential, st *credState, err error) {
 		// that appears is used at once.
 		st.failures++
 		backoff = a.opts.RetryMin << min(st.failures-1, 20)
-		if backoff > a.opts.RetryMax || backoff <= 0 {
-			backoff = a.opts.RetryMax
+		limit := a.opts.RetryMax
+		if busy(err) {
+			limit = min(limit, busyRetryMax)
+		}
+		if backoff > limit || backoff <= 0 {
+			backoff = limit
 		}
 		// Jitter spreads the retries of many nodes after a keyserver outage.
 		backoff = backoff/2 + time.Duration(a.opts.Rand.Int64N(int64(backoff/2+1)))
@@ -355,6 +361,20 @@ func (a *Agent) postpone(st, like *credState) time.Time {
 	defer a.mu.Unlock()
 	st.nextAttempt = like.nextAttempt
 	return st.nextAttempt
+}
+
+// busyRetryMax bounds the backoff while the keyserver is up but busy. A
+// connection it sheds costs it an accept and a close, so waiting minutes
+// (RetryMax) gains it nothing; and in a boot storm, nodes backed off that
+// long leave it idle while they wait.
+const busyRetryMax = 15 * time.Second
+
+// busy reports whether err is a keyserver that accepted the connection but
+// closed it before answering: what its admission control does when it has
+// more connections than it can serve in time. A keyserver that is down
+// refuses the connection instead.
+func busy(err error) bool {
+	return errors.Is(err, keyapi.ErrUnreachable) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
 }
 
 func (a *Agent) succeeded(c credential.Credential, st *credState) {
