@@ -214,7 +214,9 @@ func defaultMasters(n int) int {
 // busy cores made TLS handshakes outlast their 10 s timeout, SYNs overflow
 // the listen backlog, and requests their 30 s deadline; the agents backed
 // off for minutes, and after 10 minutes some of 10,000 were still not
-// ready.
+// ready. The keyserver's admission control now bounds that work itself;
+// the window stays so that this measurement stays comparable, and
+// BenchmarkBootStorm measures every node at once.
 const DefaultWindow = 1000
 
 // fdsPerNode is how many files an admitting node holds open at most: its
