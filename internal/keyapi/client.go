@@ -38,6 +38,11 @@ type ClientConfig struct {
 	Time func() time.Time
 }
 
+// ErrUnreachable marks a call that got no answer: the connection failed, was
+// closed (a busy keyserver sheds connections before their handshake) or
+// timed out.
+var ErrUnreachable = errors.New("keyserver unreachable")
+
 // Client talks to one keyserver.
 type Client struct {
 	base      string
@@ -199,7 +204,7 @@ func (c *Client) do(req *http.Request) ([]byte, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("keyserver unreachable: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))

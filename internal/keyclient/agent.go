@@ -18,12 +18,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
@@ -193,14 +195,24 @@ func (a *Agent) Step(ctx context.Context) time.Duration {
 	now := a.opts.Now()
 	next := now.Add(a.opts.MaxSleep)
 	kind := a.readKind()
+	// unreachable is the attempt of this pass that got no answer: the
+	// credentials due after it wait as long as it does, rather than each
+	// dial a keyserver that is down or shedding connections (in a boot
+	// storm, every dial is another connection to shed).
+	var unreachable *credState
 	for _, c := range a.wanted() {
 		st := a.state(c.Name)
 		a.clockSetBack(st, now)
 		a.inspect(c, st, now)
 		due := a.dueAt(c, st)
-		if !due.After(now) {
+		if !due.After(now) && unreachable != nil {
+			due = a.postpone(st, unreachable)
+		} else if !due.After(now) {
 			if err := a.obtain(ctx, c); err != nil {
 				a.failed(c, st, err)
+				if errors.Is(err, keyapi.ErrUnreachable) {
+					unreachable = st
+				}
 			} else {
 				a.succeeded(c, st)
 			}
@@ -324,8 +336,12 @@ func (a *Agent) failed(c credential.Credential, st *credState, err error) {
 		// that appears is used at once.
 		st.failures++
 		backoff = a.opts.RetryMin << min(st.failures-1, 20)
-		if backoff > a.opts.RetryMax || backoff <= 0 {
-			backoff = a.opts.RetryMax
+		limit := a.opts.RetryMax
+		if busy(err) {
+			limit = min(limit, busyRetryMax)
+		}
+		if backoff > limit || backoff <= 0 {
+			backoff = limit
 		}
 		// Jitter spreads the retries of many nodes after a keyserver outage.
 		backoff = backoff/2 + time.Duration(a.opts.Rand.Int64N(int64(backoff/2+1)))
@@ -336,6 +352,29 @@ func (a *Agent) failed(c credential.Credential, st *credState, err error) {
 	if !blocked {
 		a.opts.Logf("keyclient: %s: %v (retrying in %s)", c.Name, err, backoff.Round(time.Millisecond))
 	}
+}
+
+// postpone sets a credential's next attempt to that of the one that could
+// not reach the keyserver, without counting a failure, and returns it.
+func (a *Agent) postpone(st, like *credState) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st.nextAttempt = like.nextAttempt
+	return st.nextAttempt
+}
+
+// busyRetryMax bounds the backoff while the keyserver is up but busy. A
+// connection it sheds costs it an accept and a close, so waiting minutes
+// (RetryMax) gains it nothing; and in a boot storm, nodes backed off that
+// long leave it idle while they wait.
+const busyRetryMax = 15 * time.Second
+
+// busy reports whether err is a keyserver that accepted the connection but
+// closed it before answering: what its admission control does when it has
+// more connections than it can serve in time. A keyserver that is down
+// refuses the connection instead.
+func busy(err error) bool {
+	return errors.Is(err, keyapi.ErrUnreachable) && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
 }
 
 func (a *Agent) succeeded(c credential.Credential, st *credState) {

@@ -14,6 +14,9 @@ type metrics struct {
 	latency    *prometheus.HistogramVec
 	auditFail  prometheus.Counter
 	suppressed prometheus.Counter
+	// Admission control (admission.go).
+	shed           *prometheus.CounterVec
+	queued, active prometheus.Gauge
 	// apis is the closed set of API label values: every API the policy
 	// grants to anyone. Anything else a caller names is "other", so no
 	// caller can add label values (and memory) to the metrics.
@@ -46,14 +49,29 @@ func newMetrics(reg *prometheus.Registry, tokens *token.Store, pol *policy.Polic
 			Name: "homeworld_keyserver_audit_suppressed_refusals_total",
 			Help: "Anonymous refusals not written to the audit log because their address exceeded its rate; each address's next written line says how many.",
 		}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "homeworld_keyserver_connections_shed_total",
+			Help: "Connections closed before their TLS handshake because the keyserver was busy, by reason (queue-full: too many already waiting; waited: waited too long for a slot).",
+		}, []string{"reason"}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "homeworld_keyserver_connections_queued",
+			Help: "Accepted connections waiting for a slot to be worked on.",
+		}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "homeworld_keyserver_connections_active",
+			Help: "Connections being worked on (handshake or request); idle keep-alive connections are not counted.",
+		}),
 		apis: map[keyapi.API]bool{},
+	}
+	for _, reason := range []string{shedFull, shedWaited} {
+		m.shed.WithLabelValues(reason)
 	}
 	for _, acct := range pol.Accounts {
 		for api := range acct.Grants {
 			m.apis[api] = true
 		}
 	}
-	reg.MustRegister(m.requests, m.latency, m.auditFail, m.suppressed,
+	reg.MustRegister(m.requests, m.latency, m.auditFail, m.suppressed, m.shed, m.queued, m.active,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "homeworld_keyserver_tokens_outstanding",
 			Help: "Admission tokens issued and neither used nor expired.",

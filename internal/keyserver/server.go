@@ -40,6 +40,9 @@ type Options struct {
 	// log, the certificates it issues and the TLS handshake, which checks
 	// client certificates by it.
 	Now func() time.Time
+	// Admission bounds the connections worked on at once (admission.go);
+	// zero fields are its defaults.
+	Admission Admission
 }
 
 // Server is a keyserver.
@@ -65,6 +68,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Logf == nil {
 		opts.Logf = log.Printf
 	}
+	opts.Admission.defaults()
 	for _, a := range opts.Authorities.List {
 		if a.Signer == nil {
 			return nil, fmt.Errorf("keyserver: authority %s has no private key", a.Name)
@@ -154,6 +158,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		defer cancel()
 		srv.Shutdown(shutdownCtx)
 	}()
+	if s.opts.Admission.MaxActive > 0 {
+		adm := newAdmission(l, s.opts.Admission, s.metrics, s.opts.Logf)
+		srv.ConnState = adm.connState
+		l = adm
+	}
 	err := srv.ServeTLS(l, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		<-done

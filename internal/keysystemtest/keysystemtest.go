@@ -69,6 +69,7 @@ type Cluster struct {
 	server      *keyserver.Server // nil when the server is a child process
 	child       *child            // the server's process, with Options.Process
 	process     Process
+	admission   keyserver.Admission
 	cancel      context.CancelFunc
 	done        chan error
 }
@@ -97,6 +98,9 @@ type Options struct {
 	// rather than in the test's, so that its CPU time can be told apart
 	// (Cluster.ServerCPU). It takes the default clock.
 	Process Process
+	// Admission bounds the connections the keyserver works on at once;
+	// zero fields are the keyserver's defaults.
+	Admission keyserver.Admission
 }
 
 // StartWith brings up a keyserver as o says.
@@ -126,7 +130,7 @@ func StartWith(t testing.TB, o Options) *Cluster {
 	if err := keyserver.Install(sup, []byte(setup), set); err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, SetupYAML: setup, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now, process: o.Process}
+	c := &Cluster{t: t, SetupYAML: setup, Config: cfg, Authorities: set, Supervisor: sup, Lifetimes: l, now: now, process: o.Process, admission: o.Admission}
 	// The first listener takes port 0 and the server keeps it: a port
 	// chosen beforehand could be taken before the server binds it.
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Supervisor().IP, "0"))
@@ -161,7 +165,7 @@ func (c *Cluster) serve(l net.Listener) {
 		c.spawn(l)
 		return
 	}
-	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, keyserver.Options{Logf: c.t.Logf, Now: c.now})
+	srv, _, err := keyserver.Load(c.Supervisor, c.Lifetimes, keyserver.Options{Logf: c.t.Logf, Now: c.now, Admission: c.admission})
 	if err != nil {
 		l.Close()
 		c.t.Fatal(err)

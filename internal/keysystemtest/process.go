@@ -51,6 +51,7 @@ type childSpec struct {
 	Root       string
 	Lifetimes  policy.Lifetimes
 	CPUProfile string
+	Admission  keyserver.Admission
 }
 
 // ServeIfChild returns at once unless this process is a keyserver child a
@@ -82,7 +83,7 @@ func serveChild(specJSON string) error {
 	}
 	ready := os.NewFile(childReadyFD, "ready")
 	logger := log.New(os.Stderr, "", 0)
-	srv, _, err := keyserver.Load(layout.Node{Root: spec.Root}, spec.Lifetimes, keyserver.Options{Logf: logger.Printf})
+	srv, _, err := keyserver.Load(layout.Node{Root: spec.Root}, spec.Lifetimes, keyserver.Options{Logf: logger.Printf, Admission: spec.Admission})
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func (c *Cluster) spawn(l net.Listener) {
 		c.t.Fatal(err)
 	}
 	defer readyR.Close()
-	spec, err := json.Marshal(childSpec{Root: c.Supervisor.Root, Lifetimes: c.Lifetimes, CPUProfile: c.process.CPUProfile})
+	spec, err := json.Marshal(childSpec{Root: c.Supervisor.Root, Lifetimes: c.Lifetimes, CPUProfile: c.process.CPUProfile, Admission: c.admission})
 	if err != nil {
 		c.t.Fatal(err)
 	}

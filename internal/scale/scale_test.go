@@ -49,14 +49,22 @@ func BenchmarkAdmission(b *testing.B) {
 				res = Run(b, Options{Nodes: n})
 				b.Log(res)
 			}
-			b.ReportMetric(res.NsPerNode(), "ns/node")
-			b.ReportMetric(res.Total().Seconds(), "total-s")
-			b.ReportMetric(res.Issue.Seconds(), "tokens-s")
-			b.ReportMetric(res.Admit.Seconds(), "credentials-s")
-			b.ReportMetric(res.GrantsPerSecond(), "grants/s")
-			b.ReportMetric(float64(res.Retries), "retries")
-			b.ReportMetric(float64(res.CPU.Nanoseconds())/float64(res.Nodes), "cpu-ns/node")
-			b.ReportMetric(float64(res.MaxRSS>>20), "peak-MiB")
+			report(b, res)
 		})
 	}
+}
+
+// report reports what a benchmark's run measured.
+func report(b *testing.B, res Result) {
+	b.ReportMetric(res.NsPerNode(), "ns/node")
+	b.ReportMetric(res.Total().Seconds(), "total-s")
+	b.ReportMetric(res.Issue.Seconds(), "tokens-s")
+	b.ReportMetric(res.Admit.Seconds(), "credentials-s")
+	b.ReportMetric(res.Half.Seconds(), "half-ready-s")
+	b.ReportMetric(res.Most.Seconds(), "p99-ready-s")
+	b.ReportMetric(res.GrantsPerSecond(), "grants/s")
+	b.ReportMetric(float64(res.Retries), "retries")
+	b.ReportMetric(float64(res.Shed), "shed")
+	b.ReportMetric(float64(res.CPU.Nanoseconds())/float64(res.Nodes), "cpu-ns/node")
+	b.ReportMetric(float64(res.MaxRSS>>20), "peak-MiB")
 }
