@@ -1,14 +1,12 @@
 package launch
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +14,6 @@ import (
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/testutil"
 )
-
-// syncBuffer is a log written by one goroutine and read by another.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestFlannelWaitsForThePodRange: against a real API server, flannel's
 // launch waits, saying why, while the API refuses flannel (no RBAC yet),
@@ -56,7 +36,7 @@ func TestFlannelWaitsForThePodRange(t *testing.T) {
 		RootCAs: pool, Certificates: []tls.Certificate{{Certificate: [][]byte{der.Raw}, PrivateKey: key}},
 	}}}
 
-	var log syncBuffer
+	var log testutil.Buffer
 	done := make(chan string, 1)
 	go func() {
 		done <- awaitPodCIDR(client, api.URL+"/api/v1/nodes/worker1", "worker1", 100*time.Millisecond, time.Minute, &log)
