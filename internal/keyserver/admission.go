@@ -21,21 +21,27 @@ import (
 	"time"
 )
 
-// Admission bounds the connections the keyserver works on at once; zero
-// fields are the defaults.
+// Admission bounds the connections the keyserver works on at once. It is
+// off unless MaxActive is positive: measured with 4,872 in-process nodes
+// starting at once (internal/scale BenchmarkBootStorm), the keyserver
+// without it got every node credentialed with no retry in 35 s, and in 64 s
+// with two busy loops on the same 2 cores, while with it (128 at once,
+// 2.5 s wait) it took 60-65 s and shed about 19,000 connections, and
+// longer than 3 minutes under the busy loops. There the clients share the
+// keyserver's processors, so a shed client's retries slow the server; on
+// real nodes they cost it an accept and a close. It is for a keyserver
+// that has been seen to fall behind its clients' timeouts.
 type Admission struct {
 	// MaxActive is how many connections are worked on at once: from being
 	// accepted (the handshake included) until idle between requests or
-	// closed. Default 64 × GOMAXPROCS: most of a request's time is spent
-	// waiting for the audit log's and token store's fsyncs, which
-	// concurrent requests share, and fewer slots starved the processors
-	// (a 4,872-node storm took twice as long with 8 × GOMAXPROCS), while
-	// that many handshakes at once still take well under a second.
-	// Negative: no bound and no queue, admission control off.
+	// closed. Most of a request's time is spent waiting for the audit
+	// log's and token store's fsyncs, which concurrent requests share, so
+	// it should be well above the processors' count: 8 × GOMAXPROCS
+	// starved them (a storm took twice as long as with 64 ×). Zero or
+	// negative: no bound and no queue (the default).
 	MaxActive int
 	// MaxQueued is how many accepted connections may wait for a slot;
-	// more are closed at once. Default 512 × GOMAXPROCS, more than the
-	// server gets through within MaxWait.
+	// more are closed at once. Default 512 × GOMAXPROCS.
 	MaxQueued int
 	// MaxWait is how long a connection may wait for a slot before it is
 	// closed unanswered. Default 2.5 s: well below the clients' 10 s
@@ -45,8 +51,8 @@ type Admission struct {
 }
 
 func (a *Admission) defaults() {
-	if a.MaxActive == 0 {
-		a.MaxActive = 64 * runtime.GOMAXPROCS(0)
+	if a.MaxActive <= 0 {
+		return
 	}
 	if a.MaxQueued <= 0 {
 		a.MaxQueued = 512 * runtime.GOMAXPROCS(0)

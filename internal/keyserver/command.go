@@ -20,6 +20,7 @@ import (
 // Command is the keyserver daemon's command line.
 func Command() *cobra.Command {
 	var root, listen string
+	var adm Admission
 	l := policy.DefaultLifetimes
 	c := &cobra.Command{
 		Use:   "keyserver",
@@ -42,7 +43,7 @@ after rotation. 'spire setup keyserver' installs the first two.`,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := log.New(os.Stderr, "keyserver: ", log.LstdFlags)
-			srv, cfg, err := Load(layout.Node{Root: root}, l, Options{Logf: logger.Printf})
+			srv, cfg, err := Load(layout.Node{Root: root}, l, Options{Logf: logger.Printf, Admission: adm})
 			if err != nil {
 				return err
 			}
@@ -74,6 +75,8 @@ after rotation. 'spire setup keyserver' installs the first two.`,
 		},
 	}
 	f := c.Flags()
+	f.IntVar(&adm.MaxActive, "max-active", 0, "work on at most this many connections at once, queue the rest in order of arrival and close those that wait too long before their handshake (0: no bound; try 64 per processor if the keyserver falls behind a boot storm)")
+	f.DurationVar(&adm.MaxWait, "max-wait", 0, "with --max-active: how long a connection may wait before it is closed unanswered (default 2.5s)")
 	f.StringVar(&root, "root", "/", "folder the node's files are below (a virtual node's own root)")
 	f.StringVar(&listen, "listen", "", "address to serve on (default: the supervisor's address from setup.yaml, port "+services.KeyserverAPI.PortString()+")")
 	f.DurationVar(&l.Keygrant, "keygrant-lifetime", l.Keygrant, "lifetime of node identity certificates")

@@ -41,7 +41,7 @@ type Options struct {
 	// client certificates by it.
 	Now func() time.Time
 	// Admission bounds the connections worked on at once (admission.go);
-	// zero fields are its defaults.
+	// off unless its MaxActive is positive.
 	Admission Admission
 }
 
