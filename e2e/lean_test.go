@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,11 +58,10 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 	checked := 0
 	for _, n := range nodes {
 		for _, s := range n.Services {
-			i := slices.IndexFunc(services.Map, func(m services.Service) bool { return m.Name == s.Name })
-			if i < 0 || services.Map[i].GoMemLimit == 0 || s.PID == 0 {
+			svc := services.MustGet(s.Name) // the node supervisor reports map services only
+			if svc.GoMemLimit == 0 || s.PID == 0 {
 				continue
 			}
-			svc := services.Map[i]
 			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.PID))
 			if err != nil {
 				t.Errorf("%s on %s: %v", s.Name, n.Hostname, err)

@@ -99,7 +99,7 @@ type Options struct {
 	// (Cluster.ServerCPU). It takes the default clock.
 	Process Process
 	// Admission bounds the connections the keyserver works on at once;
-	// zero fields are the keyserver's defaults.
+	// off unless its MaxActive is positive, as in the keyserver.
 	Admission keyserver.Admission
 }
 

@@ -2,7 +2,6 @@ package launch
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"time"
+
+	"homeworld.dev/homeworld/internal/certfile"
 )
 
 // podCIDRWait bounds how long flannel's launch waits for its node's pod
@@ -25,10 +26,9 @@ const podCIDRWait = 2 * time.Minute
 // every second, as flannel would, with flannel's own certificate, starts
 // it within a second of the range.
 func waitForPodCIDR(n *Node, certName string) error {
-	pool := x509.NewCertPool()
-	ca, err := os.ReadFile(n.Layout.Path(kubeCA))
-	if err != nil || !pool.AppendCertsFromPEM(ca) {
-		return fmt.Errorf("reading the Kubernetes CA %s: %v", kubeCA, err)
+	pool, err := certfile.Pool(n.Layout.Path(kubeCA))
+	if err != nil {
+		return fmt.Errorf("reading the Kubernetes CA: %w", err)
 	}
 	pair, err := tls.LoadX509KeyPair(n.Layout.Path(cert(certName)), n.Layout.Path(key(certName)))
 	if err != nil {

@@ -71,7 +71,7 @@ type Options struct {
 	// attempt (keyclient.Options); zero: the agent's defaults.
 	RetryMin, RetryMax time.Duration
 	// Admission bounds the connections the keyserver works on at once;
-	// zero fields are its defaults, MaxActive -1 turns it off.
+	// off unless its MaxActive is positive, as in the keyserver.
 	Admission keyserver.Admission
 	// Disrupt, if set, runs the keyserver in a child process
 	// (keysystemtest.Options.Process) and is called, on the test's
