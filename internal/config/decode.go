@@ -44,7 +44,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	d.where[path] = pos{n.Line, n.Column}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		return // an empty value leaves the zero value; required checks catch absence
+		// Refused rather than read as "use the default": the schema, which
+		// editors check against, has no null for any field, and a key whose
+		// value was deleted is more likely a slip than a wish.
+		d.addf(n, path, "has no value: give it one, or leave the key out if it is optional")
+		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:

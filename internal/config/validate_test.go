@@ -94,6 +94,8 @@ func TestInvalidSetups(t *testing.T) {
 		{"uppercase internal domain", "internal-domain: cluster.internal", "internal-domain: Cluster.Internal", "cluster.internal-domain", 3, "lowercase"},
 		{"same domains", "internal-domain: cluster.internal", "internal-domain: cluster.example.org", "cluster.internal-domain", 3, "must differ"},
 		{"empty etcd token", "etcd-token: test-token", `etcd-token: ""`, "cluster.etcd-token", 4, "non-empty"},
+		{"key without a value", `kerberos-realm: ""`, "kerberos-realm:", "cluster.kerberos-realm", 5, "has no value"},
+		{"list item without a value", "  - alice", "  -", "root-admins[0]", 18, "has no value"},
 		{"mirror with scheme", "mirror: deb.debian.org/debian", "mirror: http://deb.debian.org/debian", "cluster.mirror", 6, "without a scheme"},
 		{"bad cidr", "cidr-nodes: 10.20.0.0/24", "cidr-nodes: 10.20.0.0/33", "addresses.cidr-nodes", 9, "not an IPv4 range"},
 		{"ipv6 cidr", "cidr-pods: 172.18.0.0/16", "cidr-pods: fd00::/64", "addresses.cidr-pods", 10, "not an IPv4 range"},
