@@ -77,11 +77,24 @@ func ServeListener(ctx context.Context, l net.Listener, h http.Handler) error {
 // overruns the interval is followed by the next one minGap after it ended,
 // so a slow cycle (timeouts) never makes the next start back to back.
 func Every(ctx context.Context, interval, minGap time.Duration, f func(context.Context)) {
+	EveryUntilSettled(ctx, interval, minGap, 0, func(ctx context.Context) bool { f(ctx); return true })
+}
+
+// EveryUntilSettled is Every for a monitor whose peers start when it does:
+// f reports whether its result was complete (every peer found and
+// answering), and while it was not, for the first window after the start,
+// the next run follows minGap after instead of an interval. A new
+// cluster's monitors so report their first complete result within a
+// second or two of the last peer coming up, not up to an interval later;
+// after the window a lasting fault is measured at the interval like
+// anything else.
+func EveryUntilSettled(ctx context.Context, interval, minGap, window time.Duration, f func(context.Context) bool) {
+	began := time.Now()
 	for {
 		start := time.Now()
-		f(ctx)
+		settled := f(ctx)
 		wait := interval - time.Since(start)
-		if wait < minGap {
+		if wait < minGap || !settled && time.Since(began) < window {
 			wait = minGap
 		}
 		select {

@@ -170,3 +170,47 @@ func TestEveryKeepsAGapAfterAnOverrun(t *testing.T) {
 		t.Errorf("after an overrun the next run started %v after it ended, want at least the gap", d)
 	}
 }
+
+// TestEveryUntilSettledRetriesSoonOnlyWhileUnsettled: an incomplete result
+// in the window is retried after minGap; a complete one, or any after the
+// window, waits the interval.
+func TestEveryUntilSettledRetriesSoonOnlyWhileUnsettled(t *testing.T) {
+	const interval, gap, window = time.Hour, 10 * time.Millisecond, 2 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runs := make(chan struct{}, 10)
+	n := 0
+	go EveryUntilSettled(ctx, interval, gap, window, func(context.Context) bool {
+		n++
+		runs <- struct{}{}
+		return n >= 3 // the third run finds everything
+	})
+	deadline := time.After(5 * time.Second)
+	for i := range 3 {
+		select {
+		case <-runs:
+		case <-deadline:
+			t.Fatalf("run %d did not follow an unsettled one within 5 s (interval %v, gap %v)", i+1, interval, gap)
+		}
+	}
+	select {
+	case <-runs:
+		t.Fatal("a run followed a settled one before the interval")
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	// Past the window an unsettled result waits the interval too.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	late := make(chan struct{}, 10)
+	go EveryUntilSettled(ctx2, interval, gap, 0, func(context.Context) bool {
+		late <- struct{}{}
+		return false
+	})
+	<-late
+	select {
+	case <-late:
+		t.Fatal("an unsettled run after the window was retried before the interval")
+	case <-time.After(100 * time.Millisecond):
+	}
+}

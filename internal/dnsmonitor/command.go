@@ -20,10 +20,13 @@ import (
 const Port = 8080
 
 // Interval is the time between cycles; MinGap the least time between the
-// end of a cycle that overran and the next.
+// end of a cycle that overran and the next. For StartWindow after the
+// monitor starts, a cycle with a failed lookup (the cluster DNS not up
+// yet) is retried MinGap after it.
 const (
-	Interval = 15 * time.Second
-	MinGap   = time.Second
+	Interval    = 15 * time.Second
+	MinGap      = time.Second
+	StartWindow = 2 * time.Minute
 )
 
 // Command is dns-monitor's command line.
@@ -60,7 +63,7 @@ dns_lookup_upstream_check{hostname}. A malformed or repeated pair is refused.`,
 			if err := m.Register(reg); err != nil {
 				return err
 			}
-			go daemon.Every(cmd.Context(), interval, MinGap, m.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, m.Cycle)
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), mux)

@@ -114,8 +114,9 @@ func (m *Monitor) Register(reg prometheus.Registerer) error {
 	return reg.Register(m)
 }
 
-// Cycle looks every name up once, in parallel.
-func (m *Monitor) Cycle(ctx context.Context) {
+// Cycle looks every name up once, in parallel, and reports whether every
+// lookup succeeded (daemon.EveryUntilSettled retries soon until they do).
+func (m *Monitor) Cycle(ctx context.Context) bool {
 	r := &result{start: time.Now(), internal: map[string]float64{}, upstream: map[string]float64{}}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -145,6 +146,14 @@ func (m *Monitor) Cycle(ctx context.Context) {
 	m.mu.Lock()
 	m.last = r
 	m.mu.Unlock()
+	for _, set := range []map[string]float64{r.internal, r.upstream} {
+		for _, v := range set {
+			if v != 1 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // lookup resolves e's name; success is exactly one address, e's.

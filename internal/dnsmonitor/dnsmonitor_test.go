@@ -242,9 +242,18 @@ func TestSuccessIsExactlyTheExpectedAddress(t *testing.T) {
 		}
 	}
 
+	// Only names that resolve as expected: the cycle reports itself
+	// complete (daemon.EveryUntilSettled then waits the interval).
+	good := New(exp[:1], up, s.resolver(), t.Logf)
+	if !good.Cycle(context.Background()) {
+		t.Error("a cycle where every lookup succeeded reported itself incomplete")
+	}
+
 	// The upstream stops answering: only its check fails.
 	s.quiet("upstream.example")
-	m.Cycle(context.Background())
+	if m.Cycle(context.Background()) || good.Cycle(context.Background()) {
+		t.Error("a cycle with failed lookups reported itself complete")
+	}
 	got = gather(t, reg)
 	if got[`dns_lookup_upstream_check{hostname="upstream.example"}`] != 0 || got[`dns_lookup_internal_check{hostname="good.cluster.test"}`] != 1 {
 		t.Errorf("with the upstream silent: %v", got)

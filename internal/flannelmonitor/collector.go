@@ -50,8 +50,11 @@ func NewCollector(api API, namespace string, port int, logf func(string, ...any)
 	return &Collector{API: api, Namespace: namespace, Port: port, Logf: logf, HTTP: &http.Client{Timeout: PingTimeout}}
 }
 
-// Cycle finds the monitors and reads each once, in parallel.
-func (c *Collector) Cycle(ctx context.Context) {
+// Cycle finds the monitors and reads each once, in parallel. It reports
+// whether the result was complete: every node's monitor read, and each
+// reporting every node's reflector answering (daemon.EveryUntilSettled
+// retries soon until it is).
+func (c *Collector) Cycle(ctx context.Context) bool {
 	r := &collectResult{collected: map[string]float64{}}
 	p, err := Match(ctx, c.API, c.Namespace, MonitorApp)
 	if err != nil {
@@ -91,6 +94,31 @@ func (c *Collector) Cycle(ctx context.Context) {
 	c.mu.Lock()
 	c.last = r
 	c.mu.Unlock()
+	return r.found && !r.duplicates && len(r.collected) > 0 && allOne(r.collected) && everyPairTalks(r.families, len(r.collected))
+}
+
+// everyPairTalks reports whether the monitors' merged results hold a
+// flannel_talk_check of 1 for each of the nodes² pairs and every monitor
+// found its reflectors.
+func everyPairTalks(fams []*dto.MetricFamily, nodes int) bool {
+	talks, found := 0, 0
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			switch f.GetName() {
+			case "flannel_talk_check":
+				if m.GetGauge().GetValue() != 1 {
+					return false
+				}
+				talks++
+			case "flannel_monitor_check":
+				if m.GetGauge().GetValue() != 1 {
+					return false
+				}
+				found++
+			}
+		}
+	}
+	return talks == nodes*nodes && found == nodes
 }
 
 // read fetches and parses a monitor's metrics in the text format.

@@ -27,10 +27,14 @@ import (
 const Port = 8080
 
 // Interval is the time between cycles; MinGap the least time between
-// the end of a cycle that overran and the next.
+// the end of a cycle that overran and the next. For StartWindow after a
+// monitor or collector starts, an incomplete cycle (a peer not up yet) is
+// retried MinGap after it, so a new cluster is proven as soon as its last
+// reflector answers.
 const (
-	Interval = 15 * time.Second
-	MinGap   = time.Second
+	Interval    = 15 * time.Second
+	MinGap      = time.Second
+	StartWindow = 2 * time.Minute
 )
 
 // Command is flannel-monitor's command line: one subcommand per role.
@@ -101,7 +105,7 @@ GET /ping with PONG and anything else with 404.`,
 			if err := m.Register(reg); err != nil {
 				return err
 			}
-			go daemon.Every(cmd.Context(), interval, MinGap, m.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, m.Cycle)
 			return serveMetrics(cmd.Context(), port, reg)
 		},
 	}
@@ -120,7 +124,7 @@ GET /ping with PONG and anything else with 404.`,
 			if err != nil {
 				return err
 			}
-			go daemon.Every(cmd.Context(), interval, MinGap, col.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, col.Cycle)
 			return serveMetrics(cmd.Context(), port, g)
 		},
 	}

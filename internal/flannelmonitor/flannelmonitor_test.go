@@ -238,7 +238,9 @@ func TestMonitorPingsEveryReflector(t *testing.T) {
 		t.Errorf("before the first cycle the monitor reports %v", v)
 	}
 	before := time.Now().Unix()
-	m.Cycle(context.Background())
+	if m.Cycle(context.Background()) {
+		t.Error("a cycle with node3's reflector answering wrong and none on node4 reported itself complete")
+	}
 	got := values(t, reg)
 	want := map[string]float64{
 		talk(node1, node1): 1, talk(node1, node2): 1, talk(node1, node3): 0, talk(node1, node4): 0,
@@ -354,7 +356,9 @@ func TestCollectorMergesMonitors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Cycle(context.Background())
+	if c.Cycle(context.Background()) {
+		t.Error("a collection missing two monitors reported itself complete")
+	}
 
 	// What Prometheus reads: the served text, parsed.
 	srv := httptest.NewServer(promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
@@ -412,6 +416,37 @@ func TestCollectorMergesMonitors(t *testing.T) {
 	want := map[string]float64{"flannel_collect_enum_check": 0, "flannel_collect_enum_dup_check": 0}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after a failed search the collector serves %v, want %v", got, want)
+	}
+}
+
+// TestCyclesReportComplete: with a reflector and a monitor on each of two
+// nodes, all answering, a monitor's and the collector's cycles report
+// themselves complete (so daemon.EveryUntilSettled stops retrying soon);
+// with one node's reflector gone, neither does.
+func TestCyclesReportComplete(t *testing.T) {
+	api, client := newFakeAPIServer(t)
+	refPort := serveAt(t, []string{"127.0.0.2", "127.0.0.3"}, Reflector(), Reflector())
+	reflectors := []fakePod{running("r-1", ReflectorApp, "127.0.0.2", node1), running("r-2", ReflectorApp, "127.0.0.3", node2)}
+	api.set(nodes(node1, node2), reflectors)
+	m := NewMonitor(client, ns, node1, refPort, t.Logf)
+	if !m.Cycle(context.Background()) {
+		t.Error("a monitor reaching both nodes' reflectors reported itself incomplete")
+	}
+	monPort := serveAt(t, []string{"127.0.0.12", "127.0.0.13"},
+		monitorServer(t, client, node1, refPort), monitorServer(t, client, node2, refPort))
+	api.set(nodes(node1, node2), append(reflectors,
+		running("m-1", MonitorApp, "127.0.0.12", node1), running("m-2", MonitorApp, "127.0.0.13", node2)))
+	c := NewCollector(client, ns, monPort, t.Logf)
+	if _, err := c.Gatherer(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cycle(context.Background()) {
+		t.Error("a collector reading both monitors, each reaching both reflectors, reported itself incomplete")
+	}
+
+	api.set(nodes(node1, node2), reflectors[:1])
+	if m.Cycle(context.Background()) {
+		t.Error("a monitor with no reflector on node2 reported itself complete")
 	}
 }
 

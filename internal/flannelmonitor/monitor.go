@@ -78,8 +78,10 @@ func (m *Monitor) Register(reg prometheus.Registerer) error {
 	return reg.Register(m)
 }
 
-// Cycle finds the reflectors and pings each once, in parallel.
-func (m *Monitor) Cycle(ctx context.Context) {
+// Cycle finds the reflectors and pings each once, in parallel. It reports
+// whether the result was complete: a reflector on every node, each
+// answering (daemon.EveryUntilSettled retries soon until it is).
+func (m *Monitor) Cycle(ctx context.Context) bool {
 	r := &talkResult{start: time.Now(), talk: map[string]float64{}}
 	p, err := Match(ctx, m.API, m.Namespace, ReflectorApp)
 	if err != nil {
@@ -110,6 +112,16 @@ func (m *Monitor) Cycle(ctx context.Context) {
 	m.mu.Lock()
 	m.last = r
 	m.mu.Unlock()
+	return r.found && !r.duplicates && len(r.talk) > 0 && allOne(r.talk)
+}
+
+func allOne(checks map[string]float64) bool {
+	for _, v := range checks {
+		if v != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // ping asks the reflector at pod for PONG.
