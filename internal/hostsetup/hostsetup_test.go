@@ -111,3 +111,31 @@ func TestEnqueueOverSSH(t *testing.T) {
 		t.Errorf("waiting for items no queue applies: %v", err)
 	}
 }
+
+// slowReads is a real host whose reads start only once ctx has ended, as
+// when a wait's deadline passes during a slow read over SSH.
+type slowReads struct{ Host }
+
+func (s slowReads) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	<-ctx.Done()
+	return s.Host.ReadFile(ctx, path)
+}
+
+// TestWaitAppliedNamesWhatWaitsWhenAReadIsCut: a deadline that passes
+// during a read of the queue's audit log still answers with the items not
+// applied, not with the interrupted read.
+func TestWaitAppliedNamesWhatWaitsWhenAReadIsCut(t *testing.T) {
+	c := connect(t)
+	dir := t.TempDir()
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: default\n"
+	items, err := Enqueue(context.Background(), c, dir, []Manifest{{Name: "only", Text: cm}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = WaitApplied(ctx, slowReads{c}, dir, items)
+	if err == nil || !strings.Contains(err.Error(), "has not applied "+items[0]) {
+		t.Errorf("a wait cut during a read = %v, want it to name %s as not applied", err, items[0])
+	}
+}

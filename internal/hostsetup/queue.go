@@ -45,12 +45,18 @@ func Enqueue(ctx context.Context, h Host, dir string, ms []Manifest) ([]string, 
 // returns their records in order.
 func WaitApplied(ctx context.Context, h Host, dir string, items []string) ([]setupqueue.Record, error) {
 	log := path.Join(dir, setupqueue.AppliedDir, setupqueue.AuditLog)
+	var done map[string]setupqueue.Record
 	for {
 		data, err := h.ReadFile(ctx, log)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		switch {
+		case ctx.Err() != nil:
+			// The wait ended during a read: what still waits is the
+			// answer, not the interrupted read.
+			return nil, notApplied(items, done)
+		case err != nil && !errors.Is(err, os.ErrNotExist):
 			return nil, err
 		}
-		done := setupqueue.ParseApplied(data, items)
+		done = setupqueue.ParseApplied(data, items)
 		if len(done) == len(items) {
 			out := make([]setupqueue.Record, len(items))
 			for i, it := range items {
@@ -60,14 +66,19 @@ func WaitApplied(ctx context.Context, h Host, dir string, items []string) ([]set
 		}
 		select {
 		case <-ctx.Done():
-			var waiting []string
-			for _, it := range items {
-				if _, ok := done[it]; !ok {
-					waiting = append(waiting, it)
-				}
-			}
-			return nil, fmt.Errorf("the setup queue has not applied %s (journalctl -u setup-queue on the supervisor says why)", strings.Join(waiting, ", "))
+			return nil, notApplied(items, done)
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// notApplied names the items not in done, the last applied set read.
+func notApplied(items []string, done map[string]setupqueue.Record) error {
+	var waiting []string
+	for _, it := range items {
+		if _, ok := done[it]; !ok {
+			waiting = append(waiting, it)
+		}
+	}
+	return fmt.Errorf("the setup queue has not applied %s (journalctl -u setup-queue on the supervisor says why)", strings.Join(waiting, ", "))
 }
