@@ -49,9 +49,10 @@ func WaitApplied(ctx context.Context, h Host, dir string, items []string) ([]set
 	for {
 		data, err := h.ReadFile(ctx, log)
 		switch {
-		case ctx.Err() != nil:
+		case err != nil && ctx.Err() != nil:
 			// The wait ended during a read: what still waits is the
-			// answer, not the interrupted read.
+			// answer, not the interrupted read. (A read that finished
+			// is still used, even if the deadline passed meanwhile.)
 			return nil, notApplied(items, done)
 		case err != nil && !errors.Is(err, os.ErrNotExist):
 			return nil, err
