@@ -78,13 +78,13 @@ func testRegistry(t *testing.T, v *virtCluster) {
 	}
 
 	start := time.Now()
-	out := v.spire("registry", "push")
+	out := v.spire(t, "registry", "push")
 	t.Logf("measured: pushing the unchanged build again took %v: %s", time.Since(start), lastLine(out))
 	if !strings.Contains(out, " 0 pushed, 0 replaced") {
 		t.Errorf("a second push changed something:\n%s", out)
 	}
 
-	v.spire("virt", "service", "supervisor", "registry", "stop")
+	v.spire(t, "virt", "service", "supervisor", "registry", "stop")
 	waitFor(t, "verify pull to name the registry on every node", 60*time.Second, func() error {
 		out, _, err := v.trySpire("verify", "pull")
 		if err == nil {
@@ -111,7 +111,7 @@ func testRegistry(t *testing.T, v *virtCluster) {
 	if err == nil || !strings.Contains(failed, "registry") {
 		t.Errorf("seq cluster with the registry stopped does not name it:\n%s", out)
 	}
-	v.spire("virt", "service", "supervisor", "registry", "start")
+	v.spire(t, "virt", "service", "supervisor", "registry", "start")
 	waitFor(t, "verify all to pass with the registry back", 90*time.Second, func() error {
 		if out, _, err := v.trySpire("verify", "all"); err != nil {
 			return fmt.Errorf("%s", out)
@@ -229,7 +229,9 @@ func testSetupQueue(t *testing.T, v *virtCluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Each item costs two kubectl runs, seconds apiece on a loaded
+	// machine: the deadline only bounds a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := virt.WaitApplied(ctx, v.topo, good); err != nil {
 		t.Fatalf("the item after a refused one: %v", err)

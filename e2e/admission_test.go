@@ -29,16 +29,16 @@ type cluster struct {
 
 func startCluster(t *testing.T) *cluster {
 	e := newEnv(t)
-	e.spire("disaster-key", "gen", e.key)
+	e.spire(t, "disaster-key", "gen", e.key)
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(e.dir, "setup.yaml"), []byte(keysystemtest.Setup), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.spire("authority", "gen")
+	e.spire(t, "authority", "gen")
 	c := &cluster{env: e, supervisor: layout.Node{Root: filepath.Join(t.TempDir(), "supervisor")}}
-	e.spire("setup", "keyserver", "--root", c.supervisor.Root)
+	e.spire(t, "setup", "keyserver", "--root", c.supervisor.Root)
 	// Port 0: the kernel picks a free port as the keyserver binds, and the
 	// keyserver logs it; a port chosen beforehand could be taken meanwhile.
 	var out *output
@@ -61,7 +61,7 @@ func startCluster(t *testing.T) *cluster {
 func (c *cluster) admitNode(t *testing.T, hostname, ip string) layout.Node {
 	t.Helper()
 	n := layout.Node{Root: filepath.Join(t.TempDir(), hostname)}
-	c.spire("setup", "node", hostname, "--root", n.Root, "--keyserver", c.addr)
+	c.spire(t, "setup", "node", hostname, "--root", n.Root, "--keyserver", c.addr)
 	out, err := runWithTimeout(t, 60*time.Second, filepath.Join(bin, "keyclient"),
 		"--root", n.Root, "--keyserver", c.addr, "--source-ip", ip, "--metrics-listen", "", "--until-ready")
 	if err != nil || !strings.HasSuffix(out, "ready\n") {
@@ -92,7 +92,7 @@ func TestAdmissionWithRealBinaries(t *testing.T) {
 func TestAuditLogRotationOnSIGHUP(t *testing.T) {
 	c := startCluster(t)
 	log := c.supervisor.KeyserverAuditLog()
-	c.spire("infra", "admit", "--keyserver", c.addr, "worker1")
+	c.spire(t, "infra", "admit", "--keyserver", c.addr, "worker1")
 	if err := os.Rename(log, log+".1"); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestAuditLogRotationOnSIGHUP(t *testing.T) {
 		_, err := os.Stat(log)
 		return err
 	})
-	c.spire("infra", "admit", "--keyserver", c.addr, "worker2")
+	c.spire(t, "infra", "admit", "--keyserver", c.addr, "worker2")
 	old, _ := os.ReadFile(log + ".1")
 	cur, _ := os.ReadFile(log)
 	if !strings.Contains(string(old), `"target":"worker1.test.homeworld.example"`) || !strings.Contains(string(cur), `"target":"worker2.test.homeworld.example"`) || strings.Contains(string(cur), "worker1") {

@@ -44,25 +44,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is the environment for spire: a workspace and a disaster key.
+// env is the environment for spire: a workspace and a disaster key. Its
+// helpers take the calling test's t: a subtest that fails through them
+// must stop itself, never its parent.
 type env struct {
-	t        *testing.T
 	dir, key string
 	vars     []string // more of spire's environment, NAME=value (Kerberos)
 }
 
 func newEnv(t *testing.T) *env {
 	base := t.TempDir()
-	return &env{t: t, dir: filepath.Join(base, "cluster"), key: filepath.Join(base, "disaster.key")}
+	return &env{dir: filepath.Join(base, "cluster"), key: filepath.Join(base, "disaster.key")}
 }
 
 // spire runs the spire binary and returns its standard output, failing the
 // test on a non-zero exit.
-func (e *env) spire(args ...string) string {
-	e.t.Helper()
+func (e *env) spire(t *testing.T, args ...string) string {
+	t.Helper()
 	out, errOut, err := e.trySpire(args...)
 	if err != nil {
-		e.t.Fatalf("spire %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+		t.Fatalf("spire %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
 	}
 	return out
 }

@@ -37,9 +37,9 @@ const bootTimeout = 150 * time.Second
 // leaves the machine.
 func TestInstallerISOBootsInQEMU(t *testing.T) {
 	e := newEnv(t)
-	e.spire("disaster-key", "gen", e.key)
-	e.spire("config", "populate")
-	e.spire("authority", "gen")
+	e.spire(t, "disaster-key", "gen", e.key)
+	e.spire(t, "config", "populate")
+	e.spire(t, "authority", "gen")
 	cfg, _, err := config.Load(filepath.Join(e.dir, "setup.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestInstallerISOBootsInQEMU(t *testing.T) {
 		t.Fatal("the example setup.yaml has no worker1")
 	}
 	out := t.TempDir()
-	e.spire("iso", "gen", node.Hostname, "--serial", "--out", out)
+	e.spire(t, "iso", "gen", node.Hostname, "--serial", "--out", out)
 	iso := filepath.Join(out, node.Hostname+".iso")
 	want := fmt.Sprintf("%s%s (%s)", installer.EarlyMarker, cfg.FQDN(node), node.Kind)
 

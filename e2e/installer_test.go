@@ -190,13 +190,13 @@ func mistyped(tok string) string {
 func (v *virtCluster) installWithISO(t *testing.T, hostname string) {
 	t.Helper()
 	dir := t.TempDir()
-	out := v.spire("iso", "gen", hostname, "--out", dir)
+	out := v.spire(t, "iso", "gen", hostname, "--out", dir)
 	t.Logf("measured: spire iso gen %s: %s", hostname, strings.TrimSpace(out))
 	files, err := isoimage.Appended(filepath.Join(dir, hostname+".iso"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	granted := v.spire("infra", "admit", hostname)
+	granted := v.spire(t, "infra", "admit", hostname)
 	tok, ok := strings.CutPrefix(strings.TrimSpace(granted), "Token granted for "+hostname+": ")
 	if !ok {
 		t.Fatalf("spire infra admit %s: %q", hostname, granted)
@@ -207,7 +207,7 @@ func (v *virtCluster) installWithISO(t *testing.T, hostname string) {
 			root = nspawn.Host{Dir: n.Dir}.Root()
 		}
 	}
-	v.spire("virt", "stop", hostname)
+	v.spire(t, "virt", "stop", hostname)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -217,7 +217,7 @@ func (v *virtCluster) installWithISO(t *testing.T, hostname string) {
 		t.Errorf("install.sh did not refuse the typo, then take the token:\n%s", out)
 	}
 	start = time.Now()
-	v.spire("virt", "start", hostname)
+	v.spire(t, "virt", "start", hostname)
 	granting := layout.Node{Root: root}.GrantingCert()
 	waitFor(t, hostname+"'s keyclient to redeem its token at boot", 2*time.Minute, func() error {
 		_, err := os.Stat(granting)

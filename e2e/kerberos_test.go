@@ -74,12 +74,12 @@ func (v *virtCluster) startKerberos(t *testing.T) *krb5test.KDC {
 	dir := t.TempDir()
 	kt := filepath.Join(dir, "supervisor.keytab")
 	kdc.Keytab(t, kt, service, probe, users)
-	v.spire("keytab", "import", "supervisor", kt)
+	v.spire(t, "keytab", "import", "supervisor", kt)
 	conf := filepath.Join(dir, "krb5.conf")
 	if err := os.WriteFile(conf, []byte(kdc.ConfigFor(gw)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	v.spire("setup", "keygateway", "--krb5-conf", conf)
+	v.spire(t, "setup", "keygateway", "--krb5-conf", conf)
 	kdc.AddPrincipal(t, "admin", adminPassword)
 	v.vars = []string{"KRB5_CONFIG=" + kdc.Config, "KRB5CCNAME=FILE:" + kdc.Kinit(t, "admin", adminPassword)}
 	deadline := time.Now().Add(2 * time.Minute)
@@ -115,7 +115,7 @@ func (v *virtCluster) kerberosAccess(t *testing.T) {
 	supRoot := layout.Node{Root: v.topo.SupervisorRoot()}
 	disaster := v.key
 	v.key = filepath.Join(t.TempDir(), "no-disaster-key")
-	out := v.spire("access", "ssh", "--no-agent")
+	out := v.spire(t, "access", "ssh", "--no-agent")
 	v.key = disaster
 	if !strings.Contains(out, "SSH certificate for admin") {
 		t.Errorf("access ssh: %s", out)
@@ -168,7 +168,7 @@ func (v *virtCluster) kerberosAccess(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "run kinit") || !strings.Contains(errOut, "--break-glass") {
 		t.Errorf("access ssh without a ticket: %v\n%s", err, errOut)
 	}
-	v.spire("access", "ssh", "--no-agent", "--break-glass")
+	v.spire(t, "access", "ssh", "--no-agent", "--break-glass")
 	v.vars = saved
 	keyserverAudit, _ = os.ReadFile(supRoot.KeyserverAuditLog())
 	if !strings.Contains(string(keyserverAudit), `"auth":"break-glass"`) {

@@ -54,7 +54,7 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 		}
 	}
 
-	nodes := v.status()
+	nodes := v.status(t)
 	checked := 0
 	for _, n := range nodes {
 		for _, s := range n.Services {

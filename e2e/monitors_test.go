@@ -43,7 +43,7 @@ func (v *virtCluster) monitors(t *testing.T) {
 	if !strings.HasPrefix(strings.TrimSpace(where), "master") {
 		t.Errorf("flannel-monitor's collector runs on %q, not on a master", where)
 	}
-	v.spire("virt", "service", "worker2", "flannel", "stop")
+	v.spire(t, "virt", "service", "worker2", "flannel", "stop")
 	// Whatever happens below, worker2's pod network comes back for the
 	// tests after this one.
 	defer v.trySpire("virt", "service", "worker2", "flannel", "start")
@@ -76,6 +76,6 @@ func (v *virtCluster) monitors(t *testing.T) {
 			}
 		}
 	}
-	v.spire("virt", "service", "worker2", "flannel", "start")
+	v.spire(t, "virt", "service", "worker2", "flannel", "start")
 	waitFor(t, "spire verify flannel to pass again", 3*time.Minute, verifies("flannel"))
 }

@@ -27,7 +27,7 @@ func (v *virtCluster) quorumLost(t *testing.T) {
 
 	start := time.Now()
 	for _, m := range masters[1:] {
-		v.spire("virt", "stop", m.Hostname)
+		v.spire(t, "virt", "stop", m.Hostname)
 	}
 	waitFor(t, "master1's apiserver to report etcd unavailable", time.Minute, func() error {
 		out, err := v.tryKubectl("--server", m1, "get", "--raw", "/readyz?verbose")
@@ -55,7 +55,7 @@ func (v *virtCluster) quorumLost(t *testing.T) {
 
 	start = time.Now()
 	for _, m := range masters[1:] {
-		v.spire("virt", "start", m.Hostname, "--bin-dir", bin)
+		v.spire(t, "virt", "start", m.Hostname, "--bin-dir", bin)
 	}
 	waitFor(t, "etcd back to 3 healthy members", 2*time.Minute, func() error {
 		if n := v.etcdHealthy(t, v.masterEndpoints()); n != 3 {

@@ -34,9 +34,9 @@ func TestSSHWithCertificates(t *testing.T) {
 	addr := startSSHD(t, node, "127.0.0.31")
 	host, port, _ := net.SplitHostPort(addr)
 
-	c.spire("access", "ssh", "--no-agent", "--keyserver", c.addr)
+	c.spire(t, "access", "ssh", "--no-agent", "--keyserver", c.addr)
 	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
-	c.spire("access", "update-known-hosts", "--known-hosts", knownHosts)
+	c.spire(t, "access", "update-known-hosts", "--known-hosts", knownHosts)
 	key := filepath.Join(c.dir, "ssh-key")
 
 	sshArgs := func(certFile, kh string) []string {

@@ -37,11 +37,11 @@ func TestSystemdHosts(t *testing.T) {
 	start := time.Now()
 	debs, _ := packages(t)
 	branch := filepath.Join(t.TempDir(), "branch")
-	v.spire("branch", "build", "--packages", debs, "--out", branch, "--url", virt.BranchURL(v.topo))
+	v.spire(t, "branch", "build", "--packages", debs, "--out", branch, "--url", virt.BranchURL(v.topo))
 	t.Logf("measured: packages and branch built in %v", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	out := v.spire("virt", "up", "--hosts", "systemd", "--branch", branch, "--bin-dir", bin)
+	out := v.spire(t, "virt", "up", "--hosts", "systemd", "--branch", branch, "--bin-dir", bin)
 	t.Logf("measured: %d systemd hosts booted in %v\n%s", len(v.cfg.Nodes), time.Since(start).Round(time.Millisecond), out)
 	keys := v.topo.HostKeysFile()
 
@@ -49,7 +49,7 @@ func TestSystemdHosts(t *testing.T) {
 	step := func(args ...string) string {
 		t.Helper()
 		s := time.Now()
-		out := v.spire(args...)
+		out := v.spire(t, args...)
 		t.Logf("measured: spire %s took %v\n%s", strings.Join(args, " "), time.Since(s).Round(time.Millisecond), lastLines(out, 30))
 		return out
 	}
@@ -85,15 +85,15 @@ func TestSystemdHosts(t *testing.T) {
 
 	t.Run("re-running changes and restarts nothing", func(t *testing.T) {
 		before := invocations(t, v)
-		out := v.spire("infra", "install-packages")
+		out := v.spire(t, "infra", "install-packages")
 		if strings.Count(out, "already current") != len(v.cfg.Nodes) {
 			t.Errorf("install-packages again:\n%s", out)
 		}
-		out = v.spire("seq", "supervisor", "--images", filepath.Join(bin, "images"))
+		out = v.spire(t, "seq", "supervisor", "--images", filepath.Join(bin, "images"))
 		if !strings.Contains(out, "keyserver active (unchanged)") || strings.Contains(out, "restarted") {
 			t.Errorf("seq supervisor again:\n%s", out)
 		}
-		v.spire("setup", "node", "--all")
+		v.spire(t, "setup", "node", "--all")
 		if after := invocations(t, v); after != before {
 			t.Errorf("units were restarted:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
@@ -104,20 +104,20 @@ func TestSystemdHosts(t *testing.T) {
 		if _, err := debpkg.Build(debpkg.Options{BinDir: bin, OutDir: newer, Version: "0.0.2+e2e", Epoch: time.Unix(1795800000, 0).UTC()}); err != nil {
 			t.Fatal(err)
 		}
-		v.spire("branch", "build", "--packages", newer, "--out", branch, "--url", virt.BranchURL(v.topo))
+		v.spire(t, "branch", "build", "--packages", newer, "--out", branch, "--url", virt.BranchURL(v.topo))
 		ids := "sha256sum /etc/homeworld/keyclient/granting.pem /etc/homeworld/keys/*.pem"
-		before := v.spire("foreach", "node", "--", ids)
-		out := v.spire("infra", "install-packages")
+		before := v.spire(t, "foreach", "node", "--", ids)
+		out := v.spire(t, "infra", "install-packages")
 		if strings.Count(out, "units restarted") != len(v.cfg.Nodes) {
 			t.Errorf("upgrade:\n%s", out)
 		}
-		if after := v.spire("foreach", "node", "--", ids); after != before {
+		if after := v.spire(t, "foreach", "node", "--", ids); after != before {
 			t.Errorf("credentials changed in the upgrade:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
-		if out := v.spire("foreach", "node", "--", "dpkg-query -W -f '${Version}\\n' homeworld-keyclient"); strings.Count(out, "0.0.2+e2e") != len(v.cfg.Nodes) {
+		if out := v.spire(t, "foreach", "node", "--", "dpkg-query -W -f '${Version}\\n' homeworld-keyclient"); strings.Count(out, "0.0.2+e2e") != len(v.cfg.Nodes) {
 			t.Errorf("versions after the upgrade:\n%s", out)
 		}
-		v.spire("seq", "cluster")
+		v.spire(t, "seq", "cluster")
 	})
 
 	t.Run("a host that refuses SSH stops install-packages before anything changes", func(t *testing.T) {
@@ -145,14 +145,14 @@ func TestSystemdHosts(t *testing.T) {
 			t.Errorf("units changed on the other hosts")
 		}
 		inHost("systemctl start ssh.service")
-		if out := v.spire("infra", "install-packages"); strings.Count(out, "already current") != len(v.cfg.Nodes) {
+		if out := v.spire(t, "infra", "install-packages"); strings.Count(out, "already current") != len(v.cfg.Nodes) {
 			t.Errorf("second run:\n%s", out)
 		}
 	})
 
 	t.Run("a unit killed with SIGKILL comes back and verify names the restart", func(t *testing.T) {
 		worker := v.cfg.NodesOf(config.KindWorker)[0]
-		v.spire("foreach", "worker", "--", "systemctl kill --signal=KILL kube-proxy.service")
+		v.spire(t, "foreach", "worker", "--", "systemctl kill --signal=KILL kube-proxy.service")
 		waitFor(t, "systemd restarts kube-proxy", time.Minute, func() error {
 			out, _, err := v.trySpire("foreach", "worker", "--", "systemctl show -p NRestarts -p ActiveState kube-proxy.service")
 			if err != nil {
@@ -183,14 +183,14 @@ func invocations(t *testing.T, v *virtCluster, kinds ...config.Kind) string {
 	var b strings.Builder
 	for _, k := range kinds {
 		units, _ := hostsetup.Units(v.cfg, v.cfg.NodesOf(k)[0])
-		b.WriteString(v.spire("foreach", string(k), "--", "systemctl show -p Id -p InvocationID "+strings.Join(units, " ")))
+		b.WriteString(v.spire(t, "foreach", string(k), "--", "systemctl show -p Id -p InvocationID "+strings.Join(units, " ")))
 	}
 	return b.String()
 }
 
 // hostMemory is a host's resident memory as spire virt status reports it.
 func hostMemory(t *testing.T, v *virtCluster, n config.Node) string {
-	for _, s := range v.status() {
+	for _, s := range v.status(t) {
 		if s.Hostname == n.Hostname {
 			return fmt.Sprintf("%s (%s) uses %.1f MiB", n.Hostname, n.Kind, float64(s.Usage.PSS)/(1<<20))
 		}

@@ -33,7 +33,7 @@ type virtCluster struct {
 
 func newVirtCluster(t *testing.T, masters, workers int) *virtCluster {
 	e := newEnv(t)
-	e.spire("virt", "init", "--masters", fmt.Sprint(masters), "--workers", fmt.Sprint(workers))
+	e.spire(t, "virt", "init", "--masters", fmt.Sprint(masters), "--workers", fmt.Sprint(workers))
 	cfg, _, err := config.Load(filepath.Join(e.dir, "setup.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -51,18 +51,18 @@ func newVirtCluster(t *testing.T, masters, workers int) *virtCluster {
 	return v
 }
 
-func (v *virtCluster) up(args ...string) (string, time.Duration) {
-	v.t.Helper()
+func (v *virtCluster) up(t *testing.T, args ...string) (string, time.Duration) {
+	t.Helper()
 	start := time.Now()
-	out := v.spire(append([]string{"virt", "up", "--bin-dir", bin}, args...)...)
+	out := v.spire(t, append([]string{"virt", "up", "--bin-dir", bin}, args...)...)
 	return out, time.Since(start)
 }
 
-func (v *virtCluster) status() []virt.NodeStatus {
-	v.t.Helper()
+func (v *virtCluster) status(t *testing.T) []virt.NodeStatus {
+	t.Helper()
 	var nodes []virt.NodeStatus
-	if err := json.Unmarshal([]byte(v.spire("virt", "status", "--json")), &nodes); err != nil {
-		v.t.Fatal(err)
+	if err := json.Unmarshal([]byte(v.spire(t, "virt", "status", "--json")), &nodes); err != nil {
+		t.Fatal(err)
 	}
 	return nodes
 }
@@ -88,13 +88,13 @@ func reachable(netns, addr string) bool {
 func TestVirtualCluster(t *testing.T) {
 	v := newVirtCluster(t, 3, 2)
 	v.enableKerberos(t)
-	out, upTime := v.up()
+	out, upTime := v.up(t)
 	steps := clusterSteps(v.cfg)
 	if !strings.Contains(out, fmt.Sprintf("[%d/%d]", steps, steps)) || !strings.Contains(out, "5/5 Kubernetes nodes Ready") || !strings.Contains(out, "every service of every node active") {
 		t.Fatalf("up output:\n%s", out)
 	}
 	t.Logf("measured: virt up to all nodes Ready took %v\n%s", upTime, out)
-	nodes := v.status()
+	nodes := v.status(t)
 	pids := map[string]int{}
 	for _, n := range nodes {
 		t.Logf("measured: %s (%s) uses %.1f MiB PSS, %.1f MiB RSS", n.Hostname, n.Kind, float64(n.Usage.PSS)/(1<<20), float64(n.Usage.RSS)/(1<<20))
@@ -151,8 +151,8 @@ func TestVirtualCluster(t *testing.T) {
 		}
 	})
 
-	v.spire("access", "etcd")
-	v.spire("access", "kubeconfig")
+	v.spire(t, "access", "etcd")
+	v.spire(t, "access", "kubeconfig")
 
 	t.Run("etcd has 3 healthy members over TLS", func(t *testing.T) {
 		if healthy := v.etcdHealthy(t, v.masterEndpoints()); healthy != 3 {
@@ -261,10 +261,10 @@ spec:
 		if !strings.Contains(out, fmt.Sprintf("all %d steps passed", steps)) {
 			t.Errorf("virt up did not end with a green seq cluster:\n%s", out)
 		}
-		if out := v.spire("verify", "all"); strings.Contains(out, "FAIL") {
+		if out := v.spire(t, "verify", "all"); strings.Contains(out, "FAIL") {
 			t.Fatalf("verify on a healthy cluster:\n%s", out)
 		}
-		v.spire("virt", "service", "worker1", "kube-proxy", "stop")
+		v.spire(t, "virt", "service", "worker1", "kube-proxy", "stop")
 		var last string
 		waitFor(t, "verify to notice the stopped service", 60*time.Second, func() error {
 			out, _, err := v.trySpire("verify", "all")
@@ -286,14 +286,14 @@ spec:
 		if fails != 1 {
 			t.Errorf("%d checks failed, want exactly services:\n%s", fails, last)
 		}
-		v.spire("virt", "service", "worker1", "kube-proxy", "start")
+		v.spire(t, "virt", "service", "worker1", "kube-proxy", "start")
 		waitFor(t, "verify to pass again", 60*time.Second, func() error {
 			if out, _, err := v.trySpire("verify", "all"); err != nil {
 				return fmt.Errorf("%s", out)
 			}
 			return nil
 		})
-		if out := v.spire("seq", "cluster"); !strings.Contains(out, fmt.Sprintf("all %d steps passed", steps)) || !strings.Contains(out, fmt.Sprintf("[%d/%d] verify dns ok", steps, steps)) {
+		if out := v.spire(t, "seq", "cluster"); !strings.Contains(out, fmt.Sprintf("all %d steps passed", steps)) || !strings.Contains(out, fmt.Sprintf("[%d/%d] verify dns ok", steps, steps)) {
 			t.Errorf("seq cluster:\n%s", out)
 		}
 	})
@@ -329,7 +329,7 @@ spec:
 	t.Run("Prometheus keeps no apiserver histogram buckets; Go memory limits are in force", v.leanMonitoring)
 
 	t.Run("a killed service is restarted and the metric shows it", func(t *testing.T) {
-		now := v.status() // PIDs as they are now: earlier subtests restart nodes
+		now := v.status(t) // PIDs as they are now: earlier subtests restart nodes
 		worker := now[len(now)-1]
 		victim := worker.Services[0]
 		syscall.Kill(victim.PID, syscall.SIGKILL)
@@ -351,7 +351,7 @@ spec:
 	})
 
 	t.Run("the API survives a master going down; etcd heals when it returns", func(t *testing.T) {
-		v.spire("virt", "stop", "master1")
+		v.spire(t, "virt", "stop", "master1")
 		m2 := services.APIServer.URL(v.cfg.NodesOf(config.KindMaster)[1].IP, "")
 		waitFor(t, "the API through master2", 30*time.Second, func() error {
 			_, err := v.tryKubectl("--server", m2, "get", "nodes")
@@ -360,7 +360,7 @@ spec:
 		if healthy := v.etcdHealthy(t, v.masterEndpoints()); healthy != 2 {
 			t.Errorf("%d healthy etcd members with master1 down, want 2", healthy)
 		}
-		v.spire("virt", "start", "master1", "--bin-dir", bin)
+		v.spire(t, "virt", "start", "master1", "--bin-dir", bin)
 		waitFor(t, "etcd back to 3 healthy members", 90*time.Second, func() error {
 			if n := v.etcdHealthy(t, v.masterEndpoints()); n != 3 {
 				return fmt.Errorf("%d healthy", n)
@@ -372,16 +372,16 @@ spec:
 	t.Run("2 of 3 masters down: the API says etcd is unavailable, verify names them; back, it heals", v.quorumLost)
 
 	t.Run("up again is a no-op", func(t *testing.T) {
-		if out, _ := v.up(); !strings.Contains(out, "already up") {
+		if out, _ := v.up(t); !strings.Contains(out, "already up") {
 			t.Errorf("second up:\n%s", out)
 		}
 	})
 
 	start := time.Now()
-	v.spire("virt", "down")
+	v.spire(t, "virt", "down")
 	t.Logf("measured: virt down took %v", time.Since(start))
 	v.assertGone(t, pids)
-	v.spire("virt", "down") // twice is safe
+	v.spire(t, "virt", "down") // twice is safe
 }
 
 func (v *virtCluster) masterEndpoints() []string {

@@ -98,6 +98,10 @@ func flannel(n *Node) (*Launch, error) {
 			"--net-config-path", flannelNetConf,
 			"--iface", n.ip(), // the node's address carries VXLAN
 			"--ip-masq",
+			// flanneld checks each of its rules with one iptables process:
+			// every 5 s by default, the busiest process spawner of an idle
+			// cluster. A rule someone removed comes back within a minute.
+			"--iptables-resync", fmt.Sprint(flannelIPTablesResync),
 			"--subnet-file", flannelSubnetFile,
 			"--healthz-ip", services.FlannelHealth.Host(n.ip()), "--healthz-port", services.FlannelHealth.PortString(),
 		},
@@ -105,6 +109,10 @@ func flannel(n *Node) (*Launch, error) {
 		Env: []string{"NODE_NAME=" + n.Local.Hostname},
 	}, nil
 }
+
+// flannelIPTablesResync is how often, in seconds, flanneld puts back its
+// iptables rules if they were removed.
+const flannelIPTablesResync = 60
 
 func enableForwarding() error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {

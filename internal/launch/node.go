@@ -154,9 +154,9 @@ func pullMonitor(n *Node) (*Launch, error) {
 	argv := []string{n.bin("pull-monitor"), "--image", PullcheckImage,
 		"--listen", services.PullMonitor.Addr(n.ip()), "--runtime-endpoint", ContainerdSocket,
 		"--cgroup-parent", "/" + CgroupRoot(n.Local.Hostname) + "/pullcheck"}
-	if n.Cluster.Virtual {
-		argv = append(argv, "--interval", VirtualInterval.String())
-	}
+	// Its default interval even on a virtual cluster: each cycle starts
+	// a container (ctr, a shim, runc), the costliest check of an idle
+	// cluster, and a failing one is retried within seconds at start.
 	return &Launch{Argv: argv}, nil
 }
 

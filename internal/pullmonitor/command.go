@@ -22,10 +22,14 @@ import (
 )
 
 // Interval is the time between cycles; MinGap the least time between the
-// end of a cycle that overran and the next.
+// end of a cycle that overran and the next. For StartWindow after the
+// monitor starts, a failed cycle (the registry not up or not filled yet)
+// is retried MinGap after it, so a new node proves itself within a second
+// of its image arriving.
 const (
-	Interval = 15 * time.Second
-	MinGap   = time.Second
+	Interval    = 15 * time.Second
+	MinGap      = time.Second
+	StartWindow = 2 * time.Minute
 )
 
 // Command is pull-monitor's command line.
@@ -53,7 +57,9 @@ run it:
         removed whatever happened. oci_exec_check{image} and
         oci_exec_timing_seconds.
 
-A failed pull fails both checks. A failure is logged, and
+A failed pull fails both checks. For the first 2 minutes a failed cycle is
+tried again a second after it ends rather than an interval later (the
+registry may still be filling). A failure is logged, and
 oci_check_failed_step_info{image,step} is 1 for the step that failed:
 pull, run (ctr could not create or start the container), wait (it did not
 exit in time), compare (it printed something else or exited non-zero) or
@@ -83,7 +89,7 @@ so that a pull can only succeed with exactly that content.`,
 			if err := m.Register(reg); err != nil {
 				return err
 			}
-			go daemon.Every(cmd.Context(), interval, MinGap, m.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, m.Cycle)
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			return daemon.Serve(cmd.Context(), listen, mux)

@@ -146,8 +146,9 @@ func (m *Monitor) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
-// Cycle runs both checks once and keeps the result for the metrics.
-func (m *Monitor) Cycle(ctx context.Context) {
+// Cycle runs both checks once and keeps the result for the metrics; it
+// reports whether both passed (for daemon.EveryUntilSettled).
+func (m *Monitor) Cycle(ctx context.Context) bool {
 	r := m.Check(ctx)
 	if r.Err != nil {
 		m.Logf("%s: %s failed: %v", m.Image, r.Step, r.Err)
@@ -155,6 +156,7 @@ func (m *Monitor) Cycle(ctx context.Context) {
 	m.mu.Lock()
 	m.last = &r
 	m.mu.Unlock()
+	return r.Err == nil
 }
 
 // Check runs both checks once: the pull, then, if it worked, the run. It

@@ -75,9 +75,12 @@ func TestPullMonitor(t *testing.T) {
 		// Twice: the first pulls an image containerd lacks, the second
 		// removes the copy the first pulled, so it fetches the layer again.
 		for i := range 2 {
-			tm.Cycle(ctx)
+			complete := tm.Cycle(ctx)
 			if r := tm.Last(); r.Err != nil || !r.Pulled || !r.Ran {
 				t.Fatalf("cycle %d: %v", i+1, r)
+			}
+			if !complete {
+				t.Errorf("cycle %d passed both checks but reports itself incomplete", i+1)
 			}
 			assertNothingLeft(t, ctrd, rt, tmp)
 			if n := reg.Served(goodLayer); n != i+1 {
@@ -206,7 +209,9 @@ func TestPullMonitor(t *testing.T) {
 	t.Run("an image that does not exist fails the pull", func(t *testing.T) {
 		ref := registryName + "/pullcheck:absent"
 		tm := newTestMonitor(t, ctrd, ref)
-		tm.Cycle(ctx)
+		if tm.Cycle(ctx) {
+			t.Error("a failed cycle reports itself complete: it would not be retried soon at start")
+		}
 		tm.assertFailed(t, pullmonitor.StepPull, false)
 		if err := tm.Last().Err; !strings.Contains(err.Error(), "not found") {
 			t.Errorf("error %q does not say the image was not found", err)

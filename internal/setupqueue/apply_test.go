@@ -160,8 +160,14 @@ func testInOrder(t *testing.T, api *kubetest.APIServer) {
 	if s := h.q.Once(ctx); len(s.Applied)+len(s.Failed) != 0 || s.Pending != 0 {
 		t.Errorf("an empty queue: %+v", s)
 	}
+	first := h.enqueue(t, "ns", namespace("in-order"))
+	// Before any cycle has seen it, the metrics count it: a reader must
+	// not take a queue whose cycle is busy elsewhere for an empty one.
+	if got := value(h.metrics(t), MetricPending, ""); got != 1 {
+		t.Errorf("%s before a cycle saw the item = %v, want 1", MetricPending, got)
+	}
 	items := []string{
-		h.enqueue(t, "ns", namespace("in-order")),
+		first,
 		h.enqueue(t, "config", configMapIn("in-order", "a")+"---\n"+configMapIn("in-order", "b")),
 		h.enqueue(t, "rbac", `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role

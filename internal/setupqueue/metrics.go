@@ -1,6 +1,10 @@
 package setupqueue
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metric names, which the alert rules (internal/monitoring) and Status
 // read.
@@ -17,12 +21,17 @@ const (
 type metrics struct {
 	applied, failures *prometheus.CounterVec
 	failing           *prometheus.GaugeVec
-	pending           prometheus.Gauge
+	pending           prometheus.GaugeFunc
 	lastSuccess       prometheus.Gauge
 	unreachable       prometheus.Gauge
 }
 
-func newMetrics() *metrics {
+// newMetrics makes the series of the queue in dir. The pending count is
+// the folder's at each scrape, not the latest cycle's: a cycle may spend
+// long on kubectl while items arrive, and a reader must not see "empty"
+// meanwhile.
+func newMetrics(dir string) *metrics {
+	var lastCount atomic.Int64 // answered while the folder cannot be read
 	return &metrics{
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricApplied,
 			Help: "Items of this manifest applied and moved to applied/."}, []string{"manifest"}),
@@ -30,8 +39,13 @@ func newMetrics() *metrics {
 			Help: "Attempts to apply an item of this manifest that the API server answered with an error."}, []string{"manifest"}),
 		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricFailing,
 			Help: "1 while an item of this manifest is pending and its latest attempt failed; 0 otherwise."}, []string{"manifest"}),
-		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricPending,
-			Help: "Items waiting in the queue after the latest cycle."}),
+		pending: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricPending,
+			Help: "Items waiting in the queue folder."}, func() float64 {
+			if items, _, err := list(dir); err == nil {
+				lastCount.Store(int64(len(items)))
+			}
+			return float64(lastCount.Load())
+		}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricLastSuccess,
 			Help: "Unix time an item was last applied; 0 if none has been since the start."}),
 		unreachable: prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricUnreachable,

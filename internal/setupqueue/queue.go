@@ -64,7 +64,7 @@ func New(c Config) *Queue {
 	if c.Keep <= 0 {
 		c.Keep = DefaultKeep
 	}
-	return &Queue{cfg: c, m: newMetrics(), manifests: map[string]bool{}, failed: map[string]failure{}, reported: map[string]bool{}}
+	return &Queue{cfg: c, m: newMetrics(c.Dir), manifests: map[string]bool{}, failed: map[string]failure{}, reported: map[string]bool{}}
 }
 
 // Register adds the queue's metrics to reg.
@@ -252,11 +252,10 @@ func (q *Queue) seen(manifest string) {
 	q.m.failing.WithLabelValues(manifest)
 }
 
-// updateGauges sets the pending count and which manifests are failing,
-// and returns the pending count.
+// updateGauges sets which manifests are failing and returns the pending
+// count.
 func (q *Queue) updateGauges() int {
 	items, _, _ := list(q.cfg.Dir) // may have grown during the cycle
-	q.m.pending.Set(float64(len(items)))
 	for _, it := range items {
 		q.seen(it.Manifest)
 	}
