@@ -23,6 +23,9 @@ func (v *virtCluster) quorumLost(t *testing.T) {
 		t.Fatalf("this test needs 3 masters, the cluster has %d", len(masters))
 	}
 	m1 := services.APIServer.URL(masters[0].IP, "")
+	for _, m := range masters {
+		v.apiserverReady(t, m) // earlier subtests restart masters
+	}
 	v.kubectl(t, "--server", m1, "create", "configmap", "quorum-probe", "--from-literal=stored=before-the-outage")
 
 	start := time.Now()
