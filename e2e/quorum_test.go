@@ -24,7 +24,7 @@ func (v *virtCluster) quorumLost(t *testing.T) {
 	}
 	m1 := services.APIServer.URL(masters[0].IP, "")
 	for _, m := range masters {
-		v.apiserverReady(t, m) // earlier subtests restart masters
+		v.apiserverReady(t, m, 2*time.Minute) // earlier subtests restart masters
 	}
 	v.kubectl(t, "--server", m1, "create", "configmap", "quorum-probe", "--from-literal=stored=before-the-outage")
 
@@ -66,10 +66,7 @@ func (v *virtCluster) quorumLost(t *testing.T) {
 		}
 		return nil
 	})
-	waitFor(t, "the API through master1 again", time.Minute, func() error {
-		_, err := v.tryKubectl("--server", m1, "get", "--raw", "/readyz")
-		return err
-	})
+	v.apiserverReady(t, masters[0], time.Minute)
 	if got := v.kubectl(t, "--server", m1, "get", "configmap", "quorum-probe", "-o", "jsonpath={.data.stored}"); got != "before-the-outage" {
 		t.Errorf("the configmap stored before the outage reads %q", got)
 	}

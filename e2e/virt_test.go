@@ -367,7 +367,7 @@ spec:
 			}
 			return nil
 		})
-		v.apiserverReady(t, v.cfg.NodesOf(config.KindMaster)[0])
+		v.apiserverReady(t, v.cfg.NodesOf(config.KindMaster)[0], 2*time.Minute)
 	})
 
 	t.Run("2 of 3 masters down: the API says etcd is unavailable, verify names them; back, it heals", v.quorumLost)
@@ -385,12 +385,12 @@ spec:
 	v.spire(t, "virt", "down") // twice is safe
 }
 
-// apiserverReady waits for master m's kube-apiserver to say it is ready:
-// a master started again answers etcd long before its apiserver.
-func (v *virtCluster) apiserverReady(t *testing.T, m config.Node) {
+// apiserverReady waits up to d for master m's kube-apiserver to say it is
+// ready: a master started again answers etcd long before its apiserver.
+func (v *virtCluster) apiserverReady(t *testing.T, m config.Node, d time.Duration) {
 	t.Helper()
 	u := services.APIServer.URL(m.IP, "")
-	waitFor(t, m.Hostname+"'s kube-apiserver ready", 2*time.Minute, func() error {
+	waitFor(t, m.Hostname+"'s kube-apiserver ready", d, func() error {
 		out, err := v.tryKubectl("--server", u, "get", "--raw", "/readyz")
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)

@@ -41,7 +41,7 @@ func newMetrics(dir string) *metrics {
 			Help: "1 while an item of this manifest is pending and its latest attempt failed; 0 otherwise."}, []string{"manifest"}),
 		pending: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricPending,
 			Help: "Items waiting in the queue folder."}, func() float64 {
-			if items, _, err := list(dir); err == nil {
+			if items, err := Pending(dir); err == nil {
 				lastCount.Store(int64(len(items)))
 			}
 			return float64(lastCount.Load())
