@@ -16,8 +16,8 @@ import (
 )
 
 // leanMonitoring: what keeps a small cluster small holds on the running
-// cluster. Prometheus keeps the apiservers' request counts and latency
-// sums but none of their histogram buckets, the apiservers' diagnostic
+// cluster. Prometheus keeps the apiservers' and etcd's request counts and
+// latency sums but none of their histogram buckets, the apiservers' diagnostic
 // histograms are off at the source, and the services with a Go memory
 // limit in the service map run with it.
 func (v *virtCluster) leanMonitoring(t *testing.T) {
@@ -37,17 +37,19 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 		return len(r.Data.Result), nil
 	}
 	job := services.APIServer.Job
-	// Present once every apiserver was scraped.
-	waitFor(t, "Prometheus to hold every apiserver's request latency sums", 60*time.Second, func() error {
-		n, err := query(`apiserver_request_duration_seconds_count{job="` + job + `"}`)
-		if err == nil && n == 0 {
-			err = fmt.Errorf("no apiserver_request_duration_seconds_count series")
+	// Present once every apiserver and etcd member was scraped.
+	waitFor(t, "Prometheus to hold the apiservers' and etcd's latency sums", 60*time.Second, func() error {
+		for _, q := range []string{`apiserver_request_duration_seconds_count{job="` + job + `"}`,
+			`etcd_disk_wal_fsync_duration_seconds_count{job="` + services.EtcdExporter.Job + `"}`} {
+			if n, err := query(q); err != nil || n == 0 {
+				return fmt.Errorf("no %s series (%v)", q, err)
+			}
 		}
-		return err
+		return nil
 	})
 	for q, what := range map[string]string{
-		`{job="` + job + `",__name__=~".+_bucket"}`:              "histogram bucket series of the apiservers",
-		`etcd_request_duration_seconds_count{job="` + job + `"}`: "the apiservers' disabled etcd_request_duration_seconds",
+		`{job=~"` + job + `|` + services.EtcdExporter.Job + `",__name__=~".+_bucket"}`: "histogram bucket series of the apiservers and etcd",
+		`etcd_request_duration_seconds_count{job="` + job + `"}`:                       "the apiservers' disabled etcd_request_duration_seconds",
 	} {
 		if n, err := query(q); err != nil || n != 0 {
 			t.Errorf("Prometheus holds %d series of %s (%s), want none (err %v)", n, what, q, err)

@@ -326,7 +326,7 @@ spec:
 		}
 	})
 
-	t.Run("Prometheus keeps no apiserver histogram buckets; Go memory limits are in force", v.leanMonitoring)
+	t.Run("Prometheus keeps no apiserver or etcd histogram buckets; Go memory limits are in force", v.leanMonitoring)
 
 	t.Run("a killed service is restarted and the metric shows it", func(t *testing.T) {
 		now := v.status(t) // PIDs as they are now: earlier subtests restart nodes

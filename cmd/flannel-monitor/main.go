@@ -1,5 +1,5 @@
-// Command flannel-monitor is the pod network's monitor: reflector,
-// monitor and collector in one binary. See internal/flannelmonitor.
+// Command flannel-monitor is the pod network's monitor: monitor and
+// collector in one binary. See internal/flannelmonitor.
 package main
 
 import (

@@ -52,7 +52,7 @@ func NewCollector(api API, namespace string, port int, logf func(string, ...any)
 
 // Cycle finds the monitors and reads each once, in parallel. It reports
 // whether the result was complete: every node's monitor read, and each
-// reporting every node's reflector answering (daemon.EveryUntilSettled
+// reporting every node's monitor answering (daemon.EveryUntilSettled
 // retries soon until it is).
 func (c *Collector) Cycle(ctx context.Context) bool {
 	r := &collectResult{collected: map[string]float64{}}
@@ -99,7 +99,7 @@ func (c *Collector) Cycle(ctx context.Context) bool {
 
 // everyPairTalks reports whether the monitors' merged results hold a
 // flannel_talk_check of 1 for each of the nodes² pairs and every monitor
-// found its reflectors.
+// found the others.
 func everyPairTalks(fams []*dto.MetricFamily, nodes int) bool {
 	talks, found := 0, 0
 	for _, f := range fams {

@@ -21,16 +21,16 @@ import (
 	"homeworld.dev/homeworld/internal/version"
 )
 
-// Port is where every flannel-monitor container listens (the reflector's
-// /ping, the monitor's and the collector's /metrics) and where each finds
-// the others. Unprivileged: the pods run as nobody.
+// Port is where every flannel-monitor container listens (a monitor's /ping
+// and /metrics, the collector's /metrics) and where each finds the others.
+// Unprivileged: the pods run as nobody.
 const Port = 8080
 
 // Interval is the time between cycles; MinGap the least time between
 // the end of a cycle that overran and the next. For StartWindow after a
 // monitor or collector starts, an incomplete cycle (a peer not up yet) is
 // retried MinGap after it, so a new cluster is proven as soon as its last
-// reflector answers.
+// monitor answers.
 const (
 	Interval    = 15 * time.Second
 	MinGap      = time.Second
@@ -42,38 +42,44 @@ func Command() *cobra.Command {
 	var port int
 	var interval time.Duration
 	c := &cobra.Command{
-		Use:   "flannel-monitor reflector|monitor|collector",
+		Use:   "flannel-monitor monitor|collector",
 		Short: "Prove that every node's pods reach every other node's pods",
-		Long: `flannel-monitor runs as three kinds of pod. A reflector on every node answers
-GET /ping with PONG; a monitor on every node pings every reflector each cycle
-and serves flannel_talk_check and flannel_talk_timing per pair of nodes; one
-collector reads every monitor's /metrics and serves them all, with its own
-checks, for Prometheus. Each reads the Kubernetes API as the pod's service
-account (nodes, and pods in its namespace) and needs POD_NAME and
-POD_NAMESPACE in its environment (the downward API).`,
+		Long: `flannel-monitor runs as two kinds of pod. A monitor on every node answers
+GET /ping with PONG, pings every node's monitor each cycle and serves
+flannel_talk_check and flannel_talk_timing per pair of nodes; one collector
+reads every monitor's /metrics and serves them all, with its own checks, for
+Prometheus. Each reads the Kubernetes API as the pod's service account (nodes,
+and pods in its namespace) and needs POD_NAME and POD_NAMESPACE in its
+environment (the downward API).`,
 		Version:       version.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	c.PersistentFlags().IntVar(&port, "port", Port, "port every flannel-monitor pod listens on and reaches the others at")
-	c.PersistentFlags().DurationVar(&interval, "interval", Interval, "time between cycles (monitor, collector)")
+	c.PersistentFlags().DurationVar(&interval, "interval", Interval, "time between cycles")
 
 	var network string
-	reflector := &cobra.Command{
-		Use:   "reflector --pod-network CIDR",
-		Short: "Answer pings from the monitors",
-		Long: `The reflector checks that its pod's address, as Kubernetes reports it, lies
-inside --pod-network and is its only interface address there, then answers
-GET /ping with PONG and anything else with 404.`,
+	monitor := &cobra.Command{
+		Use:   "monitor --pod-network CIDR",
+		Short: "Answer pings, and ping every node's monitor from this node",
+		Long: `The monitor checks that its pod's address, as Kubernetes reports it, lies
+inside --pod-network and is its only interface address there, so that pings
+of it test the pod network. It then answers GET /ping with PONG, pings every
+node's monitor (its own too) each cycle, and serves the results on /metrics.
+The original ran the answering part as a pod of its own, the reflector; one
+pod per node does both here, so each node runs one pod less.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			netw, err := netip.ParsePrefix(network)
 			if err != nil {
 				return fmt.Errorf("--pod-network: %w", err)
 			}
-			_, self, err := ownPod(cmd.Context())
+			api, self, err := ownPod(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if self.HostIP == "" {
+				return fmt.Errorf("pod %s has no host address yet", self.Name)
 			}
 			addrs, err := net.InterfaceAddrs()
 			if err != nil {
@@ -82,33 +88,19 @@ GET /ping with PONG and anything else with 404.`,
 			if err := CheckPodAddress(self.PodIP, netw, addrs); err != nil {
 				return err
 			}
-			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), Reflector())
-		},
-	}
-	reflector.Flags().StringVar(&network, "pod-network", "", "the cluster's pod network, setup.yaml's cidr-pods (required)")
-	reflector.MarkFlagRequired("pod-network")
-
-	monitor := &cobra.Command{
-		Use:   "monitor",
-		Short: "Ping every node's reflector from this node",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, self, err := ownPod(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if self.HostIP == "" {
-				return fmt.Errorf("pod %s has no host address yet", self.Name)
-			}
 			m := NewMonitor(api, self.Namespace, self.HostIP, port, logf())
 			reg := prometheus.NewRegistry()
 			if err := m.Register(reg); err != nil {
 				return err
 			}
 			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, m.Cycle)
-			return serveMetrics(cmd.Context(), port, reg)
+			mux := metricsMux(reg)
+			mux.Handle("/ping", Reflector())
+			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), mux)
 		},
 	}
+	monitor.Flags().StringVar(&network, "pod-network", "", "the cluster's pod network, setup.yaml's cidr-pods (required)")
+	monitor.MarkFlagRequired("pod-network")
 
 	collector := &cobra.Command{
 		Use:   "collector",
@@ -125,10 +117,10 @@ GET /ping with PONG and anything else with 404.`,
 				return err
 			}
 			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, col.Cycle)
-			return serveMetrics(cmd.Context(), port, g)
+			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), metricsMux(g))
 		},
 	}
-	c.AddCommand(reflector, monitor, collector)
+	c.AddCommand(monitor, collector)
 	return c
 }
 
@@ -154,9 +146,10 @@ func ownPod(ctx context.Context) (*incluster.Client, incluster.Pod, error) {
 	return api, self, nil
 }
 
-func serveMetrics(ctx context.Context, port int, g prometheus.Gatherer) error {
+// metricsMux serves g on GET /metrics.
+func metricsMux(g prometheus.Gatherer) *http.ServeMux {
 	mux := http.NewServeMux()
 	// ContinueOnError: one bad re-exported family must not hide the rest.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-	return daemon.Serve(ctx, ":"+strconv.Itoa(port), mux)
+	return mux
 }

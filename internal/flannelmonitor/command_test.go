@@ -5,20 +5,20 @@ import (
 	"testing"
 )
 
-// TestCommandLine: three roles; each refuses to start without the pod's
-// identity or, for the reflector, the pod network.
+// TestCommandLine: two roles; each refuses to start without the pod's
+// identity or, for the monitor, the pod network.
 func TestCommandLine(t *testing.T) {
 	t.Setenv("POD_NAME", "")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"reflector"}, `required flag(s) "pod-network" not set`},
-		{[]string{"reflector", "--pod-network", "nonsense"}, "--pod-network: netip.ParsePrefix"},
-		{[]string{"reflector", "--pod-network", "10.32.0.0/12"}, "POD_NAME and POD_NAMESPACE must name this pod"},
-		{[]string{"monitor"}, "POD_NAME and POD_NAMESPACE must name this pod"},
+		{[]string{"monitor"}, `required flag(s) "pod-network" not set`},
+		{[]string{"monitor", "--pod-network", "nonsense"}, "--pod-network: netip.ParsePrefix"},
+		{[]string{"monitor", "--pod-network", "10.32.0.0/12"}, "POD_NAME and POD_NAMESPACE must name this pod"},
 		{[]string{"collector"}, "POD_NAME and POD_NAMESPACE must name this pod"},
-		{[]string{"monitor", "extra"}, `unknown command "extra"`},
+		{[]string{"collector", "extra"}, `unknown command "extra"`},
+		{[]string{"reflector"}, `unknown command "reflector"`},
 	} {
 		c := Command()
 		c.SetArgs(tc.args)
@@ -30,7 +30,7 @@ func TestCommandLine(t *testing.T) {
 	for _, sub := range Command().Commands() {
 		names = append(names, sub.Name())
 	}
-	if got := strings.Join(names, " "); !strings.Contains(got, "collector monitor reflector") {
+	if got := strings.Join(names, " "); !strings.Contains(got, "collector monitor") {
 		t.Errorf("subcommands %s", got)
 	}
 }

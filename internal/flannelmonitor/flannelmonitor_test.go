@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,15 +80,15 @@ func serveAt(t *testing.T, addrs []string, handlers ...http.Handler) int {
 func TestMatchPodsToNodes(t *testing.T) {
 	api, client := newFakeAPIServer(t)
 	api.set(nodes(node1, node2, node3), []fakePod{
-		running("r-a", ReflectorApp, "10.32.1.5", node1),
-		running("r-b", ReflectorApp, "10.32.2.5", node2),
-		running("r-c", ReflectorApp, "10.32.2.6", node2), // a second one on node2
-		{name: "r-d", namespace: ns, app: ReflectorApp, phase: "Pending", hostIP: node3},
-		{name: "r-e", namespace: ns, app: ReflectorApp, phase: "Running", podIP: "10.32.3.9", hostIP: node3, deleting: true},
-		running("m-a", MonitorApp, "10.32.3.7", node3),          // another app
-		running("r-x", ReflectorApp, "10.32.9.9", "192.0.2.99"), // on no listed node
+		running("r-a", MonitorApp, "10.32.1.5", node1),
+		running("r-b", MonitorApp, "10.32.2.5", node2),
+		running("r-c", MonitorApp, "10.32.2.6", node2), // a second one on node2
+		{name: "r-d", namespace: ns, app: MonitorApp, phase: "Pending", hostIP: node3},
+		{name: "r-e", namespace: ns, app: MonitorApp, phase: "Running", podIP: "10.32.3.9", hostIP: node3, deleting: true},
+		running("c-a", CollectorApp, "10.32.3.7", node3),      // another app
+		running("r-x", MonitorApp, "10.32.9.9", "192.0.2.99"), // on no listed node
 	})
-	p, err := Match(context.Background(), client, ns, ReflectorApp)
+	p, err := Match(context.Background(), client, ns, MonitorApp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +97,8 @@ func TestMatchPodsToNodes(t *testing.T) {
 		t.Errorf("Match = %+v, want pods %v, node3 missing, duplicates", p, want)
 	}
 
-	api.set(nodes(node1, node2), []fakePod{running("r-a", ReflectorApp, "10.32.1.5", node1), running("r-b", ReflectorApp, "10.32.2.5", node2)})
-	p, err = Match(context.Background(), client, ns, ReflectorApp)
+	api.set(nodes(node1, node2), []fakePod{running("r-a", MonitorApp, "10.32.1.5", node1), running("r-b", MonitorApp, "10.32.2.5", node2)})
+	p, err = Match(context.Background(), client, ns, MonitorApp)
 	if err != nil || len(p.Missing) != 0 || p.Duplicates || len(p.PodByHost) != 2 {
 		t.Errorf("Match on one pod per node = %+v, %v", p, err)
 	}
@@ -114,18 +115,18 @@ func TestMatchRefusesAmbiguity(t *testing.T) {
 		{"node without address", []fakeNode{{name: "node1"}}, nil, "node node1 has 0 distinct InternalIP addresses, want exactly one"},
 		{"node with two", []fakeNode{{name: "node1", ips: []string{node1, node2}}}, nil, "node node1 has 2 distinct InternalIP addresses, want exactly one"},
 		{"one pod address twice", nodes(node1, node2), []fakePod{
-			running("r-a", ReflectorApp, "10.32.1.5", node1), running("r-b", ReflectorApp, "10.32.1.5", node2),
+			running("r-a", MonitorApp, "10.32.1.5", node1), running("r-b", MonitorApp, "10.32.1.5", node2),
 		}, "pod address 10.32.1.5 is used on 192.0.2.1 and 192.0.2.2"},
 	} {
 		api.set(tc.nodes, tc.pods)
-		_, err := Match(context.Background(), client, ns, ReflectorApp)
+		_, err := Match(context.Background(), client, ns, MonitorApp)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("%s: Match = %v, want %s", tc.name, err, tc.want)
 		}
 	}
 	api.set(nodes(node1), nil)
 	api.forbid()
-	_, err := Match(context.Background(), client, ns, ReflectorApp)
+	_, err := Match(context.Background(), client, ns, MonitorApp)
 	if err == nil || !strings.Contains(err.Error(), "listing nodes: GET /api/v1/nodes: 403 Forbidden: pods is forbidden") {
 		t.Errorf("Match without permission = %v, want the API's reason", err)
 	}
@@ -216,17 +217,17 @@ func talk(from, to string) string {
 	return fmt.Sprintf(`flannel_talk_check{ping_from_host=%q,ping_to_host=%q}`, from, to)
 }
 
-// TestMonitorPingsEveryReflector: from node1, the reflectors on node1 and
+// TestMonitorPingsEveryMonitor: from node1, the monitors on node1 and
 // node2 answer, node3's answers something else, node4 has none: talk
 // checks 1, 1, 0, 0, two latencies observed, no duplicates.
-func TestMonitorPingsEveryReflector(t *testing.T) {
+func TestMonitorPingsEveryMonitor(t *testing.T) {
 	api, client := newFakeAPIServer(t)
 	wrong := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "PING") })
 	port := serveAt(t, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, Reflector(), Reflector(), wrong)
 	api.set(nodes(node1, node2, node3, node4), []fakePod{
-		running("r-1", ReflectorApp, "127.0.0.2", node1),
-		running("r-2", ReflectorApp, "127.0.0.3", node2),
-		running("r-3", ReflectorApp, "127.0.0.4", node3),
+		running("r-1", MonitorApp, "127.0.0.2", node1),
+		running("r-2", MonitorApp, "127.0.0.3", node2),
+		running("r-3", MonitorApp, "127.0.0.4", node3),
 	})
 	var logged []string
 	m := NewMonitor(client, ns, node1, port, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
@@ -239,7 +240,7 @@ func TestMonitorPingsEveryReflector(t *testing.T) {
 	}
 	before := time.Now().Unix()
 	if m.Cycle(context.Background()) {
-		t.Error("a cycle with node3's reflector answering wrong and none on node4 reported itself complete")
+		t.Error("a cycle with node3's monitor answering wrong and none on node4 reported itself complete")
 	}
 	got := values(t, reg)
 	want := map[string]float64{
@@ -257,20 +258,20 @@ func TestMonitorPingsEveryReflector(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after a cycle:\n got %v\nwant %v", got, want)
 	}
-	if len(logged) != 1 || !strings.Contains(logged[0], `ping 127.0.0.4 (reflector on 192.0.2.3): answered 200 OK "PING"`) {
+	if len(logged) != 1 || !strings.Contains(logged[0], `ping 127.0.0.4 (monitor on 192.0.2.3): answered 200 OK "PING"`) {
 		t.Errorf("logged %q, want the wrong answer named", logged)
 	}
 
-	// A second reflector on node2: duplicates reported, talk still measured.
+	// A second monitor on node2: duplicates reported, talk still measured.
 	api.set(nodes(node1, node2), []fakePod{
-		running("r-1", ReflectorApp, "127.0.0.2", node1),
-		running("r-2", ReflectorApp, "127.0.0.3", node2),
-		running("r-9", ReflectorApp, "127.0.0.9", node2),
+		running("r-1", MonitorApp, "127.0.0.2", node1),
+		running("r-2", MonitorApp, "127.0.0.3", node2),
+		running("r-9", MonitorApp, "127.0.0.9", node2),
 	})
 	m.Cycle(context.Background())
 	got = values(t, reg)
 	if got[`flannel_duplicate_check{ping_from_host="192.0.2.1"}`] != 0 || got[talk(node1, node2)] != 1 {
-		t.Errorf("with two reflectors on node2: %v", got)
+		t.Errorf("with two monitors on node2: %v", got)
 	}
 	if _, ok := got[talk(node1, node3)]; ok {
 		t.Errorf("node3 left the cluster but its talk check remains: %v", got)
@@ -290,7 +291,7 @@ func TestMonitorPingsEveryReflector(t *testing.T) {
 	}
 }
 
-// TestPingTimesOut: a reflector that does not answer within the timeout
+// TestPingTimesOut: a monitor that does not answer within the timeout
 // fails its pair, and the cycle does not wait for it.
 func TestPingTimesOut(t *testing.T) {
 	api, client := newFakeAPIServer(t)
@@ -303,7 +304,7 @@ func TestPingTimesOut(t *testing.T) {
 		}
 	})
 	port := serveAt(t, []string{"127.0.0.2"}, slow)
-	api.set(nodes(node1), []fakePod{running("r-1", ReflectorApp, "127.0.0.2", node1)})
+	api.set(nodes(node1), []fakePod{running("r-1", MonitorApp, "127.0.0.2", node1)})
 	m := NewMonitor(client, ns, node1, port, t.Logf)
 	m.HTTP.Timeout = 100 * time.Millisecond
 	reg := prometheus.NewRegistry()
@@ -311,17 +312,17 @@ func TestPingTimesOut(t *testing.T) {
 	start := time.Now()
 	m.Cycle(context.Background())
 	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("a cycle with a stuck reflector took %v", d)
+		t.Errorf("a cycle with a stuck monitor took %v", d)
 	}
 	if v := values(t, reg)[talk(node1, node1)]; v != 0 {
-		t.Errorf("talk to a stuck reflector = %v, want 0", v)
+		t.Errorf("talk to a stuck monitor = %v, want 0", v)
 	}
 }
 
 // monitorServer runs a monitor of its own on the node with address self,
 // after one cycle, serving /metrics as the monitor pod does.
-func monitorServer(t *testing.T, client API, self string, reflectorPort int) http.Handler {
-	m := NewMonitor(client, ns, self, reflectorPort, t.Logf)
+func monitorServer(t *testing.T, client API, self string, port int) http.Handler {
+	m := NewMonitor(client, ns, self, port, t.Logf)
 	reg := prometheus.NewRegistry()
 	if err := m.Register(reg); err != nil {
 		t.Fatal(err)
@@ -330,28 +331,69 @@ func monitorServer(t *testing.T, client API, self string, reflectorPort int) htt
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
-// TestCollectorMergesMonitors: two monitors on loopback, each having pinged
-// both reflectors; a third node's monitor does not answer, a fourth has
+// monitorPods serves a monitor pod on each loopback address as the pod
+// does: /ping at once, and /metrics from a monitor on node hosts[i] once
+// every pod answers pings and that monitor has run a cycle. Addresses past
+// len(hosts) serve broken instead. It returns the port.
+func monitorPods(t *testing.T, client API, addrs, hosts []string, broken http.Handler) int {
+	t.Helper()
+	metrics := make([]*lateHandler, len(hosts))
+	var handlers []http.Handler
+	for i := range addrs {
+		if i >= len(hosts) {
+			handlers = append(handlers, broken)
+			continue
+		}
+		metrics[i] = &lateHandler{}
+		mux := http.NewServeMux()
+		mux.Handle("/ping", Reflector())
+		mux.Handle("/metrics", metrics[i])
+		handlers = append(handlers, mux)
+	}
+	port := serveAt(t, addrs, handlers...)
+	for i, h := range hosts {
+		metrics[i].set(monitorServer(t, client, h, port))
+	}
+	return port
+}
+
+// lateHandler serves 503 until its handler is set.
+type lateHandler struct {
+	mu sync.Mutex
+	h  http.Handler
+}
+
+func (l *lateHandler) set(h http.Handler) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.h = h
+}
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	h := l.h
+	l.mu.Unlock()
+	if h == nil {
+		http.Error(w, "not yet", http.StatusServiceUnavailable)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// TestCollectorMergesMonitors: monitors on two nodes, each having pinged
+// both; a third node's monitor answers nothing right, a fourth node has
 // none. The collector serves one family per name holding every monitor's
 // series, and its own checks.
 func TestCollectorMergesMonitors(t *testing.T) {
 	api, client := newFakeAPIServer(t)
-	refPort := serveAt(t, []string{"127.0.0.2", "127.0.0.3"}, Reflector(), Reflector())
 	api.set(nodes(node1, node2, node3, node4), []fakePod{
-		running("r-1", ReflectorApp, "127.0.0.2", node1),
-		running("r-2", ReflectorApp, "127.0.0.3", node2),
+		running("m-1", MonitorApp, "127.0.0.2", node1),
+		running("m-2", MonitorApp, "127.0.0.3", node2),
+		running("m-3", MonitorApp, "127.0.0.4", node3),
 	})
 	broken := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusInternalServerError) })
-	monPort := serveAt(t, []string{"127.0.0.12", "127.0.0.13", "127.0.0.14"},
-		monitorServer(t, client, node1, refPort), monitorServer(t, client, node2, refPort), broken)
-	api.set(nodes(node1, node2, node3, node4), []fakePod{
-		running("r-1", ReflectorApp, "127.0.0.2", node1),
-		running("r-2", ReflectorApp, "127.0.0.3", node2),
-		running("m-1", MonitorApp, "127.0.0.12", node1),
-		running("m-2", MonitorApp, "127.0.0.13", node2),
-		running("m-3", MonitorApp, "127.0.0.14", node3),
-	})
-	c := NewCollector(client, ns, monPort, t.Logf)
+	port := monitorPods(t, client, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, []string{node1, node2}, broken)
+	c := NewCollector(client, ns, port, t.Logf)
 	g, err := c.Gatherer()
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +433,7 @@ func TestCollectorMergesMonitors(t *testing.T) {
 		t.Errorf("flannel_talk_check series:\n got %v\nwant %v", pairs, wantPairs)
 	}
 	if n := len(fams["flannel_talk_timing"].GetMetric()); n != 4 {
-		t.Errorf("%d flannel_talk_timing series, want 4 (two monitors, two reflectors each)", n)
+		t.Errorf("%d flannel_talk_timing series, want 4 (two monitors, two answering each)", n)
 	}
 	got := values(t, g)
 	for k, want := range map[string]float64{
@@ -419,34 +461,30 @@ func TestCollectorMergesMonitors(t *testing.T) {
 	}
 }
 
-// TestCyclesReportComplete: with a reflector and a monitor on each of two
-// nodes, all answering, a monitor's and the collector's cycles report
-// themselves complete (so daemon.EveryUntilSettled stops retrying soon);
-// with one node's reflector gone, neither does.
+// TestCyclesReportComplete: with a monitor on each of two nodes, both
+// answering, a monitor's and the collector's cycles report themselves
+// complete (so daemon.EveryUntilSettled stops retrying soon); with one
+// node's monitor gone, a monitor's does not.
 func TestCyclesReportComplete(t *testing.T) {
 	api, client := newFakeAPIServer(t)
-	refPort := serveAt(t, []string{"127.0.0.2", "127.0.0.3"}, Reflector(), Reflector())
-	reflectors := []fakePod{running("r-1", ReflectorApp, "127.0.0.2", node1), running("r-2", ReflectorApp, "127.0.0.3", node2)}
-	api.set(nodes(node1, node2), reflectors)
-	m := NewMonitor(client, ns, node1, refPort, t.Logf)
+	monitors := []fakePod{running("m-1", MonitorApp, "127.0.0.2", node1), running("m-2", MonitorApp, "127.0.0.3", node2)}
+	api.set(nodes(node1, node2), monitors)
+	port := monitorPods(t, client, []string{"127.0.0.2", "127.0.0.3"}, []string{node1, node2}, nil)
+	m := NewMonitor(client, ns, node1, port, t.Logf)
 	if !m.Cycle(context.Background()) {
-		t.Error("a monitor reaching both nodes' reflectors reported itself incomplete")
+		t.Error("a monitor reaching both nodes' monitors reported itself incomplete")
 	}
-	monPort := serveAt(t, []string{"127.0.0.12", "127.0.0.13"},
-		monitorServer(t, client, node1, refPort), monitorServer(t, client, node2, refPort))
-	api.set(nodes(node1, node2), append(reflectors,
-		running("m-1", MonitorApp, "127.0.0.12", node1), running("m-2", MonitorApp, "127.0.0.13", node2)))
-	c := NewCollector(client, ns, monPort, t.Logf)
+	c := NewCollector(client, ns, port, t.Logf)
 	if _, err := c.Gatherer(); err != nil {
 		t.Fatal(err)
 	}
 	if !c.Cycle(context.Background()) {
-		t.Error("a collector reading both monitors, each reaching both reflectors, reported itself incomplete")
+		t.Error("a collector reading both monitors, each reaching both, reported itself incomplete")
 	}
 
-	api.set(nodes(node1, node2), reflectors[:1])
+	api.set(nodes(node1, node2), monitors[:1])
 	if m.Cycle(context.Background()) {
-		t.Error("a monitor with no reflector on node2 reported itself complete")
+		t.Error("a monitor with no monitor on node2 to ping reported itself complete")
 	}
 }
 

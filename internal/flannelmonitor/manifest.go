@@ -13,14 +13,13 @@ import (
 
 // Image is flannel-monitor's image; scripts/build makes it (a test checks
 // the two agree).
-const Image = "homeworld.private/flannel-monitor:1"
+const Image = "homeworld.private/flannel-monitor:2"
 
 // Names of the objects, for whoever looks them up.
 const (
 	Namespace   = "kube-system"
 	Account     = "flannel-monitor"          // ServiceAccount, Role
 	Topology    = "flannel-monitor-topology" // ClusterRole: list nodes
-	Reflectors  = "kube-flannel-monitor-reflector-ds"
 	Monitors    = "kube-flannel-monitor-ds"
 	CollectorDe = "flannel-monitor-collector" // the Deployment
 	// Service is the collector's Service; Prometheus reads it through the
@@ -67,8 +66,7 @@ func Manifest(c *config.Config, o Options) (string, error) {
 		"ControlPlaneTaint": controlPlaneTaint, "KindLabel": config.KindLabel, "Image": Image, "Port": Port,
 		"Service": Service, "MetricsPort": MetricsPort, "ServicePort": ServicePort, "CollectorApp": CollectorApp,
 		"Roles": []role{
-			{"DaemonSet", Reflectors, ReflectorApp, "reflector", []string{"--pod-network", pods.String()}, "ping", "/ping"},
-			{"DaemonSet", Monitors, MonitorApp, "monitor", interval(o), MetricsPort, "/metrics"},
+			{"DaemonSet", Monitors, MonitorApp, "monitor", append([]string{"--pod-network", pods.String()}, interval(o)...), MetricsPort, "/ping"},
 			{"Deployment", CollectorDe, CollectorApp, "collector", interval(o), MetricsPort, "/metrics"},
 		},
 	})

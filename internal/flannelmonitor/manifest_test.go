@@ -93,7 +93,7 @@ func TestManifest(t *testing.T) {
 	}
 	want := []string{"ServiceAccount/flannel-monitor", "Role/flannel-monitor", "RoleBinding/flannel-monitor",
 		"ClusterRole/flannel-monitor-topology", "ClusterRoleBinding/flannel-monitor-topology",
-		"DaemonSet/kube-flannel-monitor-reflector-ds", "DaemonSet/kube-flannel-monitor-ds",
+		"DaemonSet/kube-flannel-monitor-ds",
 		"Deployment/flannel-monitor-collector", "Service/flannel-monitor-collector"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("objects %v, want %v", names, want)
@@ -106,7 +106,7 @@ func TestManifest(t *testing.T) {
 		t.Errorf("the ClusterRole allows %s, want list nodes only", got)
 	}
 	apps := map[string]string{}
-	for _, o := range objs[5:8] {
+	for _, o := range objs[5:7] {
 		s := o.Spec.Template.Spec
 		app := o.Spec.Template.Metadata.Labels["app"]
 		ctr := s.Containers[0]
@@ -127,14 +127,14 @@ func TestManifest(t *testing.T) {
 			t.Errorf("%s: replicas %v, want 1", o.Metadata.Name, o.Spec.Replicas)
 		}
 	}
-	if want := map[string]string{ReflectorApp: "DaemonSet", MonitorApp: "DaemonSet", CollectorApp: "Deployment"}; fmt.Sprint(apps) != fmt.Sprint(want) {
+	if want := map[string]string{MonitorApp: "DaemonSet", CollectorApp: "Deployment"}; fmt.Sprint(apps) != fmt.Sprint(want) {
 		t.Errorf("apps %v, want %v", apps, want)
 	}
-	if args := objs[5].Spec.Template.Spec.Containers[0].Args; !slices.Equal(args, []string{"reflector", "--pod-network", c.Addresses.CIDRPods}) {
-		t.Errorf("reflector args %q", args)
+	if args := objs[5].Spec.Template.Spec.Containers[0].Args; !slices.Equal(args, []string{"monitor", "--pod-network", c.Addresses.CIDRPods}) {
+		t.Errorf("monitor args %q", args)
 	}
-	svc := objs[8]
-	collectorPort := objs[7].Spec.Template.Spec.Containers[0].Ports[0].Name
+	svc := objs[7]
+	collectorPort := objs[6].Spec.Template.Spec.Containers[0].Ports[0].Name
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != MetricsPort || svc.Spec.Ports[0].TargetPort != collectorPort || fmt.Sprint(svc.Spec.Selector) != "map[app:"+CollectorApp+"]" {
 		t.Errorf("the Service does not lead to the collector's %s port: %+v", collectorPort, svc.Spec)
 	}
@@ -153,7 +153,7 @@ func TestImageIsBuilt(t *testing.T) {
 }
 
 // TestManifestInterval: a set interval reaches the monitors and the
-// collector (they measure), not the reflectors (they only answer).
+// collector.
 func TestManifestInterval(t *testing.T) {
 	c := testConfig(t)
 	m, err := Manifest(c, Options{Interval: 5 * time.Second})

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The apps the monitors find each other by (pod label app=...).
+// The apps the monitors and the collector find each other by (pod label
+// app=...).
 const (
-	ReflectorApp = "flannel-monitor-reflector"
 	MonitorApp   = "flannel-monitor"
 	CollectorApp = "flannel-monitor-collector"
 )
@@ -27,22 +27,22 @@ var TalkBuckets = []float64{0.1, 0.2, 0.5, 1, 2, 5, 10}
 
 var (
 	talkCheckDesc = prometheus.NewDesc("flannel_talk_check",
-		"1 if the monitor's pod on ping_from_host got PONG from the reflector on ping_to_host in the last cycle.",
+		"1 if the monitor's pod on ping_from_host got PONG from the monitor on ping_to_host in the last cycle.",
 		[]string{"ping_from_host", "ping_to_host"}, nil)
 	monitorCheckDesc = prometheus.NewDesc("flannel_monitor_check",
-		"1 if the monitor could find the reflectors in the last cycle.", []string{"ping_from_host"}, nil)
+		"1 if the monitor could find the monitors of every node in the last cycle.", []string{"ping_from_host"}, nil)
 	duplicateCheckDesc = prometheus.NewDesc("flannel_duplicate_check",
-		"1 if no node runs more than one reflector.", []string{"ping_from_host"}, nil)
+		"1 if no node runs more than one monitor.", []string{"ping_from_host"}, nil)
 	monitorRecencyDesc = prometheus.NewDesc("flannel_monitor_recency",
 		"Unix time at the start of the monitor's last cycle.", []string{"ping_from_host"}, nil)
 )
 
-// Monitor pings every node's reflector from its own node.
+// Monitor pings every node's monitor (its own too) from its own node.
 type Monitor struct {
 	API       API
 	Namespace string
 	Self      string // this pod's node address: ping_from_host
-	Port      int    // where reflectors listen
+	Port      int    // where monitors answer pings
 	HTTP      *http.Client
 	Logf      func(format string, args ...any)
 
@@ -54,7 +54,7 @@ type Monitor struct {
 
 type talkResult struct {
 	start      time.Time
-	found      bool               // the reflectors were matched to nodes
+	found      bool               // the monitors were matched to nodes
 	duplicates bool               // some node runs two
 	talk       map[string]float64 // ping_to_host -> 1/0
 }
@@ -65,7 +65,7 @@ func NewMonitor(api API, namespace, self string, port int, logf func(string, ...
 		HTTP: &http.Client{Timeout: PingTimeout},
 		timing: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flannel_talk_timing",
-			Help:    "Seconds a successful ping from ping_from_host to the reflector on ping_to_host took.",
+			Help:    "Seconds a successful ping from ping_from_host to the monitor on ping_to_host took.",
 			Buckets: TalkBuckets,
 		}, []string{"ping_from_host", "ping_to_host"})}
 }
@@ -78,14 +78,14 @@ func (m *Monitor) Register(reg prometheus.Registerer) error {
 	return reg.Register(m)
 }
 
-// Cycle finds the reflectors and pings each once, in parallel. It reports
-// whether the result was complete: a reflector on every node, each
+// Cycle finds the monitors and pings each once, in parallel. It reports
+// whether the result was complete: a monitor on every node, each
 // answering (daemon.EveryUntilSettled retries soon until it is).
 func (m *Monitor) Cycle(ctx context.Context) bool {
 	r := &talkResult{start: time.Now(), talk: map[string]float64{}}
-	p, err := Match(ctx, m.API, m.Namespace, ReflectorApp)
+	p, err := Match(ctx, m.API, m.Namespace, MonitorApp)
 	if err != nil {
-		m.Logf("finding the reflectors: %v", err)
+		m.Logf("finding the monitors: %v", err)
 	} else {
 		r.found, r.duplicates = true, p.Duplicates
 		for _, h := range p.Missing {
@@ -99,7 +99,7 @@ func (m *Monitor) Cycle(ctx context.Context) bool {
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					m.Logf("ping %s (reflector on %s): %v", pod, host, err)
+					m.Logf("ping %s (monitor on %s): %v", pod, host, err)
 					r.talk[host] = 0
 					return
 				}
@@ -124,7 +124,7 @@ func allOne(checks map[string]float64) bool {
 	return true
 }
 
-// ping asks the reflector at pod for PONG.
+// ping asks the monitor at pod for PONG.
 func (m *Monitor) ping(ctx context.Context, pod string) (time.Duration, error) {
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(pod, strconv.Itoa(m.Port))+"/ping", nil)

@@ -7,10 +7,12 @@ import (
 	"net/netip"
 )
 
-// Pong is the reflector's answer to a ping.
+// Pong is the answer to a ping.
 const Pong = "PONG"
 
-// Reflector answers GET /ping with PONG and everything else with 404.
+// Reflector is the part of a monitor that other monitors ping (the
+// original's reflector pod): it answers GET /ping with PONG and everything
+// else with 404.
 func Reflector() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet || r.URL.Path != "/ping" {
@@ -22,7 +24,7 @@ func Reflector() http.Handler {
 	})
 }
 
-// CheckPodAddress holds a reflector to the pod network: the address
+// CheckPodAddress holds a monitor to the pod network: the address
 // Kubernetes gives its pod must lie inside network and be the one address
 // of the pod's interfaces (addrs) that does. Otherwise pings of it would
 // not test flannel.

@@ -1,12 +1,13 @@
 // Package flannelmonitor proves the pod network end to end, from inside
-// it: a reflector pod on every node answers pings, a monitor pod on every
-// node pings every reflector each cycle (flannel_talk_check and
-// flannel_talk_timing per pair of nodes), and one collector reads every
-// monitor and serves all their metrics in one place, where Prometheus
-// scrapes them through the API server's service proxy. All three are one
-// binary (cmd/flannel-monitor) in one image, deployed by spire deploy
-// flannel-monitor from Manifest. Metric names and behaviour are the
-// original Homeworld's (spec §5.2).
+// it: a monitor pod on every node answers pings and pings every node's
+// monitor each cycle (flannel_talk_check and flannel_talk_timing per pair
+// of nodes), and one collector reads every monitor and serves all their
+// metrics in one place, where Prometheus scrapes them through the API
+// server's service proxy. Both are one binary (cmd/flannel-monitor) in one
+// image, deployed by spire deploy flannel-monitor from Manifest. Metric
+// names and behaviour are the original Homeworld's (spec §5.2), except that
+// the original's reflector, a third pod on every node that only answered
+// pings, is part of the monitor.
 package flannelmonitor
 
 import (

@@ -117,6 +117,7 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 			Scheme string            `yaml:"scheme"`
 			Honor  bool              `yaml:"honor_labels"`
 			TLS    map[string]string `yaml:"tls_config"`
+			Drop   []map[string]any  `yaml:"metric_relabel_configs"`
 			Static []struct {
 				Targets []string `yaml:"targets"`
 			} `yaml:"static_configs"`
@@ -152,6 +153,11 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 		}
 		if !slices.Equal(got, want) || j.Path != s.Endpoint.MetricsPath {
 			t.Errorf("job %s scrapes %v at %q, want %v at %q", j.Job, got, j.Path, want, s.Endpoint.MetricsPath)
+		}
+		// Histogram buckets are dropped where they were most of the series.
+		drops := fmt.Sprint(j.Drop) == "[map[action:drop regex:.+_bucket source_labels:[__name__]]]"
+		if wantDrop := j.Job == services.APIServer.Job || j.Job == services.EtcdExporter.Job; drops != wantDrop || drops != s.Endpoint.DropBuckets {
+			t.Errorf("job %s: metric relabelling %v, want buckets dropped %v", j.Job, j.Drop, wantDrop)
 		}
 		delete(jobs, j.Job)
 	}

@@ -48,8 +48,8 @@ nodes and patch their status, nothing else.`,
 		func(*workspace.Workspace, *config.Config) (string, error) { return rbac.FlannelManifest(), nil })
 	flannelMonCmd := a.addonCommand("flannel-monitor", "Deploy the pod network's monitor (flannel-monitor) into Kubernetes",
 		`Render flannel-monitor from setup.yaml and apply it in kube-system: a
-reflector and a monitor on every master and worker (DaemonSets; each monitor
-pings every reflector), and one collector (Deployment) behind the Service
+monitor on every master and worker (a DaemonSet; each answers pings and pings
+every node's monitor), and one collector (Deployment) behind the Service
 `+flannelmonitor.Service+`, which Prometheus reads through the apiserver.
 Its service account may read pods in kube-system and list nodes.`,
 		flannelMonitorManifest)

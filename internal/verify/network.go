@@ -22,7 +22,7 @@ func seconds(v float64) time.Duration {
 
 // flannel checks the pod network from flannel-monitor's results: the
 // collector finds the monitors and reads one on every Kubernetes node,
-// each finds the reflectors (one per node), measured lately, and pods on
+// each finds the other monitors (one per node), measured lately, and pods on
 // every node reach pods on every node (K² pairs). flanneld itself is a
 // node service, which the services check covers.
 func flannel(ctx context.Context, p *Prometheus, c *config.Config) error {
@@ -77,11 +77,11 @@ func flannel(ctx context.Context, p *Prometheus, c *config.Config) error {
 			continue
 		}
 		if found[from.IP] != 1 {
-			ps = append(ps, fmt.Sprintf("flannel: the monitor on %s cannot find the reflectors (see its log)", from.Hostname))
+			ps = append(ps, fmt.Sprintf("flannel: the monitor on %s cannot find the other nodes' monitors (see its log)", from.Hostname))
 			continue
 		}
 		if unique[from.IP] != 1 {
-			ps = append(ps, fmt.Sprintf("flannel: the monitor on %s finds more than one reflector on a node", from.Hostname))
+			ps = append(ps, fmt.Sprintf("flannel: the monitor on %s finds more than one monitor on a node", from.Hostname))
 		}
 		switch a, ok := age[from.IP]; {
 		case !ok:
