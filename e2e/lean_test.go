@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
+	hwdaemon "homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -19,7 +20,8 @@ import (
 // cluster. Prometheus keeps the apiservers' and etcd's request counts and
 // latency sums but none of their histogram buckets, the apiservers' diagnostic
 // histograms are off at the source, and the services with a Go memory
-// limit in the service map run with it.
+// limit in the service map run with it and, unless it holds them, with
+// daemon.GoGC.
 func (v *virtCluster) leanMonitoring(t *testing.T) {
 	sup := v.cfg.Supervisor().IP
 	query := func(q string) (int, error) {
@@ -69,9 +71,14 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 				t.Errorf("%s on %s: %v", s.Name, n.Hostname, err)
 				continue
 			}
-			want := fmt.Sprintf("GOMEMLIMIT=%dMiB", svc.GoMemLimit)
-			if !strings.Contains("\x00"+string(env)+"\x00", "\x00"+want+"\x00") {
-				t.Errorf("%s on %s runs without %s", s.Name, n.Hostname, want)
+			wants := []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", svc.GoMemLimit)}
+			if !svc.HeldByLimit {
+				wants = append(wants, fmt.Sprintf("GOGC=%d", hwdaemon.GoGC))
+			}
+			for _, want := range wants {
+				if !strings.Contains("\x00"+string(env)+"\x00", "\x00"+want+"\x00") {
+					t.Errorf("%s on %s runs without %s", s.Name, n.Hostname, want)
+				}
 			}
 			checked++
 		}

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,8 +93,12 @@ func TestServeReportsListenErrors(t *testing.T) {
 func helperCommand(mode string) *cobra.Command {
 	return &cobra.Command{Use: "helper", SilenceUsage: true, SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if mode == "fail" {
+			switch mode {
+			case "fail":
 				return errors.New("it broke")
+			case "gogc":
+				fmt.Printf("GOGC %d\n", debug.SetGCPercent(100))
+				return nil
 			}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -132,6 +139,22 @@ func TestMainFails(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "helper: it broke\n") {
 		t.Errorf("stderr %q, want NAME: error", out)
+	}
+}
+
+// TestMainSetsGOGC: a daemon collects at GoGC unless its environment
+// names a GOGC of its own.
+func TestMainSetsGOGC(t *testing.T) {
+	for env, want := range map[string]string{"": fmt.Sprintf("GOGC %d\n", GoGC), "GOGC=80": "GOGC 80\n"} {
+		cmd := helper("gogc")
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(e string) bool { return strings.HasPrefix(e, "GOGC=") })
+		if env != "" {
+			cmd.Env = append(cmd.Env, env)
+		}
+		out, err := cmd.Output()
+		if err != nil || string(out) != want {
+			t.Errorf("with %q in the environment: %q, %v; want %q", env, out, err, want)
+		}
 	}
 }
 

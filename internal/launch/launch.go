@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/services"
@@ -104,6 +105,9 @@ func Plan(component string, n *Node) (*Launch, error) {
 	}
 	if s, ok := services.ForLaunch(component); ok && s.GoMemLimit > 0 {
 		l.Env = append(l.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", s.GoMemLimit))
+		if !s.HeldByLimit {
+			l.Env = append(l.Env, fmt.Sprintf("GOGC=%d", daemon.GoGC))
+		}
 	}
 	return l, nil
 }

@@ -1,12 +1,15 @@
 package launch
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/services"
@@ -177,5 +180,24 @@ func TestVirtualNodes(t *testing.T) {
 	_, virt := argv(t, virtual, "node-exporter")
 	if !strings.Contains(real, "--collector.systemd") || strings.Contains(virt, "--collector.systemd") {
 		t.Errorf("node exporter on a real host: %s; on a virtual node: %s", real, virt)
+	}
+}
+
+// TestGoRuntimeSettings: a service with a Go memory limit runs with it and
+// with daemon.GoGC, or Go's default GOGC if its limit holds it; one without
+// (sshd, not a Go program) gets neither.
+func TestGoRuntimeSettings(t *testing.T) {
+	n := testNode(t, "master1")
+	etcd, _ := argv(t, n, "etcd")
+	want := []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", services.MustGet("etcd").GoMemLimit), fmt.Sprintf("GOGC=%d", daemon.GoGC)}
+	if !slices.Equal(etcd.Env, want) {
+		t.Errorf("etcd's environment %q, want %q", etcd.Env, want)
+	}
+	api, _ := argv(t, n, "apiserver")
+	if want := []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", services.MustGet("kube-apiserver").GoMemLimit)}; !slices.Equal(api.Env, want) {
+		t.Errorf("the apiserver's environment %q, want %q", api.Env, want)
+	}
+	if sshd, _ := argv(t, n, "sshd"); len(sshd.Env) != 0 {
+		t.Errorf("sshd's environment %q, want none of Go's", sshd.Env)
 	}
 }

@@ -79,8 +79,15 @@ type Service struct {
 	// cluster's masters doubled the apiservers' memory; with a limit a
 	// little above the live heap the collector runs sooner once near it.
 	// It is soft: a program that needs more gets it, at the cost of more
-	// collection, never an out-of-memory kill.
+	// collection, never an out-of-memory kill. A service with a limit also
+	// runs with GOGC=daemon.GoGC, unless HeldByLimit.
 	GoMemLimit int
+	// HeldByLimit marks a service whose live heap sits near its GoMemLimit
+	// (the apiservers, Prometheus), so the limit, not GOGC, sets when it
+	// collects; it keeps Go's default GOGC, which would otherwise only add
+	// collections while its heap grows at start (an apiserver's start,
+	// which is CPU-bound, took 40 s instead of 30 with GOGC=50).
+	HeldByLimit bool
 	// Enabled says whether a cluster runs the service at all (nil: always):
 	// the Kerberos services only where setup.yaml names a realm, so nothing
 	// listens that the cluster does not use.
@@ -290,6 +297,7 @@ var Map = []Service{
 		Ready:       Probe{Endpoint: Prometheus, Path: "/-/ready"},
 		RestartSec:  5 * time.Second,
 		GoMemLimit:  96,
+		HeldByLimit: true,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config", "/var/lib/homeworld/prometheus"}},
 	},
 	{
@@ -328,8 +336,9 @@ var Map = []Service{
 		// 30 MiB of stacks and runtime: 168 collects every 10-15 s, as
 		// 192 did, and saves 20 MiB a master; at 144 it collected twice a
 		// second and spent a quarter of a core doing so.
-		GoMemLimit: 168,
-		Sandbox:    Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
+		GoMemLimit:  168,
+		HeldByLimit: true,
+		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
 	},
 	{
 		Name:        "kube-controller-manager",
