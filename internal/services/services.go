@@ -182,6 +182,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{NodeExporter},
 		Ready:       Probe{Endpoint: NodeExporter, Path: "/metrics"},
 		RestartSec:  5 * time.Second,
+		GoMemLimit:  16, // and so daemon.GoGC: a few MiB live, on every node
 	},
 	{
 		Name:        "sshd",
