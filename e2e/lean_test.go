@@ -75,8 +75,9 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 			if !svc.HeldByLimit {
 				wants = append(wants, fmt.Sprintf("GOGC=%d", hwdaemon.GoGC))
 			}
+			vars := "\x00" + string(env) + "\x00"
 			for _, want := range wants {
-				if !strings.Contains("\x00"+string(env)+"\x00", "\x00"+want+"\x00") {
+				if !strings.Contains(vars, "\x00"+want+"\x00") {
 					t.Errorf("%s on %s runs without %s", s.Name, n.Hostname, want)
 				}
 			}

@@ -80,13 +80,13 @@ func serveAt(t *testing.T, addrs []string, handlers ...http.Handler) int {
 func TestMatchPodsToNodes(t *testing.T) {
 	api, client := newFakeAPIServer(t)
 	api.set(nodes(node1, node2, node3), []fakePod{
-		running("r-a", MonitorApp, "10.32.1.5", node1),
-		running("r-b", MonitorApp, "10.32.2.5", node2),
-		running("r-c", MonitorApp, "10.32.2.6", node2), // a second one on node2
-		{name: "r-d", namespace: ns, app: MonitorApp, phase: "Pending", hostIP: node3},
-		{name: "r-e", namespace: ns, app: MonitorApp, phase: "Running", podIP: "10.32.3.9", hostIP: node3, deleting: true},
+		running("m-a", MonitorApp, "10.32.1.5", node1),
+		running("m-b", MonitorApp, "10.32.2.5", node2),
+		running("m-c", MonitorApp, "10.32.2.6", node2), // a second one on node2
+		{name: "m-d", namespace: ns, app: MonitorApp, phase: "Pending", hostIP: node3},
+		{name: "m-e", namespace: ns, app: MonitorApp, phase: "Running", podIP: "10.32.3.9", hostIP: node3, deleting: true},
 		running("c-a", CollectorApp, "10.32.3.7", node3),      // another app
-		running("r-x", MonitorApp, "10.32.9.9", "192.0.2.99"), // on no listed node
+		running("m-x", MonitorApp, "10.32.9.9", "192.0.2.99"), // on no listed node
 	})
 	p, err := Match(context.Background(), client, ns, MonitorApp)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestMatchPodsToNodes(t *testing.T) {
 		t.Errorf("Match = %+v, want pods %v, node3 missing, duplicates", p, want)
 	}
 
-	api.set(nodes(node1, node2), []fakePod{running("r-a", MonitorApp, "10.32.1.5", node1), running("r-b", MonitorApp, "10.32.2.5", node2)})
+	api.set(nodes(node1, node2), []fakePod{running("m-a", MonitorApp, "10.32.1.5", node1), running("m-b", MonitorApp, "10.32.2.5", node2)})
 	p, err = Match(context.Background(), client, ns, MonitorApp)
 	if err != nil || len(p.Missing) != 0 || p.Duplicates || len(p.PodByHost) != 2 {
 		t.Errorf("Match on one pod per node = %+v, %v", p, err)
@@ -115,7 +115,7 @@ func TestMatchRefusesAmbiguity(t *testing.T) {
 		{"node without address", []fakeNode{{name: "node1"}}, nil, "node node1 has 0 distinct InternalIP addresses, want exactly one"},
 		{"node with two", []fakeNode{{name: "node1", ips: []string{node1, node2}}}, nil, "node node1 has 2 distinct InternalIP addresses, want exactly one"},
 		{"one pod address twice", nodes(node1, node2), []fakePod{
-			running("r-a", MonitorApp, "10.32.1.5", node1), running("r-b", MonitorApp, "10.32.1.5", node2),
+			running("m-a", MonitorApp, "10.32.1.5", node1), running("m-b", MonitorApp, "10.32.1.5", node2),
 		}, "pod address 10.32.1.5 is used on 192.0.2.1 and 192.0.2.2"},
 	} {
 		api.set(tc.nodes, tc.pods)
@@ -225,9 +225,9 @@ func TestMonitorPingsEveryMonitor(t *testing.T) {
 	wrong := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "PING") })
 	port := serveAt(t, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, Reflector(), Reflector(), wrong)
 	api.set(nodes(node1, node2, node3, node4), []fakePod{
-		running("r-1", MonitorApp, "127.0.0.2", node1),
-		running("r-2", MonitorApp, "127.0.0.3", node2),
-		running("r-3", MonitorApp, "127.0.0.4", node3),
+		running("m-1", MonitorApp, "127.0.0.2", node1),
+		running("m-2", MonitorApp, "127.0.0.3", node2),
+		running("m-3", MonitorApp, "127.0.0.4", node3),
 	})
 	var logged []string
 	m := NewMonitor(client, ns, node1, port, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
@@ -264,9 +264,9 @@ func TestMonitorPingsEveryMonitor(t *testing.T) {
 
 	// A second monitor on node2: duplicates reported, talk still measured.
 	api.set(nodes(node1, node2), []fakePod{
-		running("r-1", MonitorApp, "127.0.0.2", node1),
-		running("r-2", MonitorApp, "127.0.0.3", node2),
-		running("r-9", MonitorApp, "127.0.0.9", node2),
+		running("m-1", MonitorApp, "127.0.0.2", node1),
+		running("m-2", MonitorApp, "127.0.0.3", node2),
+		running("m-9", MonitorApp, "127.0.0.9", node2),
 	})
 	m.Cycle(context.Background())
 	got = values(t, reg)
@@ -304,7 +304,7 @@ func TestPingTimesOut(t *testing.T) {
 		}
 	})
 	port := serveAt(t, []string{"127.0.0.2"}, slow)
-	api.set(nodes(node1), []fakePod{running("r-1", MonitorApp, "127.0.0.2", node1)})
+	api.set(nodes(node1), []fakePod{running("m-1", MonitorApp, "127.0.0.2", node1)})
 	m := NewMonitor(client, ns, node1, port, t.Logf)
 	m.HTTP.Timeout = 100 * time.Millisecond
 	reg := prometheus.NewRegistry()
