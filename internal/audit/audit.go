@@ -1,14 +1,18 @@
 // Package audit writes the keyserver's audit log: one JSON object per line
 // for every grant, refusal, token issue and token redemption, appended to a
-// file that is only ever opened for appending. Record returns only once its
+// file that is only ever opened for appending, once its end is whole (see
+// Open). Record returns only once its
 // lines are on disk, so a caller can refuse to deliver what it could not
 // audit; concurrent callers share one fsync (group commit). The keyserver
 // imports it.
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"sync"
@@ -69,12 +73,69 @@ type batch struct {
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // Open opens (creating with mode 0600) the log at path for appending.
+// A partial last line, which a process killed in the middle of a write
+// leaves, is cut off first and the cut is audited (action "audit-repair"):
+// its Record never returned, so nothing relied on it, and every line of
+// the log stays a whole event.
 func Open(path string, now func() time.Time) (*Log, error) {
+	cut, err := cutPartialLine(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit log %s: repairing its end: %w", path, err)
+	}
 	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return &Log{path: path, now: now, syncFile: (*os.File).Sync, next: newBatch(), f: f}, nil
+	l := &Log{path: path, now: now, syncFile: (*os.File).Sync, next: newBatch(), f: f}
+	if cut > 0 {
+		err := l.Record(Event{Action: "audit-repair", Result: "ok",
+			Detail: fmt.Sprintf("cut %d bytes of a line a stopped process left unfinished", cut)})
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// cutPartialLine truncates the file at path after its last newline and
+// returns how many bytes it cut; a missing or whole file is left alone.
+func cutPartialLine(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := st.Size()
+	// Read backwards until a newline: usually the last byte is one.
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		start := max(0, end-int64(len(buf)))
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			end = start + int64(i) + 1
+			break
+		}
+		end = start
+	}
+	if end == size {
+		return 0, nil
+	}
+	if err := f.Truncate(end); err != nil {
+		return 0, err
+	}
+	return size - end, f.Sync()
 }
 
 func openFile(path string) (*os.File, error) {

@@ -246,3 +246,52 @@ func TestFailedSyncFailsEveryWaiter(t *testing.T) {
 		t.Errorf("after a failed sync: %v", err)
 	}
 }
+
+// TestOpenCutsAPartialLastLine: a process killed in the middle of a write
+// leaves part of a line at the end; Open cuts it, audits the cut, and every
+// line stays a whole event. A whole log, an empty one and one that is all
+// fragment are handled too.
+func TestOpenCutsAPartialLastLine(t *testing.T) {
+	whole := `{"action":"grant","result":"ok"}` + "\n"
+	for name, tc := range map[string]struct {
+		before   string
+		keep     string // what of before remains
+		repaired bool
+	}{
+		"torn":          {whole + `{"time"`, whole, true},
+		"whole":         {whole, whole, false},
+		"empty":         {"", "", false},
+		"all fragment":  {`{"action":"gr`, "", true},
+		"long fragment": {whole + `{"detail":"` + strings.Repeat("x", 200<<10), whole, true},
+	} {
+		path := filepath.Join(t.TempDir(), "audit.log")
+		os.WriteFile(path, []byte(tc.before), 0o600)
+		l, err := Open(path, time.Now)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := l.Record(Event{Action: "token-issue", Result: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		data, _ := os.ReadFile(path)
+		if !strings.HasPrefix(string(data), tc.keep) {
+			t.Errorf("%s: the log no longer starts with what was whole:\n%s", name, data)
+		}
+		var actions []string
+		for _, line := range strings.Split(strings.TrimSuffix(string(data[len(tc.keep):]), "\n"), "\n") {
+			var e Event
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("%s: line %q: %v", name, line, err)
+			}
+			actions = append(actions, e.Action)
+		}
+		want := "[token-issue]"
+		if tc.repaired {
+			want = "[audit-repair token-issue]"
+		}
+		if fmt.Sprint(actions) != want {
+			t.Errorf("%s: new lines %v, want %s", name, actions, want)
+		}
+	}
+}
