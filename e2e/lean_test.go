@@ -42,7 +42,8 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 	// Present once every apiserver and etcd member was scraped.
 	waitFor(t, "Prometheus to hold the apiservers' and etcd's latency sums", 60*time.Second, func() error {
 		for _, q := range []string{`apiserver_request_duration_seconds_count{job="` + job + `"}`,
-			`etcd_disk_wal_fsync_duration_seconds_count{job="` + services.EtcdExporter.Job + `"}`} {
+			`etcd_disk_wal_fsync_duration_seconds_count{job="` + services.EtcdExporter.Job + `"}`,
+			`grpc_server_started_total{job="` + services.EtcdExporter.Job + `"}`} {
 			if n, err := query(q); err != nil || n == 0 {
 				return fmt.Errorf("no %s series (%v)", q, err)
 			}
@@ -52,6 +53,8 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 	for q, what := range map[string]string{
 		`{job=~"` + job + `|` + services.EtcdExporter.Job + `",__name__=~".+_bucket"}`: "histogram bucket series of the apiservers and etcd",
 		`etcd_request_duration_seconds_count{job="` + job + `"}`:                       "the apiservers' disabled etcd_request_duration_seconds",
+		`kubernetes_feature_enabled{job="` + job + `"}`:                                "the apiservers' feature gates",
+		`grpc_server_handled_total{job="` + services.EtcdExporter.Job + `"}`:           "etcd's gRPC outcomes per method and code",
 	} {
 		if n, err := query(q); err != nil || n != 0 {
 			t.Errorf("Prometheus holds %d series of %s (%s), want none (err %v)", n, what, q, err)

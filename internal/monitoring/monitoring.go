@@ -127,8 +127,8 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 		if e.Scheme == services.HTTPS {
 			j.Scheme = string(services.HTTPS)
 		}
-		if e.DropBuckets {
-			j.Relabel = []relabel{{SourceLabels: []string{"__name__"}, Regex: ".+_bucket", Action: "drop"}}
+		if e.Drop != "" {
+			j.Relabel = []relabel{{SourceLabels: []string{"__name__"}, Regex: e.Drop, Action: "drop"}}
 		}
 		switch e.Trust {
 		case services.TrustClusterCA:

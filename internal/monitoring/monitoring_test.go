@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/dnsmonitor"
+	"homeworld.dev/homeworld/internal/etcdexporter"
 	"homeworld.dev/homeworld/internal/flannelmonitor"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/setupqueue"
@@ -154,10 +156,17 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 		if !slices.Equal(got, want) || j.Path != s.Endpoint.MetricsPath {
 			t.Errorf("job %s scrapes %v at %q, want %v at %q", j.Job, got, j.Path, want, s.Endpoint.MetricsPath)
 		}
-		// Histogram buckets are dropped where they were most of the series.
-		drops := fmt.Sprint(j.Drop) == "[map[action:drop regex:.+_bucket source_labels:[__name__]]]"
-		if wantDrop := j.Job == services.APIServer.Job || j.Job == services.EtcdExporter.Job; drops != wantDrop || drops != s.Endpoint.DropBuckets {
-			t.Errorf("job %s: metric relabelling %v, want buckets dropped %v", j.Job, j.Drop, wantDrop)
+		// Series are dropped where they were most of the series, as
+		// the endpoint says.
+		wantDrop := "[]"
+		if e := s.Endpoint; e.Drop != "" {
+			wantDrop = "[map[action:drop regex:" + e.Drop + " source_labels:[__name__]]]"
+		}
+		if fmt.Sprint(j.Drop) != wantDrop {
+			t.Errorf("job %s: metric relabelling %v, want %s", j.Job, j.Drop, wantDrop)
+		}
+		if drops := s.Endpoint.Drop != ""; drops != (j.Job == services.APIServer.Job || j.Job == services.EtcdExporter.Job) {
+			t.Errorf("job %s drops series: %v, want only the apiservers' and etcd's", j.Job, drops)
 		}
 		delete(jobs, j.Job)
 	}
@@ -166,6 +175,32 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 	}
 	for name := range addons {
 		t.Errorf("add-on job %s is missing from the configuration", name)
+	}
+}
+
+// TestDropsNothingRead: what Prometheus drops at scrape matches the
+// histogram buckets and inventories it is for, and no metric the alert
+// rules or etcd's checks read.
+func TestDropsNothingRead(t *testing.T) {
+	read := append(regexp.MustCompile(`[a-z_]+_[a-z_]+`).FindAllString(Rules(), -1), etcdexporter.Families...)
+	read = append(read, "apiserver_request_duration_seconds_count", "etcd_disk_wal_fsync_duration_seconds_sum", "grpc_server_started_total")
+	dropped := map[services.Endpoint][]string{
+		services.APIServer:    {"apiserver_request_duration_seconds_bucket", "kubernetes_feature_enabled"},
+		services.EtcdExporter: {"etcd_disk_wal_fsync_duration_seconds_bucket", "grpc_server_handled_total", "etcd_server_feature_enabled"},
+	}
+	for e, want := range dropped {
+		// Prometheus anchors a relabelling regex at both ends.
+		re := regexp.MustCompile("^(?:" + e.Drop + ")$")
+		for _, name := range want {
+			if !re.MatchString(name) {
+				t.Errorf("job %s keeps %s; Drop %q should match it", e.Job, name, e.Drop)
+			}
+		}
+		for _, name := range read {
+			if re.MatchString(name) {
+				t.Errorf("job %s drops %s, which Homeworld reads", e.Job, name)
+			}
+		}
 	}
 }
 
