@@ -12,16 +12,15 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
-	hwdaemon "homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/services"
 )
 
 // leanMonitoring: what keeps a small cluster small holds on the running
 // cluster. Prometheus keeps the apiservers' and etcd's request counts and
-// latency sums but none of their histogram buckets, the apiservers' diagnostic
-// histograms are off at the source, and the services with a Go memory
-// limit in the service map run with it and, unless it holds them, with
-// daemon.GoGC.
+// latency sums but none of their histogram buckets or inventories, the
+// apiservers' diagnostic histograms are off at the source, and the services
+// with a Go memory limit in the service map run with it and, unless it holds
+// them, with services.GoGC.
 func (v *virtCluster) leanMonitoring(t *testing.T) {
 	sup := v.cfg.Supervisor().IP
 	query := func(q string) (int, error) {
@@ -76,7 +75,7 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 			}
 			wants := []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", svc.GoMemLimit)}
 			if !svc.HeldByLimit {
-				wants = append(wants, fmt.Sprintf("GOGC=%d", hwdaemon.GoGC))
+				wants = append(wants, fmt.Sprintf("GOGC=%d", services.GoGC))
 			}
 			vars := "\x00" + string(env) + "\x00"
 			for _, want := range wants {

@@ -19,15 +19,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// GoGC is the GOGC of Homeworld's own daemons and of the services with a
-// Go memory limit (services.Service.GoMemLimit, set by internal/launch).
-// Go's default, 100, lets the heap grow to twice what is live before
-// collecting, and never below 4 MiB; most of a cluster's Go programs are
-// idle daemons with a few MiB live (etcd 10, a kubelet 13), so half that
-// headroom saved 55 MiB across Homeworld's own daemons on a virtual
-// cluster and 45 MiB across the Kubernetes ones (30 of it the kubelets),
-// for collections that still come seconds apart when idle. The apiservers
-// and Prometheus are held by their limits instead (HeldByLimit).
+// GoGC is the GOGC of Homeworld's own daemons. Go's default, 100, lets
+// the heap grow to twice what is live before collecting, and never below
+// 4 MiB; the daemons are idle with a few MiB live, so half that headroom
+// saved 55 MiB across them on a virtual cluster, for collections that
+// still come seconds apart when idle (25 saved nothing more: their heaps
+// are at the runtime's floor). The Kubernetes services run at
+// services.GoGC.
 const GoGC = 50
 
 // Main runs c until it returns or a stop signal cancels its context, and

@@ -17,7 +17,6 @@ import (
 	"syscall"
 
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/services"
@@ -106,7 +105,7 @@ func Plan(component string, n *Node) (*Launch, error) {
 	if s, ok := services.ForLaunch(component); ok && s.GoMemLimit > 0 {
 		l.Env = append(l.Env, fmt.Sprintf("GOMEMLIMIT=%dMiB", s.GoMemLimit))
 		if !s.HeldByLimit {
-			l.Env = append(l.Env, fmt.Sprintf("GOGC=%d", daemon.GoGC))
+			l.Env = append(l.Env, fmt.Sprintf("GOGC=%d", services.GoGC))
 		}
 	}
 	return l, nil

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"homeworld.dev/homeworld/internal/config"
-	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/nodeconf"
 	"homeworld.dev/homeworld/internal/services"
@@ -184,12 +183,12 @@ func TestVirtualNodes(t *testing.T) {
 }
 
 // TestGoRuntimeSettings: a service with a Go memory limit runs with it and
-// with daemon.GoGC, or Go's default GOGC if its limit holds it; one without
+// with services.GoGC, or Go's default GOGC if its limit holds it; one without
 // (sshd, not a Go program) gets neither.
 func TestGoRuntimeSettings(t *testing.T) {
 	n := testNode(t, "master1")
 	etcd, _ := argv(t, n, "etcd")
-	want := []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", services.MustGet("etcd").GoMemLimit), fmt.Sprintf("GOGC=%d", daemon.GoGC)}
+	want := []string{fmt.Sprintf("GOMEMLIMIT=%dMiB", services.MustGet("etcd").GoMemLimit), fmt.Sprintf("GOGC=%d", services.GoGC)}
 	if !slices.Equal(etcd.Env, want) {
 		t.Errorf("etcd's environment %q, want %q", etcd.Env, want)
 	}
