@@ -69,15 +69,10 @@ func etcd(n *Node) (*Launch, error) {
 		// (3.4 a second), and its memory grew all that time. A follower
 		// further behind than the kept entries gets a snapshot instead,
 		// which is a few MiB here.
-		"--snapshot-count", strconv.Itoa(etcdSnapshotCount),
-		"--snapshot-catchup-entries", strconv.Itoa(etcdCatchupEntries),
+		"--snapshot-count", "2000",
+		"--snapshot-catchup-entries", "1000",
 	}}, nil
 }
-
-const (
-	etcdSnapshotCount  = 2000
-	etcdCatchupEntries = 1000
-)
 
 // apiserverAuthn lets unauthenticated requests reach only the health
 // endpoints (for readiness checks); everything else needs a certificate.

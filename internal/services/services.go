@@ -96,8 +96,7 @@ type Service struct {
 	// (the apiservers, Prometheus), so the limit, not GOGC, sets when it
 	// collects; it keeps Go's default GOGC, which would otherwise only add
 	// collections while its heap grows at start (an apiserver's start,
-	// which is CPU-bound, took 40 s instead of 30 with GOGC=50; at 160
-	// MiB an idle apiserver collected up to once a second).
+	// which is CPU-bound, took 40 s instead of 30 with GOGC=50).
 	HeldByLimit bool
 	// Enabled says whether a cluster runs the service at all (nil: always):
 	// the Kerberos services only where setup.yaml names a realm, so nothing
@@ -193,7 +192,7 @@ var Map = []Service{
 		Endpoints:   []Endpoint{NodeExporter},
 		Ready:       Probe{Endpoint: NodeExporter, Path: "/metrics"},
 		RestartSec:  5 * time.Second,
-		GoMemLimit:  16, // and so services.GoGC: a few MiB live, on every node
+		GoMemLimit:  16, // and so GoGC: a few MiB live, on every node
 	},
 	{
 		Name:        "sshd",
@@ -346,8 +345,9 @@ var Map = []Service{
 		RestartSec:  5 * time.Second,
 		// An idle virtual cluster's apiserver has about 100 MiB live and
 		// 30 MiB of stacks and runtime: 168 collects every 10-15 s, as
-		// 192 did, and saves 20 MiB a master; at 144 it collected twice a
-		// second and spent a quarter of a core doing so.
+		// 192 did, and saves 20 MiB a master; at 160 it collected up to
+		// once a second, at 144 twice a second, spending a quarter of a
+		// core doing so.
 		GoMemLimit:  168,
 		HeldByLimit: true,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
