@@ -344,7 +344,7 @@ var Map = []Service{
 		Ready:       Probe{Endpoint: APIServer, Path: "/readyz"},
 		RestartSec:  5 * time.Second,
 		// An idle virtual cluster's apiserver has about 100 MiB live and
-		// 30 MiB of stacks and runtime: 168 collects every 10-15 s, as
+		// 30 MiB of stacks and runtime: 168 collects every 5-15 s, as
 		// 192 did, and saves 20 MiB a master; at 160 it collected up to
 		// once a second, at 144 twice a second, spending a quarter of a
 		// core doing so.
