@@ -127,6 +127,13 @@ func TestVirtualCluster(t *testing.T) {
 			if files := credentialFiles(n.Folder("/")); strings.Join(files, "\n") != strings.Join(kindFiles(n.Kind), "\n") {
 				t.Errorf("%s holds:\n%s\nwant:\n%s", n.Hostname, strings.Join(files, "\n"), strings.Join(kindFiles(n.Kind), "\n"))
 			}
+			// Root's shell on the node reads the node's startup file, not
+			// the host's (on CI machines a .bashrc that starts pyenv).
+			shell, err := v.inNode(pids[n.Hostname], "for f in "+strings.Join(virt.RootShellFiles, " ")+
+				"; do [ ! -e /root/$f ] || cmp /root/$f "+n.ShellRC()+" || echo host: $f; done")
+			if err != nil || shell != "" {
+				t.Errorf("%s's root shell reads the host's startup files: %s (%v)", n.Hostname, shell, err)
+			}
 			redeem := fmt.Sprintf(`"action":"token-redeem","principal":"%s","remote":"%s","result":"ok"`, v.cfg.FQDN(n.Node), n.IP)
 			if !strings.Contains(string(audit), redeem) {
 				t.Errorf("no token redemption by %s from %s in the audit log", n.Hostname, n.IP)

@@ -301,6 +301,13 @@ func startNode(t *Topology, st *State, n NodeTopo, o Options) error {
 	for _, p := range nodeMounts {
 		args = append(args, "--bind", n.Folder(p)+":"+p)
 	}
+	shell, err := n.shellBinds()
+	if err != nil {
+		return err
+	}
+	for _, b := range shell {
+		args = append(args, "--bind", b)
+	}
 	logf, err := os.OpenFile(filepath.Join(n.LogDir(), "virtnode.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
