@@ -26,7 +26,11 @@ func seconds(v float64) time.Duration {
 // every node reach pods on every node (K² pairs). flanneld itself is a
 // node service, which the services check covers.
 func flannel(ctx context.Context, p *Prometheus, c *config.Config) error {
-	enum, err := p.Query(ctx, `flannel_collect_enum_check`)
+	q, err := lastRead(ctx, p, "flannel", "flannel-monitor", FlannelRecency)
+	if err != nil {
+		return err
+	}
+	enum, err := q.Query(ctx, `flannel_collect_enum_check`)
 	if err != nil {
 		return err
 	}
@@ -37,7 +41,7 @@ func flannel(ctx context.Context, p *Prometheus, c *config.Config) error {
 		return fmt.Errorf("flannel: flannel-monitor's collector cannot find the monitors (see its log)")
 	}
 	var ps Problems
-	dups, err := p.Query(ctx, `flannel_collect_enum_dup_check`)
+	dups, err := q.Query(ctx, `flannel_collect_enum_dup_check`)
 	if err != nil {
 		return err
 	}
@@ -46,23 +50,23 @@ func flannel(ctx context.Context, p *Prometheus, c *config.Config) error {
 			ps = append(ps, "flannel: some node runs more than one flannel monitor")
 		}
 	}
-	collected, err := byLabel(ctx, p, `flannel_collect_check`, "monitor_hostip")
+	collected, err := byLabel(ctx, q, `flannel_collect_check`, "monitor_hostip")
 	if err != nil {
 		return err
 	}
-	found, err := byLabel(ctx, p, `flannel_monitor_check`, "ping_from_host")
+	found, err := byLabel(ctx, q, `flannel_monitor_check`, "ping_from_host")
 	if err != nil {
 		return err
 	}
-	unique, err := byLabel(ctx, p, `flannel_duplicate_check`, "ping_from_host")
+	unique, err := byLabel(ctx, q, `flannel_duplicate_check`, "ping_from_host")
 	if err != nil {
 		return err
 	}
-	age, err := byLabel(ctx, p, `time() - flannel_monitor_recency`, "ping_from_host")
+	age, err := byLabel(ctx, q, `time() - flannel_monitor_recency`, "ping_from_host")
 	if err != nil {
 		return err
 	}
-	talk, err := p.Query(ctx, `flannel_talk_check`)
+	talk, err := q.Query(ctx, `flannel_talk_check`)
 	if err != nil {
 		return err
 	}
@@ -111,7 +115,11 @@ func dns(ctx context.Context, p *Prometheus, c *config.Config) error {
 	if err != nil {
 		return err
 	}
-	age, err := p.Query(ctx, `time() - dns_lookup_recency`)
+	q, err := lastRead(ctx, p, "dns", "dns-monitor", DNSRecency)
+	if err != nil {
+		return err
+	}
+	age, err := q.Query(ctx, `time() - dns_lookup_recency`)
 	if err != nil {
 		return err
 	}
@@ -126,7 +134,7 @@ func dns(ctx context.Context, p *Prometheus, c *config.Config) error {
 	if seconds(oldest) > DNSRecency {
 		ps = append(ps, fmt.Sprintf("dns: dns-monitor last looked names up %s ago, want at most %s", seconds(oldest), DNSRecency))
 	}
-	internal, err := byLabel(ctx, p, `dns_lookup_internal_check`, "hostname")
+	internal, err := byLabel(ctx, q, `dns_lookup_internal_check`, "hostname")
 	if err != nil {
 		return err
 	}
@@ -138,7 +146,7 @@ func dns(ctx context.Context, p *Prometheus, c *config.Config) error {
 			ps = append(ps, fmt.Sprintf("dns: %s does not resolve to %s from a pod", e.Name, e.Addr))
 		}
 	}
-	upstream, err := p.Query(ctx, `dns_lookup_upstream_check`)
+	upstream, err := q.Query(ctx, `dns_lookup_upstream_check`)
 	if err != nil {
 		return err
 	}
@@ -151,7 +159,7 @@ func dns(ctx context.Context, p *Prometheus, c *config.Config) error {
 }
 
 // byLabel indexes query's samples by one label's value.
-func byLabel(ctx context.Context, p *Prometheus, query, label string) (map[string]float64, error) {
+func byLabel(ctx context.Context, p querier, query, label string) (map[string]float64, error) {
 	samples, err := p.Query(ctx, query)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,9 @@ const (
 	qDNSAge         = `time() - dns_lookup_recency`
 	qDNSInternal    = `dns_lookup_internal_check`
 	qDNSUpstream    = `dns_lookup_upstream_check`
+	qFlannelScraped = `up{job="flannel-monitor"}`
+	qDNSScraped     = `up{job="dns-monitor"}`
+	qDNSScrapes     = `up{job="dns-monitor"}[30s]`
 )
 
 // The test cluster's names and Service addresses (keysystemtest.Setup).
@@ -73,6 +76,8 @@ func networkHealthy(c *config.Config) map[string]string {
 		qDNSAge:         vector(sample{map[string]string{}, "9"}),
 		qDNSInternal:    vector(labelled("hostname", apiName, "1"), labelled("hostname", dnsName, "1")),
 		qDNSUpstream:    vector(labelled("hostname", upName, "1")),
+		qFlannelScraped: vector(sample{map[string]string{"job": "flannel-monitor"}, "1"}),
+		qDNSScraped:     vector(sample{map[string]string{"job": "dns-monitor"}, "1"}),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeProm is a Prometheus answering instant queries from a table keyed by
@@ -22,10 +23,11 @@ type fakeProm struct {
 
 	mu    sync.Mutex
 	asked map[string]int
+	at    map[string]string // query -> the time parameter it was last asked with
 }
 
 func newFakeProm(t *testing.T, answers map[string]string) (*fakeProm, *Prometheus) {
-	f := &fakeProm{errorf: t.Errorf, answers: answers, asked: map[string]int{}}
+	f := &fakeProm{errorf: t.Errorf, answers: answers, asked: map[string]int{}, at: map[string]string{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, NewPrometheus(srv.URL)
@@ -40,6 +42,7 @@ func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query().Get("query")
 	f.mu.Lock()
 	f.asked[q]++
+	f.at[q] = r.URL.Query().Get("time")
 	f.mu.Unlock()
 	answer, ok := f.answers[q]
 	if !ok {
@@ -135,7 +138,8 @@ func TestQueryFailures(t *testing.T) {
 		{"not JSON", "<html>502 Bad Gateway</html>", "prometheus: malformed answer: "},
 		{"truncated", `{"status":"success","data":{"resultType":"vector","result":[`, "prometheus: malformed answer: "},
 		{"matrix", answer("matrix", []any{}), `prometheus: query "q" gave a matrix, want a vector`},
-		{"scalar", answer("scalar", []any{1.7e9, "1"}), "prometheus: malformed answer: "},
+		{"scalar", answer("scalar", []any{1.7e9, "1"}), `prometheus: query "q" gave a scalar, want a vector`},
+		{"result not a list", `{"status":"success","data":{"resultType":"vector","result":{}}}`, "prometheus: malformed vector: "},
 		{"value not a number", vector(at("a", "yes")), `prometheus: value "yes": `},
 		{"value not a string", answer("vector", []map[string]any{{"metric": map[string]string{}, "value": []any{1.7e9, 1}}}), `prometheus: value "": `},
 	} {
@@ -146,6 +150,25 @@ func TestQueryFailures(t *testing.T) {
 				t.Errorf("Query = %+v, %v; want an error starting %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestStoredParsesMatrix(t *testing.T) {
+	const q = `up{job="x"}[30s]`
+	_, p := newFakeProm(t, map[string]string{q: answer("matrix", []map[string]any{
+		{"metric": map[string]string{"job": "x"}, "values": [][2]any{{1700000000.25, "1"}, {1700000005.25, "0"}}},
+	})})
+	got, err := p.Stored(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Point{{time.UnixMilli(1700000000250), 1}, {time.UnixMilli(1700000005250), 0}}
+	if len(got) != 1 || got[0].Labels["job"] != "x" || len(got[0].Points) != 2 ||
+		!got[0].Points[0].T.Equal(want[0].T) || got[0].Points[0].Value != 1 || !got[0].Points[1].T.Equal(want[1].T) || got[0].Points[1].Value != 0 {
+		t.Errorf("Stored = %+v, want one series with %+v", got, want)
+	}
+	if _, err := p.Query(context.Background(), q); err == nil || err.Error() != `prometheus: query "up{job=\"x\"}[30s]" gave a matrix, want a vector` {
+		t.Errorf("Query of a range selector = %v", err)
 	}
 }
 
