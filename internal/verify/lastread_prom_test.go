@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/dnsmonitor"
+	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/testutil"
 )
 
@@ -91,7 +92,7 @@ func startPrometheus(t *testing.T, job, target string) *Prometheus {
 	if err := os.WriteFile(conf, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const addr = "127.0.0.1:9090" // a private network namespace: nothing else listens
+	addr := services.Prometheus.Addr("127.0.0.1") // a private network namespace: nothing else listens
 	var log testutil.Buffer
 	cmd := exec.Command("prometheus", "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
 	cmd.Stdout, cmd.Stderr = &log, &log
