@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	}
 	bin = dir
 	os.Chmod(dir, 0o755) // other users run spire too (the not-root check)
+	// Every kubectl the tests start keeps its discovery cache here, not in
+	// the machine's ~/.kube, and it goes with the binaries.
+	os.Setenv("KUBECACHEDIR", filepath.Join(dir, "kubectl-cache"))
 	// Everything a cluster runs: our binaries, the pinned upstream builds
 	// (from their cache after the first time) and our images.
 	build := exec.Command("../scripts/build", dir)

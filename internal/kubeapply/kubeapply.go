@@ -22,6 +22,19 @@ const FieldManager = "homeworld"
 type Kubectl struct {
 	Path       string // the pinned kubectl
 	Kubeconfig string // an admin's
+	// CacheDir is where kubectl keeps the API's discovery documents
+	// (--cache-dir); empty is kubectl's default, ~/.kube/cache, where an
+	// operator's own kubectl looks. A daemon keeps its own.
+	CacheDir string
+}
+
+// command is kubectl with the connection flags and then args.
+func (k Kubectl) command(ctx context.Context, args ...string) *exec.Cmd {
+	flags := []string{"--kubeconfig", k.Kubeconfig, "--request-timeout", "10s"}
+	if k.CacheDir != "" {
+		flags = append(flags, "--cache-dir", k.CacheDir)
+	}
+	return exec.CommandContext(ctx, k.Path, append(flags, args...)...)
 }
 
 // Outcome is what applying did to one object.
@@ -75,7 +88,7 @@ func Apply(ctx context.Context, k Kubectl, manifest string) ([]Result, error) {
 // /readyz), so a caller can tell a server that is away from one that
 // rejects a manifest.
 func Reachable(ctx context.Context, k Kubectl) error {
-	cmd := exec.CommandContext(ctx, k.Path, "--kubeconfig", k.Kubeconfig, "--request-timeout", "10s", "get", "--raw", "/readyz")
+	cmd := k.command(ctx, "get", "--raw", "/readyz")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("kubectl get --raw /readyz: %v: %s", err, strings.TrimSpace(string(out)))
 	}
@@ -108,7 +121,7 @@ func (o object) name() string {
 // objects runs kubectl with the manifest on stdin and decodes the objects
 // it prints: one object, a List of them, or nothing.
 func (k Kubectl) objects(ctx context.Context, manifest string, args ...string) ([]object, error) {
-	cmd := exec.CommandContext(ctx, k.Path, append([]string{"--kubeconfig", k.Kubeconfig, "--request-timeout", "10s"}, args...)...)
+	cmd := k.command(ctx, args...)
 	cmd.Stdin = strings.NewReader(manifest)
 	out, err := cmd.Output()
 	if err != nil {

@@ -50,6 +50,9 @@ type APIServer struct {
 	Kubeconfig string // an admin's (system:masters) kubeconfig
 	KubectlBin string // the pinned kubectl
 	Dir        string // certificates, logs and etcd's data
+	// KubectlCache is kubectl's discovery cache for this server
+	// (--cache-dir), in Dir: a test leaves nothing in the machine's home.
+	KubectlCache string
 
 	creds credentials
 }
@@ -63,6 +66,7 @@ func Start(t testing.TB) *APIServer {
 	apiserverBin := upstreamtest.Binary(t, "kubernetes", "kube-apiserver")
 	etcdBin := upstreamtest.Binary(t, "etcd", "etcd")
 	a := &APIServer{Dir: t.TempDir(), KubectlBin: filepath.Join(filepath.Dir(apiserverBin), "kubectl")}
+	a.KubectlCache = filepath.Join(a.Dir, "kubectl-cache")
 	var err error
 	if a.creds, err = writeCredentials(a.Dir); err != nil {
 		t.Fatal(err)
@@ -158,7 +162,7 @@ func (a *APIServer) Kubectl(t testing.TB, args ...string) []byte {
 // TryKubectl is Kubectl for commands whose failure the test expects or
 // waits out; the error carries kubectl's standard error.
 func (a *APIServer) TryKubectl(args ...string) ([]byte, error) {
-	cmd := exec.Command(a.KubectlBin, append([]string{"--kubeconfig", a.Kubeconfig}, args...)...)
+	cmd := exec.Command(a.KubectlBin, append([]string{"--kubeconfig", a.Kubeconfig, "--cache-dir", a.KubectlCache}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -50,7 +50,7 @@ func TestStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	who, err := exec.Command(api.KubectlBin, "--kubeconfig", filepath.Join(dir, "kubeconfig"), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").CombinedOutput()
+	who, err := exec.Command(api.KubectlBin, "--kubeconfig", filepath.Join(dir, "kubeconfig"), "--cache-dir", api.KubectlCache, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").CombinedOutput()
 	if err != nil || string(who) != "kubetest-probe" {
 		t.Errorf("kubectl auth whoami with a certificate from CA() = %q, %v; want kubetest-probe", who, err)
 	}

@@ -151,7 +151,7 @@ func configMapIn(ns, name string) string {
 }
 
 func admin(api *kubetest.APIServer) kubeapply.Kubectl {
-	return kubeapply.Kubectl{Path: api.KubectlBin, Kubeconfig: api.Kubeconfig}
+	return kubeapply.Kubectl{Path: api.KubectlBin, Kubeconfig: api.Kubeconfig, CacheDir: api.KubectlCache}
 }
 
 func testInOrder(t *testing.T, api *kubetest.APIServer) {
@@ -328,7 +328,7 @@ func testAway(t *testing.T, api *kubetest.APIServer) {
 	if err := api.WriteKubeconfig(kubeconfig, closed); err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, kubeapply.Kubectl{Path: api.KubectlBin, Kubeconfig: kubeconfig})
+	h := newHarness(t, kubeapply.Kubectl{Path: api.KubectlBin, Kubeconfig: kubeconfig, CacheDir: api.KubectlCache})
 	ctx := t.Context()
 	ns := h.enqueue(t, "ns", namespace("away"))
 	cm := h.enqueue(t, "config", configMapIn("away", "c"))

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,7 @@ queued and is tried again every cycle, while the items after it go ahead: an
 item that needs one queued after it (RBAC for a namespace yet to come) goes
 in on a later cycle. To give up on an item, delete its file. While the API
 server does not answer, everything waits; that is logged once, not per try.
+kubectl keeps its discovery cache in DIR/.kubectl-cache, not in a home folder.
 
 Metrics on --listen/metrics: setup_queue_pending, setup_queue_failing{manifest}
 (1 while that manifest's latest attempt failed), setup_queue_failures_total and
@@ -63,7 +65,7 @@ and setup_queue_apiserver_unreachable.`,
 				return fmt.Errorf("--kubectl: %w", err)
 			}
 			logger := log.New(os.Stderr, "", log.LstdFlags)
-			q := New(Config{Dir: dir, Kubectl: kubeapply.Kubectl{Path: kubectl, Kubeconfig: kubeconfig}, Keep: keep, Logf: logger.Printf})
+			q := New(Config{Dir: dir, Kubectl: kubeapply.Kubectl{Path: kubectl, Kubeconfig: kubeconfig, CacheDir: filepath.Join(dir, KubectlCache)}, Keep: keep, Logf: logger.Printf})
 			reg := prometheus.NewRegistry()
 			if err := q.Register(reg); err != nil {
 				return err

@@ -47,6 +47,7 @@ func testCrashSafety(t *testing.T, api *kubetest.APIServer) {
 		}
 	}
 	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(kubetest.FreePort(t)))
+	home := t.TempDir() // the daemon's HOME, which its kubectl must leave alone
 	run := func(log string) *exec.Cmd {
 		logFile, err := os.Create(filepath.Join(t.TempDir(), log))
 		if err != nil {
@@ -55,6 +56,7 @@ func testCrashSafety(t *testing.T, api *kubetest.APIServer) {
 		cmd := exec.Command(bin, "--queue", dir, "--kubectl", api.KubectlBin, "--kubeconfig", api.Kubeconfig,
 			"--listen", listen, "--interval", "200ms")
 		cmd.Stdout, cmd.Stderr = logFile, logFile
+		cmd.Env = append(os.Environ(), "HOME="+home)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -108,6 +110,14 @@ func testCrashSafety(t *testing.T, api *kubetest.APIServer) {
 	go func() { second.Wait(); close(exited) }()
 	if killed := supervise.Stop(supervise.Process{PID: second.Process.Pid, Exited: exited}, 10*time.Second); killed {
 		t.Error("setup-queue did not stop on SIGTERM")
+	}
+
+	// kubectl's discovery cache is the queue's, not in HOME.
+	if entries, err := os.ReadDir(home); err != nil || len(entries) != 0 {
+		t.Errorf("the daemon's HOME holds %v (%v), want nothing", entries, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, KubectlCache, "discovery")); err != nil || !fi.IsDir() {
+		t.Errorf("kubectl's discovery cache in the queue: %v", err)
 	}
 
 	// A move into applied/ that the crash undid: the item is queued

@@ -36,6 +36,11 @@ const DefaultDir = layout.HomeworldDir + "/deployqueue"
 // AppliedDir, inside the queue, keeps the applied items and the audit log.
 const AppliedDir = "applied"
 
+// KubectlCache, inside the queue, is kubectl's discovery cache: the
+// daemon's own, not in the home folder of whoever runs it. Hidden, so no
+// item or stray file.
+const KubectlCache = ".kubectl-cache"
+
 // AuditLog, in AppliedDir, has a JSON line for every item applied.
 const AuditLog = "audit.log"
 

@@ -222,7 +222,7 @@ func (f *fixture) newAudit(t *testing.T) []audit.Event {
 
 // kubectl runs the pinned kubectl with kubeconfig.
 func (f *fixture) kubectl(kubeconfig string, args ...string) (string, error) {
-	cmd := exec.Command(f.api.KubectlBin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd := exec.Command(f.api.KubectlBin, append([]string{"--kubeconfig", kubeconfig, "--cache-dir", f.api.KubectlCache}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -33,9 +33,12 @@ func kubeAdmin(ctx context.Context, t *Topology, admin *access.Admin, o Options)
 	return err
 }
 
-// kubectl runs the pinned kubectl as the admin.
+// kubectl runs the pinned kubectl as the admin, with a discovery cache of
+// the cluster's own: the next cluster has the same addresses, and the
+// operator's ~/.kube stays theirs.
 func kubectl(ctx context.Context, t *Topology, binDir string, stdin io.Reader, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), append([]string{"--kubeconfig", t.Kubeconfig(), "--request-timeout", "10s"}, args...)...)
+	flags := []string{"--kubeconfig", t.Kubeconfig(), "--request-timeout", "10s", "--cache-dir", filepath.Join(t.Dir, "kubectl-cache")}
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl"), append(flags, args...)...)
 	cmd.Stdin = stdin
 	out, err := cmd.Output()
 	if ee, ok := err.(*exec.ExitError); ok {
