@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -52,7 +53,11 @@ func lastRead(ctx context.Context, p *Prometheus, check, job string, limit time.
 		}
 	}
 	if last.IsZero() {
-		return nil, fmt.Errorf("%s: Prometheus has not read %s for over %s: its scrapes through the first master's apiserver fail (see the target %s on Prometheus's targets page)", check, job, limit, job)
+		why := "its scrapes through the first master's apiserver fail"
+		if errs, err := p.ScrapeErrors(ctx, job); err == nil && len(errs) > 0 {
+			why += ": " + strings.Join(errs, "; ")
+		}
+		return nil, fmt.Errorf("%s: Prometheus has read nothing from %s in the last %s; %s (is it deployed and running? spire deploy %s)", check, job, limit, why, job)
 	}
 	return asOf{p, last}, nil
 }

@@ -76,8 +76,10 @@ func TestDNSCheckOutlastsAFailedScrapeOnRealPrometheus(t *testing.T) {
 		last = check.Run(ctx, p, c)
 		return last != nil, nil
 	})
-	if w := "dns: Prometheus has not read dns-monitor for over 30s: "; !strings.HasPrefix(last.Error(), w) {
-		t.Errorf("dns check after %s of failed scrapes = %v\nwant an error starting: %s", DNSRecency, last, w)
+	wantErr := "dns: Prometheus has read nothing from dns-monitor in the last 30s; its scrapes through the first master's apiserver fail: " +
+		"server returned HTTP status 503 Service Unavailable (is it deployed and running? spire deploy dns-monitor)"
+	if last.Error() != wantErr {
+		t.Errorf("dns check after %s of failed scrapes = %v\nwant: %s", DNSRecency, last, wantErr)
 	}
 }
 

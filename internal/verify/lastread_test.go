@@ -1,8 +1,8 @@
 package verify
 
 import (
+	"context"
 	"maps"
-	"strings"
 	"testing"
 )
 
@@ -50,10 +50,20 @@ func TestNetworkChecksReadTheLastGoodScrape(t *testing.T) {
 				scraped: vector(sample{map[string]string{"job": tc.job}, "0"}),
 				stored:  scrapes(tc.job, [2]any{1700000000.5, "0"}, [2]any{1700000005.5, "0"}),
 			})
-			_, err := run(t, tc.check, answers)
-			want := tc.check + ": Prometheus has not read " + tc.job + " for over " + tc.bound + ": "
-			if err == nil || !strings.HasPrefix(err.Error(), want) {
-				t.Errorf("check %s = %v\nwant an error starting: %s", tc.check, err, want)
+			check, err := Find(tc.check)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, p := newFakeProm(t, answers)
+			f.targets = `{"status":"success","data":{"activeTargets":[` +
+				`{"scrapePool":"` + tc.job + `","health":"down","lastError":"server returned HTTP status 503 Service Unavailable"},` +
+				`{"scrapePool":"other","health":"down","lastError":"not this one"}]}}`
+			err = check.Run(context.Background(), p, c)
+			want := tc.check + ": Prometheus has read nothing from " + tc.job + " in the last " + tc.bound +
+				"; its scrapes through the first master's apiserver fail: server returned HTTP status 503 Service Unavailable" +
+				" (is it deployed and running? spire deploy " + tc.job + ")"
+			if err == nil || err.Error() != want {
+				t.Errorf("check %s = %v\nwant: %s", tc.check, err, want)
 			}
 		})
 	}

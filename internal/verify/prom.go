@@ -99,6 +99,43 @@ func (p *Prometheus) Stored(ctx context.Context, q string) ([]Series, error) {
 	return out, nil
 }
 
+// ScrapeErrors returns the last error of each of job's targets whose last
+// scrape failed, as Prometheus's targets API reports it.
+func (p *Prometheus) ScrapeErrors(ctx context.Context, job string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Base+"/api/v1/targets?state=active", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Data   struct {
+			ActiveTargets []struct {
+				ScrapePool string `json:"scrapePool"`
+				Health     string `json:"health"`
+				LastError  string `json:"lastError"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("prometheus: malformed list of targets: %w", err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("prometheus: list of targets: status %q", body.Status)
+	}
+	var out []string
+	for _, t := range body.Data.ActiveTargets {
+		if t.ScrapePool == job && t.LastError != "" {
+			out = append(out, t.LastError)
+		}
+	}
+	return out, nil
+}
+
 // get asks the query API and decodes a result of the type want into result.
 func (p *Prometheus) get(ctx context.Context, q string, t time.Time, want string, result any) error {
 	params := url.Values{"query": {q}}

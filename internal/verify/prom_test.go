@@ -20,6 +20,7 @@ import (
 type fakeProm struct {
 	errorf  func(format string, args ...any) // t.Errorf: the handler runs in its own goroutine
 	answers map[string]string                // query -> the whole JSON answer
+	targets string                           // the answer to /api/v1/targets, if asked
 
 	mu    sync.Mutex
 	asked map[string]int
@@ -34,6 +35,11 @@ func newFakeProm(t *testing.T, answers map[string]string) (*fakeProm, *Prometheu
 }
 
 func (f *fakeProm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/api/v1/targets" && f.targets != "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(f.targets))
+		return
+	}
 	if r.Method != http.MethodGet || r.URL.Path != "/api/v1/query" {
 		f.errorf("fake Prometheus: unexpected request %s %s", r.Method, r.URL)
 		http.NotFound(w, r)
