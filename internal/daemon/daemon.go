@@ -91,7 +91,15 @@ func ServeListener(ctx context.Context, l net.Listener, h http.Handler) error {
 // overruns the interval is followed by the next one minGap after it ended,
 // so a slow cycle (timeouts) never makes the next start back to back.
 func Every(ctx context.Context, interval, minGap time.Duration, f func(context.Context)) {
-	EveryUntilSettled(ctx, interval, minGap, 0, func(ctx context.Context) bool { f(ctx); return true })
+	loop(ctx, interval, minGap, 0, nil, func(ctx context.Context) bool { f(ctx); return true })
+}
+
+// EveryOrWoken is Every for a worker told when work arrives: a receive on
+// wake starts the next run early, minGap after the last one ended, so new
+// work waits a second rather than an interval; the interval still bounds
+// the wait when a wake-up is missed.
+func EveryOrWoken(ctx context.Context, interval, minGap time.Duration, wake <-chan struct{}, f func(context.Context)) {
+	loop(ctx, interval, minGap, 0, wake, func(ctx context.Context) bool { f(ctx); return true })
 }
 
 // EveryUntilSettled is Every for a monitor whose peers start when it does:
@@ -103,18 +111,34 @@ func Every(ctx context.Context, interval, minGap time.Duration, f func(context.C
 // after the window a lasting fault is measured at the interval like
 // anything else.
 func EveryUntilSettled(ctx context.Context, interval, minGap, window time.Duration, f func(context.Context) bool) {
+	loop(ctx, interval, minGap, window, nil, f)
+}
+
+func loop(ctx context.Context, interval, minGap, window time.Duration, wake <-chan struct{}, f func(context.Context) bool) {
 	began := time.Now()
 	for {
 		start := time.Now()
 		settled := f(ctx)
-		wait := interval - time.Since(start)
-		if wait < minGap || !settled && time.Since(began) < window {
+		end := time.Now()
+		wait := interval - end.Sub(start)
+		if wait < minGap || !settled && end.Sub(began) < window {
 			wait = minGap
 		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
-		case <-time.After(wait):
+		case <-timer.C:
+		case <-wake:
+			timer.Stop()
+			if gap := minGap - time.Since(end); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(gap):
+				}
+			}
 		}
 	}
 }

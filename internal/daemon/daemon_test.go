@@ -237,3 +237,34 @@ func TestEveryUntilSettledRetriesSoonOnlyWhileUnsettled(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// TestEveryOrWokenRunsSoonAfterAWakeUp: with an interval of an hour, a
+// wake-up starts the next run, minGap after the last one ended at the
+// soonest; without one nothing runs.
+func TestEveryOrWokenRunsSoonAfterAWakeUp(t *testing.T) {
+	const gap = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := make(chan struct{}, 1)
+	wake <- struct{}{} // already waiting when the first run ends
+	starts, ends := make(chan time.Time, 10), make(chan time.Time, 10)
+	go EveryOrWoken(ctx, time.Hour, gap, wake, func(context.Context) {
+		starts <- time.Now()
+		ends <- time.Now()
+	})
+	<-starts
+	first := <-ends
+	select {
+	case s := <-starts:
+		if d := s.Sub(first); d < gap {
+			t.Errorf("the woken run started %v after the last ended, want at least %v", d, gap)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no run within 5 s of a wake-up (interval 1h)")
+	}
+	select {
+	case <-starts:
+		t.Fatal("a third run without a wake-up, before the interval")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

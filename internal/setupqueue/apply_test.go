@@ -34,6 +34,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	t.Run("DependencyEnqueuedLater", func(t *testing.T) { testDependency(t, api) })
 	t.Run("APIServerAway", func(t *testing.T) { testAway(t, api) })
 	t.Run("CrashSafety", func(t *testing.T) { testCrashSafety(t, api) })
+	t.Run("ArrivalWakesTheDaemon", func(t *testing.T) { testArrivalWakes(t, api) })
 }
 
 // harness is a queue under test with its metrics and log.

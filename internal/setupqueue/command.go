@@ -20,7 +20,8 @@ import (
 )
 
 // Interval is the time between cycles, as the original's timer; MinGap
-// the least time between the end of a cycle that overran and the next.
+// the least time between the end of a cycle and the next (one that overran,
+// or one woken by an arriving item).
 const (
 	Interval = 15 * time.Second
 	MinGap   = time.Second
@@ -35,8 +36,9 @@ func Command() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "setup-queue --kubectl PATH --kubeconfig FILE --listen ADDR [--queue DIR]",
 		Short: "Apply the Kubernetes manifests spire queues on the supervisor",
-		Long: `setup-queue applies, every --interval, the manifests waiting in --queue, oldest
-first, with kubectl apply --server-side as the field manager "homeworld".
+		Long: `setup-queue applies the manifests waiting in --queue, oldest first, with
+kubectl apply --server-side as the field manager "homeworld": a second after
+an item arrives (it watches the folder), and every --interval in any case.
 
 An item is a file SEQUENCE.MANIFEST.yaml (e.g. 1764172800.123456789.rbac.yaml)
 of one or more YAML documents; spire deploy writes them. Other files are left
@@ -74,8 +76,12 @@ and setup_queue_apiserver_unreachable.`,
 			if err != nil {
 				return err
 			}
-			logger.Printf("setup-queue: applying what is queued in %s every %v", dir, interval)
-			go daemon.Every(cmd.Context(), interval, MinGap, q.Cycle)
+			wake, err := Watch(cmd.Context(), dir)
+			if err != nil {
+				logger.Printf("setup-queue: not watching %s (%v): new items wait for the next cycle", dir, err)
+			}
+			logger.Printf("setup-queue: applying what is queued in %s as it arrives, and every %v", dir, interval)
+			go daemon.EveryOrWoken(cmd.Context(), interval, MinGap, wake, q.Cycle)
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			return daemon.ServeListener(cmd.Context(), l, mux)

@@ -30,10 +30,7 @@ const crashItems = 30
 // must be there once, owned by the field manager "homeworld" alone, as
 // an Apply, however many times an item was applied.
 func testCrashSafety(t *testing.T, api *kubetest.APIServer) {
-	bin := filepath.Join(t.TempDir(), "setup-queue")
-	if out, err := exec.Command("go", "build", "-o", bin, "homeworld.dev/homeworld/cmd/setup-queue").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildDaemon(t)
 	dir := t.TempDir()
 	if _, err := Enqueue(dir, "ns", namespace("crash")); err != nil {
 		t.Fatal(err)
@@ -205,4 +202,14 @@ func get(url string) (string, error) {
 		return "", fmt.Errorf("%s: %s", resp.Status, body)
 	}
 	return string(body), err
+}
+
+// buildDaemon builds cmd/setup-queue for a test that runs the daemon.
+func buildDaemon(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "setup-queue")
+	if out, err := exec.Command("go", "build", "-o", bin, "homeworld.dev/homeworld/cmd/setup-queue").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
