@@ -17,6 +17,7 @@ const flannelDevice = "flannel.1"
 // verify flannel and dns pass; with worker2's pod network cut, verify
 // flannel fails naming worker2; once flannel runs there again it passes.
 func (v *virtCluster) monitors(t *testing.T) {
+	v.diagnoseOnFailure(t)
 	verifies := func(checks ...string) func() error {
 		return func() error {
 			out, _, err := v.trySpire(append([]string{"verify"}, checks...)...)

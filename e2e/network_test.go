@@ -170,14 +170,15 @@ func (v *virtCluster) answers(name, ip string) error {
 }
 
 // workerOutage switches worker2 off and on: worker1's pod keeps answering
-// master1's the whole time, and worker2's answers again once it is back
-// (its flannel re-leases the same range from the node object).
+// master1's the whole time and worker2's does not; once worker2 is back,
+// its pods run again in new containers (as after a reboot) and answer (its
+// flannel re-leases the same range from the node object).
 func (v *virtCluster) workerOutage(t *testing.T) {
 	name1, ip1, err := v.replicaOn("worker1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = v.replicaOn("worker2")
+	name2, ip2, err := v.replicaOn("worker2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +189,11 @@ func (v *virtCluster) workerOutage(t *testing.T) {
 			t.Errorf("with worker2 off, check %d: %v", i+1, err)
 		}
 	}
+	// A switched-off machine takes its containers with it.
+	if err := v.answers(name2, ip2); err == nil {
+		t.Errorf("with worker2 off, its pod %s at %s still answers", name2, ip2)
+	}
+	back := time.Now().Truncate(time.Second) // the API's times are in whole seconds
 	v.spire(t, "virt", "start", "worker2", "--bin-dir", bin)
 	waitFor(t, "worker2's pod answering master1's again", 120*time.Second, func() error {
 		name2, ip2, err := v.replicaOn("worker2")
@@ -202,6 +208,12 @@ func (v *virtCluster) workerOutage(t *testing.T) {
 	if again := v.kubectl(t, "get", "node", "worker2", "-o", "jsonpath={.spec.podCIDR}"); again != cidr {
 		t.Errorf("worker2's pod range moved from %s to %s", cidr, again)
 	}
+	// Every pod worker2 runs started again since its return and is ready,
+	// the monitors among them, so nothing of worker2 is still on its way
+	// back when the tests after this one start.
+	waitFor(t, "every pod on worker2 restarted since its return and ready", 3*time.Minute, func() error {
+		return v.podsStartedSince("worker2", back)
+	})
 	// The cluster is whole again by its own monitoring's account, once
 	// worker2's monitor pods are back and measured (minutes on a loaded
 	// machine: the deadline only bounds a failure).
@@ -212,6 +224,34 @@ func (v *virtCluster) workerOutage(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// podsStartedSince reports an error naming the first pod on node whose
+// containers are not all running and ready, or started before since.
+func (v *virtCluster) podsStartedSince(node string, since time.Time) error {
+	out, err := v.tryKubectl("get", "pods", "-A", "--field-selector", "spec.nodeName="+node+",status.phase!=Succeeded,status.phase!=Failed", "-o",
+		`jsonpath={range .items[*]}{range .status.containerStatuses[*]}{.name} {.ready} {.state.running.startedAt}{"\n"}{end}{end}`)
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		return fmt.Errorf("no pods on %s", node)
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[1] != "true" {
+			return fmt.Errorf("on %s, container %q is not running and ready", node, l)
+		}
+		started, err := time.Parse(time.RFC3339, f[2])
+		if err != nil {
+			return fmt.Errorf("on %s, container %q: %v", node, l, err)
+		}
+		if started.Before(since) {
+			return fmt.Errorf("on %s, container %s still runs since %s, before the node's return at %s", node, f[0], f[2], since.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // flannelLeaseLost removes worker2's flannel lease (the annotations on its

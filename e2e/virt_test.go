@@ -265,6 +265,7 @@ spec:
 	})
 
 	t.Run("monitoring: every check passes, a stopped service fails exactly its check", func(t *testing.T) {
+		v.diagnoseOnFailure(t)
 		if !strings.Contains(out, fmt.Sprintf("all %d steps passed", steps)) {
 			t.Errorf("virt up did not end with a green seq cluster:\n%s", out)
 		}

@@ -211,8 +211,11 @@ node supervisor reports them (the same states systemd would report).`,
 	stopCmd := &cobra.Command{
 		Use:   "stop NODE",
 		Short: "Stop one virtual node, as if switching the machine off",
-		Long: `Stop NODE's services (in reverse dependency order) and its node process. Its
-network and files stay, so 'spire virt start NODE' brings it back as it was.
+		Long: `Stop NODE's services (in reverse dependency order) and its node process, then
+kill what power-off would: its containers and anything else left in its
+network namespace. Its network and files stay, so 'spire virt start NODE'
+boots it again with the files it had; its pods start afresh, as after a
+reboot.
 A systemd host (spire virt up --hosts systemd) shuts down as a machine does,
 keeping its root filesystem as its disk.`,
 		Args: cobra.ExactArgs(1),

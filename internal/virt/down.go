@@ -54,12 +54,7 @@ func Down(t *Topology, out io.Writer) error {
 		if !slices.Contains(netnsList(), n) {
 			continue
 		}
-		for _, p := range netnsPIDs(n) {
-			if pid, err := strconv.Atoi(p); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		waitEmpty(n)
+		killNetns(n)
 		if err := ip("netns", "del", n); err != nil {
 			errs = append(errs, err)
 		} else {
@@ -99,6 +94,28 @@ func Down(t *Topology, out io.Writer) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// switchOff kills what is left of a stopped node, as power-off would:
+// every process in its network namespace (containerd's shims among them)
+// and in its pod cgroups (the containers, in namespaces of their own). It
+// removes the pod cgroups, so that the node's next kubelet does not spend
+// its first half minute on containers that no longer exist; the pods come
+// back as after a reboot, from the API.
+func switchOff(n NodeTopo) error {
+	killNetns(n.Netns)
+	return removeCgroups(n.Hostname)
+}
+
+// killNetns kills every process in a network namespace and gives them a
+// moment to leave it.
+func killNetns(netns string) {
+	for _, p := range netnsPIDs(netns) {
+		if pid, err := strconv.Atoi(p); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	waitEmpty(netns)
 }
 
 // waitEmpty gives killed processes a moment to leave the namespace.

@@ -38,6 +38,12 @@ func StopNode(t *Topology, host string) error {
 			return fmt.Errorf("%s is not running", host)
 		}
 		supervise.Stop(supervise.Process{PID: pid}, nodeStopGrace)
+		// Containers outlive the node process (their shims are its
+		// grandchildren, reparented when it exits): a machine switched
+		// off takes them down too.
+		if err := switchOff(n); err != nil {
+			return fmt.Errorf("stopping what %s left running: %w", host, err)
+		}
 	}
 	delete(st.Nodes, n.Hostname)
 	return st.save()
