@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -332,4 +333,65 @@ func (v *virtCluster) upstreamDown(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// nodeProcessKilled kills worker1's node process with SIGKILL, which leaves
+// its services and containers running with nobody to stop them (a crash,
+// or a node stopped by an older spire). spire virt start boots it clean:
+// nothing that ran before is left, and its pods start afresh.
+func (v *virtCluster) nodeProcessKilled(t *testing.T) {
+	var node virt.NodeStatus
+	for _, n := range v.status(t) {
+		if n.Hostname == "worker1" {
+			node = n
+		}
+	}
+	var netns string
+	for _, n := range v.topo.Nodes {
+		if n.Hostname == "worker1" {
+			netns = n.Netns
+		}
+	}
+	if node.PID == 0 || netns == "" {
+		t.Fatalf("worker1 is not running: %+v", node)
+	}
+	if err := syscall.Kill(node.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	before := netnsPIDs(t, netns)
+	if len(before) == 0 {
+		t.Fatal("nothing is left running in worker1's namespace after its node process died; the test proves nothing")
+	}
+	back := time.Now().Truncate(time.Second)
+	v.spire(t, "virt", "start", "worker1", "--bin-dir", bin)
+	now := map[string]bool{}
+	for _, p := range netnsPIDs(t, netns) {
+		now[p] = true
+	}
+	for _, p := range before {
+		if now[p] {
+			comm, _ := os.ReadFile("/proc/" + p + "/comm")
+			t.Errorf("process %s (%s) from before the crash still runs in worker1's namespace", p, strings.TrimSpace(string(comm)))
+		}
+	}
+	waitFor(t, "every pod on worker1 restarted since its return and ready", 3*time.Minute, func() error {
+		return v.podsStartedSince("worker1", back)
+	})
+	waitFor(t, "spire verify all to pass after worker1's return", 3*time.Minute, func() error {
+		out, _, err := v.trySpire("verify", "all")
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	})
+}
+
+// netnsPIDs lists the processes in a network namespace, by PID.
+func netnsPIDs(t *testing.T, netns string) []string {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "pids", netns).Output()
+	if err != nil {
+		t.Fatalf("ip netns pids %s: %v", netns, err)
+	}
+	return strings.Fields(string(out))
 }

@@ -242,6 +242,8 @@ spec:
 		v.workerOutage(t)
 	})
 
+	t.Run("a node whose node process was killed boots clean: nothing from before runs, its pods start afresh", v.nodeProcessKilled)
+
 	t.Run("a lost flannel lease is taken again when flannel restarts", func(t *testing.T) {
 		v.flannelLeaseLost(t)
 	})

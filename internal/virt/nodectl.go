@@ -64,6 +64,11 @@ func StartNode(t *Topology, host string, o Options) error {
 	if pid, ok := st.Nodes[n.Hostname]; ok && isVirtnode(pid) {
 		return fmt.Errorf("%s is already running", host)
 	}
+	// A node process that died (killed, or stopped by an older spire)
+	// can have left its containers running: the machine boots clean.
+	if err := switchOff(n); err != nil {
+		return fmt.Errorf("clearing what %s left running: %w", host, err)
+	}
 	return startNode(t, st, n, o)
 }
 
