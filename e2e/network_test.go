@@ -209,16 +209,20 @@ func (v *virtCluster) workerOutage(t *testing.T) {
 	if again := v.kubectl(t, "get", "node", "worker2", "-o", "jsonpath={.spec.podCIDR}"); again != cidr {
 		t.Errorf("worker2's pod range moved from %s to %s", cidr, again)
 	}
-	// Every pod worker2 runs started again since its return and is ready,
-	// the monitors among them, so nothing of worker2 is still on its way
-	// back when the tests after this one start.
-	waitFor(t, "every pod on worker2 restarted since its return and ready", 3*time.Minute, func() error {
-		return v.podsStartedSince("worker2", back)
+	v.waitBack(t, "worker2", back)
+}
+
+// waitBack waits until node, back since the time given, is whole again:
+// every pod it runs started since then and is ready (the monitors among
+// them, so nothing of it is still on its way back when the next test
+// starts), and then the cluster passes by its own monitoring's account
+// (minutes on a loaded machine: the deadlines only bound a failure).
+func (v *virtCluster) waitBack(t *testing.T, node string, back time.Time) {
+	t.Helper()
+	waitFor(t, "every pod on "+node+" restarted since its return and ready", 3*time.Minute, func() error {
+		return v.podsStartedSince(node, back)
 	})
-	// The cluster is whole again by its own monitoring's account, once
-	// worker2's monitor pods are back and measured (minutes on a loaded
-	// machine: the deadline only bounds a failure).
-	waitFor(t, "spire verify all to pass after worker2's return", 3*time.Minute, func() error {
+	waitFor(t, "spire verify all to pass after "+node+"'s return", 3*time.Minute, func() error {
 		out, _, err := v.trySpire("verify", "all")
 		if err != nil {
 			return fmt.Errorf("%v\n%s", err, out)
@@ -374,16 +378,7 @@ func (v *virtCluster) nodeProcessKilled(t *testing.T) {
 			t.Errorf("process %s (%s) from before the crash still runs in worker1's namespace", p, strings.TrimSpace(string(comm)))
 		}
 	}
-	waitFor(t, "every pod on worker1 restarted since its return and ready", 3*time.Minute, func() error {
-		return v.podsStartedSince("worker1", back)
-	})
-	waitFor(t, "spire verify all to pass after worker1's return", 3*time.Minute, func() error {
-		out, _, err := v.trySpire("verify", "all")
-		if err != nil {
-			return fmt.Errorf("%v\n%s", err, out)
-		}
-		return nil
-	})
+	v.waitBack(t, "worker1", back)
 }
 
 // netnsPIDs lists the processes in a network namespace, by PID.
