@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -45,5 +46,47 @@ func TestPinnedBuildRejectsChangedHash(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("build output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestPinnedBuildOncePerComponent asks for etcd twice at once with an
+// empty build cache, as parallel test packages do: one builds, the other
+// waits for it and copies, and the cache holds one clean entry.
+func TestPinnedBuildOncePerComponent(t *testing.T) {
+	cache := t.TempDir()
+	outs := make([][]byte, 2)
+	errs := make([]error, 2)
+	dirs := []string{t.TempDir(), t.TempDir()}
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command("../upstream/build", dirs[i], "etcd")
+			cmd.Env = append(os.Environ(), "HOMEWORLD_CACHE="+cache)
+			outs[i], errs[i] = cmd.CombinedOutput()
+		}()
+	}
+	wg.Wait()
+	builds := 0
+	for i := range outs {
+		if errs[i] != nil {
+			t.Fatalf("build %d: %v\n%s", i, errs[i], outs[i])
+		}
+		builds += strings.Count(string(outs[i]), "== building etcd")
+		if _, err := os.Stat(filepath.Join(dirs[i], "etcd")); err != nil {
+			t.Errorf("build %d installed no etcd: %v\n%s", i, err, outs[i])
+		}
+	}
+	if builds != 1 {
+		t.Errorf("etcd was built %d times, want once:\n%s\n%s", builds, outs[0], outs[1])
+	}
+	entries, _ := filepath.Glob(filepath.Join(cache, "upstream", "etcd-*", "*"))
+	var names []string
+	for _, e := range entries {
+		names = append(names, filepath.Base(e))
+	}
+	if strings.Join(names, " ") != "etcd etcdctl" {
+		t.Errorf("the cache entry holds %v, want [etcd etcdctl]", names)
 	}
 }
