@@ -188,6 +188,19 @@ func TestVirtualCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("the add-ons' pods started once: no container restarted during bring-up", func(t *testing.T) {
+		out := v.kubectl(t, "-n", "kube-system", "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name}{range .status.containerStatuses[*]} {.name}={.restartCount}{end}{"\n"}{end}`)
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			pod, containers, _ := strings.Cut(line, " ")
+			for _, c := range strings.Fields(containers) {
+				name, count, _ := strings.Cut(c, "=")
+				if count != "0" {
+					prev, _ := v.tryKubectl("-n", "kube-system", "logs", "--previous", "--tail", "5", pod, "-c", name)
+					t.Errorf("pod %s: container %s restarted %s times; its last run ended with:\n%s", pod, name, count, prev)
+				}
+			}
+		}
+	})
 	t.Run("a pod from our image runs on the worker and its logs are readable", func(t *testing.T) {
 		pod := `apiVersion: v1
 kind: Pod

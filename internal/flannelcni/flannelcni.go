@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/containernetworking/cni/pkg/skel"
@@ -41,7 +42,21 @@ type Conf struct {
 	DataDir string `json:"dataDir"`
 	// Bridge is the node's pod bridge.
 	Bridge string `json:"bridge"`
+	// SubnetWait is how long ADD waits for subnet.env when flanneld has
+	// not leased the node's subnet yet (a Go duration; DefaultSubnetWait
+	// when empty).
+	SubnetWait string `json:"subnetWait,omitempty"`
 }
+
+// DefaultSubnetWait covers flanneld's start on a booting node. A node's
+// first pods are scheduled as soon as its kubelet is Ready, which can be
+// seconds before flanneld has its lease; failing then made the kubelet
+// retry the sandbox only 10-15 s later, on the path to a working cluster.
+// It stays well inside the kubelet's 2-minute limit on a sandbox's start.
+const DefaultSubnetWait = 30 * time.Second
+
+// subnetPoll is how often ADD looks for subnet.env while it waits.
+const subnetPoll = 100 * time.Millisecond
 
 // Subnet is what flanneld wrote in subnet.env.
 type Subnet struct {
@@ -122,7 +137,35 @@ func parse(args *skel.CmdArgs) (Conf, error) {
 	if c.SubnetFile == "" || c.DataDir == "" || c.Bridge == "" {
 		return c, fmt.Errorf("%s: network configuration needs subnetFile, dataDir and bridge", Type)
 	}
+	if c.SubnetWait != "" {
+		if _, err := time.ParseDuration(c.SubnetWait); err != nil {
+			return c, fmt.Errorf("%s: network configuration: subnetWait: %w", Type, err)
+		}
+	}
 	return c, nil
+}
+
+// waitSubnet reads subnet.env once flanneld has written it (it renames a
+// finished file into place), waiting up to the configured time.
+func (c Conf) waitSubnet() (Subnet, error) {
+	wait := DefaultSubnetWait
+	if c.SubnetWait != "" {
+		wait, _ = time.ParseDuration(c.SubnetWait) // parse checked it
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(c.SubnetFile); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		time.Sleep(subnetPoll)
+	}
+	s, err := ReadSubnet(c.SubnetFile)
+	if err != nil && wait > 0 {
+		if _, statErr := os.Stat(c.SubnetFile); errors.Is(statErr, os.ErrNotExist) {
+			err = fmt.Errorf("waited %v: %w", wait, err)
+		}
+	}
+	return s, err
 }
 
 // saved is where the delegate configuration of one container's interface
@@ -136,7 +179,7 @@ func add(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	s, err := ReadSubnet(c.SubnetFile)
+	s, err := c.waitSubnet()
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"homeworld.dev/homeworld/internal/flannelcni"
 )
@@ -47,10 +48,15 @@ func TestPodOnFlannelSubnet(t *testing.T) {
 	netns(t, node)
 	podPath := netns(t, pod)
 	subnetFile := filepath.Join(dir, "subnet.env")
-	conf, _ := json.Marshal(map[string]string{
-		"cniVersion": "1.0.0", "name": "homeworld", "type": flannelcni.Type,
-		"subnetFile": subnetFile, "dataDir": filepath.Join(dir, "data"), "bridge": "cni0",
-	})
+	confWaiting := func(wait string) []byte {
+		conf, _ := json.Marshal(map[string]string{
+			"cniVersion": "1.0.0", "name": "homeworld", "type": flannelcni.Type,
+			"subnetFile": subnetFile, "dataDir": filepath.Join(dir, "data"), "bridge": "cni0",
+			"subnetWait": wait,
+		})
+		return conf
+	}
+	conf := confWaiting("1s")
 	run := func(command string) (string, error) {
 		cmd := exec.Command("ip", "netns", "exec", node, plugin)
 		cmd.Env = append(os.Environ(), "CNI_COMMAND="+command, "CNI_CONTAINERID=c1", "CNI_NETNS="+podPath,
@@ -60,13 +66,29 @@ func TestPodOnFlannelSubnet(t *testing.T) {
 		return string(out), err
 	}
 
-	if out, err := run("ADD"); err == nil || !strings.Contains(out, "flanneld has not leased this node's subnet yet") {
-		t.Errorf("ADD without subnet.env: %v, %s; want an error that names flannel", err, out)
+	if out, err := run("ADD"); err == nil || !strings.Contains(out, "waited 1s") || !strings.Contains(out, "flanneld has not leased this node's subnet yet") {
+		t.Errorf("ADD without subnet.env: %v, %s; want an error that names flannel and the wait", err, out)
 	}
-	os.WriteFile(subnetFile, []byte("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"), 0o644)
-	out, err := run("ADD")
+	// A node's first pods may come before flanneld's lease: ADD waits for
+	// it instead of failing.
+	conf = confWaiting("30s")
+	type added struct {
+		out string
+		err error
+	}
+	done := make(chan added, 1)
+	go func() {
+		out, err := run("ADD")
+		done <- added{out, err}
+	}()
+	time.Sleep(time.Second) // the plugin is waiting by now
+	// as flanneld writes it: a finished file renamed into place
+	os.WriteFile(subnetFile+".tmp", []byte("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"), 0o644)
+	os.Rename(subnetFile+".tmp", subnetFile)
+	a := <-done
+	out, err := a.out, a.err
 	if err != nil {
-		t.Fatalf("ADD: %v: %s", err, out)
+		t.Fatalf("ADD while flanneld leases: %v: %s", err, out)
 	}
 	var res struct {
 		IPs []struct{ Address, Gateway string } `json:"ips"`

@@ -1,8 +1,6 @@
 package flannelmonitor
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -17,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeworld.dev/homeworld/internal/daemon"
-	"homeworld.dev/homeworld/internal/incluster"
 	"homeworld.dev/homeworld/internal/version"
 )
 
@@ -78,8 +75,8 @@ pod per node does both here, so each node runs one pod less.`,
 			if err != nil {
 				return err
 			}
-			if self.HostIP == "" {
-				return fmt.Errorf("pod %s has no host address yet", self.Name)
+			if self, err = awaitAddresses(cmd.Context(), api, self, addressPoll, addressWait, logf()); err != nil {
+				return err
 			}
 			addrs, err := net.InterfaceAddrs()
 			if err != nil {
@@ -125,26 +122,6 @@ pod per node does both here, so each node runs one pod less.`,
 }
 
 func logf() func(string, ...any) { return log.New(os.Stderr, "", log.LstdFlags).Printf }
-
-// ownPod connects to the API as the pod's service account and reads the
-// pod itself, named by the downward API.
-func ownPod(ctx context.Context) (*incluster.Client, incluster.Pod, error) {
-	name, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
-	if name == "" || ns == "" {
-		return nil, incluster.Pod{}, errors.New("POD_NAME and POD_NAMESPACE must name this pod (the downward API)")
-	}
-	api, err := incluster.FromEnvironment(incluster.ServiceAccountDir)
-	if err != nil {
-		return nil, incluster.Pod{}, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	self, err := api.GetPod(ctx, ns, name)
-	if err != nil {
-		return nil, incluster.Pod{}, fmt.Errorf("reading this pod: %w", err)
-	}
-	return api, self, nil
-}
 
 // metricsMux serves g on GET /metrics.
 func metricsMux(g prometheus.Gatherer) *http.ServeMux {
