@@ -26,8 +26,14 @@ type NodeStatus struct {
 	Error    string             `json:"error,omitempty"`
 }
 
-// Status reads each node's state from its node supervisor.
-func Status(t *Topology) ([]NodeStatus, error) {
+// Status reads each node's state from its node supervisor, and what each
+// node's processes use of memory.
+func Status(t *Topology) ([]NodeStatus, error) { return status(t, true) }
+
+// status leaves memory out on request: adding it up reads every process's
+// smaps, which up's wait for active services repeated twice a second while
+// the cluster was starting and short of CPU.
+func status(t *Topology, memory bool) ([]NodeStatus, error) {
 	st, err := loadState(t)
 	if err != nil {
 		return nil, err
@@ -39,7 +45,9 @@ func Status(t *Topology) ([]NodeStatus, error) {
 		ns.Running = ns.PID != 0 && supervise.Alive(ns.PID)
 		if ns.Running && st.Mode == ModeSystemd {
 			// systemd runs the services; their states are in verify services.
-			ns.Usage, ns.Memory = nodeMemory(n, nil)
+			if memory {
+				ns.Usage, ns.Memory = nodeMemory(n, nil)
+			}
 		} else if ns.Running {
 			url := services.NodeSupervisor.URL(n.IP, "/status")
 			resp, err := client.Get(url)
@@ -50,7 +58,9 @@ func Status(t *Topology) ([]NodeStatus, error) {
 			if err != nil {
 				ns.Error = err.Error()
 			}
-			ns.Usage, ns.Memory = nodeMemory(n, ns.Services)
+			if memory {
+				ns.Usage, ns.Memory = nodeMemory(n, ns.Services)
+			}
 		}
 		out = append(out, ns)
 	}

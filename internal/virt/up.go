@@ -197,7 +197,7 @@ func Up(ctx context.Context, o Options) (err error) {
 // active.
 func waitServices(ctx context.Context, t *Topology, st *State) error {
 	return retry(ctx, func() error {
-		nodes, err := Status(t)
+		nodes, err := status(t, false)
 		if err != nil {
 			return err
 		}
