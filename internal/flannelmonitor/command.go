@@ -61,8 +61,10 @@ environment (the downward API).`,
 		Short: "Answer pings, and ping every node's monitor from this node",
 		Long: `The monitor checks that its pod's address, as Kubernetes reports it, lies
 inside --pod-network and is its only interface address there, so that pings
-of it test the pod network. It then answers GET /ping with PONG, pings every
-node's monitor (its own too) each cycle, and serves the results on /metrics.
+of it test the pod network; a pod starts before the kubelet reports its
+address, so the monitor waits up to 2 minutes for it. It then answers GET
+/ping with PONG, pings every node's monitor (its own too) each cycle, and
+serves the results on /metrics.
 The original ran the answering part as a pod of its own, the reflector; one
 pod per node does both here, so each node runs one pod less.`,
 		Args: cobra.NoArgs,
