@@ -46,6 +46,8 @@ type Conf struct {
 	// not leased the node's subnet yet (a Go duration; DefaultSubnetWait
 	// when empty).
 	SubnetWait string `json:"subnetWait,omitempty"`
+
+	wait time.Duration // SubnetWait as parse read it
 }
 
 // DefaultSubnetWait covers flanneld's start on a booting node. A node's
@@ -137,8 +139,10 @@ func parse(args *skel.CmdArgs) (Conf, error) {
 	if c.SubnetFile == "" || c.DataDir == "" || c.Bridge == "" {
 		return c, fmt.Errorf("%s: network configuration needs subnetFile, dataDir and bridge", Type)
 	}
+	c.wait = DefaultSubnetWait
 	if c.SubnetWait != "" {
-		if _, err := time.ParseDuration(c.SubnetWait); err != nil {
+		var err error
+		if c.wait, err = time.ParseDuration(c.SubnetWait); err != nil {
 			return c, fmt.Errorf("%s: network configuration: subnetWait: %w", Type, err)
 		}
 	}
@@ -148,22 +152,18 @@ func parse(args *skel.CmdArgs) (Conf, error) {
 // waitSubnet reads subnet.env once flanneld has written it (it renames a
 // finished file into place), waiting up to the configured time.
 func (c Conf) waitSubnet() (Subnet, error) {
-	wait := DefaultSubnetWait
-	if c.SubnetWait != "" {
-		wait, _ = time.ParseDuration(c.SubnetWait) // parse checked it
-	}
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(c.SubnetFile); !errors.Is(err, os.ErrNotExist) {
+	deadline := time.Now().Add(c.wait)
+	missing := true
+	for {
+		_, err := os.Stat(c.SubnetFile)
+		if missing = errors.Is(err, os.ErrNotExist); !missing || !time.Now().Before(deadline) {
 			break
 		}
 		time.Sleep(subnetPoll)
 	}
 	s, err := ReadSubnet(c.SubnetFile)
-	if err != nil && wait > 0 {
-		if _, statErr := os.Stat(c.SubnetFile); errors.Is(statErr, os.ErrNotExist) {
-			err = fmt.Errorf("waited %v: %w", wait, err)
-		}
+	if err != nil && missing && c.wait > 0 {
+		err = fmt.Errorf("waited %v: %w", c.wait, err)
 	}
 	return s, err
 }

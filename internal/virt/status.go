@@ -43,12 +43,8 @@ func status(t *Topology, memory bool) ([]NodeStatus, error) {
 	for _, n := range t.Nodes {
 		ns := NodeStatus{Hostname: n.Hostname, Kind: string(n.Kind), IP: n.IP, PID: st.Nodes[n.Hostname]}
 		ns.Running = ns.PID != 0 && supervise.Alive(ns.PID)
-		if ns.Running && st.Mode == ModeSystemd {
-			// systemd runs the services; their states are in verify services.
-			if memory {
-				ns.Usage, ns.Memory = nodeMemory(n, nil)
-			}
-		} else if ns.Running {
+		if ns.Running && st.Mode != ModeSystemd {
+			// Under systemd the services' states are in verify services.
 			url := services.NodeSupervisor.URL(n.IP, "/status")
 			resp, err := client.Get(url)
 			if err == nil {
@@ -58,9 +54,9 @@ func status(t *Topology, memory bool) ([]NodeStatus, error) {
 			if err != nil {
 				ns.Error = err.Error()
 			}
-			if memory {
-				ns.Usage, ns.Memory = nodeMemory(n, ns.Services)
-			}
+		}
+		if ns.Running && memory {
+			ns.Usage, ns.Memory = nodeMemory(n, ns.Services)
 		}
 		out = append(out, ns)
 	}
