@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/launch"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -50,10 +51,10 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 		return nil
 	})
 	for q, what := range map[string]string{
-		`{job=~"` + job + `|` + services.EtcdExporter.Job + `",__name__=~".+_bucket"}`: "histogram bucket series of the apiservers and etcd",
-		`etcd_request_duration_seconds_count{job="` + job + `"}`:                       "the apiservers' disabled etcd_request_duration_seconds",
-		`kubernetes_feature_enabled{job="` + job + `"}`:                                "the apiservers' feature gates",
-		`grpc_server_handled_total{job="` + services.EtcdExporter.Job + `"}`:           "etcd's gRPC outcomes per method and code",
+		`{job=~"` + job + `|` + services.EtcdExporter.Job + `",__name__=~".+_bucket"}`:                            "histogram bucket series of the apiservers and etcd",
+		`{job="` + job + `",__name__=~"(` + strings.Join(launch.APIServerDiagnosticHistograms, "|") + `)_count"}`: "the apiservers' disabled diagnostic histograms",
+		`kubernetes_feature_enabled{job="` + job + `"}`:                                                           "the apiservers' feature gates",
+		`grpc_server_handled_total{job="` + services.EtcdExporter.Job + `"}`:                                      "etcd's gRPC outcomes per method and code",
 	} {
 		if n, err := query(q); err != nil || n != 0 {
 			t.Errorf("Prometheus holds %d series of %s (%s), want none (err %v)", n, what, q, err)
