@@ -85,7 +85,9 @@ func kubeState(n *Node) (*Launch, error) {
 		return nil, err
 	}
 	server := n.apiServerURL()
-	return &Launch{Files: map[string]string{kc: text}, Prepare: func() error { return waitForAPI(server) }, Argv: []string{n.bin("kube-state-metrics"), "--kubeconfig", kc,
+	return &Launch{Files: map[string]string{kc: text}, Prepare: func() error {
+		return waitForAPI(server, apiClient{Cert: cert("kubernetes-supervisor"), Key: key("kubernetes-supervisor"), CA: kubeCA}, time.Second, os.Stderr)
+	}, Argv: []string{n.bin("kube-state-metrics"), "--kubeconfig", kc,
 		"--host", services.KubeState.Host(n.ip()), "--port", services.KubeState.PortString(),
 		"--telemetry-host", services.KubeStateTelemetry.Host(n.ip()), "--telemetry-port", services.KubeStateTelemetry.PortString(),
 		"--resources", strings.Join(KubeStateResources, ",")}}, nil
