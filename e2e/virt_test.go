@@ -105,6 +105,12 @@ func TestVirtualCluster(t *testing.T) {
 			if s.State != "active" {
 				t.Errorf("%s: %s is %s", n.Hostname, s.Name, s.State)
 			}
+			// Each service waits for what it needs instead of failing
+			// and being restarted until it is there.
+			if s.Restarts > 0 {
+				t.Errorf("%s: %s restarted %d times during bring-up; the end of its log:\n%s", n.Hostname, s.Name, s.Restarts,
+					tailFile(filepath.Join(v.topo.Dir, "nodes", n.Hostname, "logs", s.Name+".log"), 8))
+			}
 		}
 		pids[n.Hostname] = n.PID
 	}

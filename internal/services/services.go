@@ -264,6 +264,7 @@ var Map = []Service{
 		Name:        "registry",
 		Description: "distribution registry: the cluster's image storage, on loopback behind registry-front",
 		Kinds:       []config.Kind{config.KindSupervisor},
+		After:       []string{"keyclient"}, // kube-launch reads the configuration the keyclient fetches
 		Launch:      "registry",
 		Endpoints:   []Endpoint{RegistryBackend},
 		Ready:       Probe{Endpoint: RegistryBackend, Path: "/v2/"},

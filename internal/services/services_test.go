@@ -263,3 +263,31 @@ func TestDisplacedUnitsKeepTheirFile(t *testing.T) {
 		t.Errorf("containerd's unit is %s", u)
 	}
 }
+
+// TestLaunchedServicesStartAfterTheKeyclient: kube-launch reads the node's
+// configuration, which the keyclient fetches, so every service it starts
+// waits for the keyclient, directly or through another service. Without
+// that the registry started first and failed once on every supervisor.
+func TestLaunchedServicesStartAfterTheKeyclient(t *testing.T) {
+	for _, kind := range []config.Kind{config.KindSupervisor, config.KindMaster, config.KindWorker} {
+		for _, s := range For(kind) {
+			if s.Launch == "" {
+				continue
+			}
+			seen := map[string]bool{}
+			var walk func(Service)
+			walk = func(s Service) {
+				for _, d := range Deps(s, kind) {
+					if !seen[d] {
+						seen[d] = true
+						walk(MustGet(d))
+					}
+				}
+			}
+			walk(s)
+			if !seen["keyclient"] {
+				t.Errorf("%s on a %s starts through kube-launch without waiting for the keyclient (after %v)", s.Name, kind, s.After)
+			}
+		}
+	}
+}
