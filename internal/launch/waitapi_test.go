@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,25 +11,8 @@ import (
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/kubetest"
 	"homeworld.dev/homeworld/internal/pki"
+	"homeworld.dev/homeworld/internal/testutil"
 )
-
-// syncBuffer is a log a test reads while waitForAPI writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestWaitForAPIWaitsForAnAnswer: against a real apiserver, the wait
 // kube-state-metrics gets before it starts goes on while its certificate is
@@ -64,7 +46,7 @@ func TestWaitForAPIWaitsForAnAnswer(t *testing.T) {
 		write(c.Cert, pki.EncodeCert(cert))
 	}
 
-	log := &syncBuffer{}
+	log := &testutil.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- waitForAPI(api.URL, c, 50*time.Millisecond, log) }()
 	waitLog := func(want string) {
