@@ -86,7 +86,7 @@ func kubeState(n *Node) (*Launch, error) {
 	}
 	server := n.apiServerURL()
 	return &Launch{Files: map[string]string{kc: text}, Prepare: func() error {
-		return waitForAPI(server, apiClient{Cert: cert("kubernetes-supervisor"), Key: key("kubernetes-supervisor"), CA: kubeCA}, time.Second, os.Stderr)
+		return waitForAPI(server, n.apiClient("kubernetes-supervisor"), time.Second, os.Stderr)
 	}, Argv: []string{n.bin("kube-state-metrics"), "--kubeconfig", kc,
 		"--host", services.KubeState.Host(n.ip()), "--port", services.KubeState.PortString(),
 		"--telemetry-host", services.KubeStateTelemetry.Host(n.ip()), "--telemetry-port", services.KubeStateTelemetry.PortString(),

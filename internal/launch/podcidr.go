@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,8 +8,6 @@ import (
 	"net/url"
 	"os"
 	"time"
-
-	"homeworld.dev/homeworld/internal/certfile"
 )
 
 // podCIDRWait bounds how long flannel's launch waits for its node's pod
@@ -26,17 +23,10 @@ const podCIDRWait = 2 * time.Minute
 // every second, as flannel would, with flannel's own certificate, starts
 // it within a second of the range.
 func waitForPodCIDR(n *Node, certName string) error {
-	pool, err := certfile.Pool(n.Layout.Path(kubeCA))
+	client, err := n.apiClient(certName).httpClient()
 	if err != nil {
-		return fmt.Errorf("reading the Kubernetes CA: %w", err)
+		return err
 	}
-	pair, err := tls.LoadX509KeyPair(n.Layout.Path(cert(certName)), n.Layout.Path(key(certName)))
-	if err != nil {
-		return fmt.Errorf("reading flannel's certificate: %w", err)
-	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
-	}}
 	defer client.CloseIdleConnections()
 	u := n.apiServerURL() + "/api/v1/nodes/" + url.PathEscape(n.Local.Hostname)
 	awaitPodCIDR(client, u, n.Local.Hostname, time.Second, podCIDRWait, os.Stderr)

@@ -2,13 +2,13 @@ package launch
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
+
+	"homeworld.dev/homeworld/internal/certfile"
 )
 
 // apiClient names the files a component authenticates to the API with.
@@ -69,15 +69,17 @@ func (c apiClient) httpClient() (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the API client certificate: %w", err)
 	}
-	pem, err := os.ReadFile(c.CA)
+	roots, err := certfile.Pool(c.CA)
 	if err != nil {
 		return nil, fmt.Errorf("the Kubernetes CA: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("the Kubernetes CA %s holds no certificate", c.CA)
 	}
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12},
 	}}, nil
+}
+
+// apiClient is the files node n's component authenticates to the API
+// with, under the name of its certificate.
+func (n *Node) apiClient(certName string) apiClient {
+	return apiClient{Cert: n.Layout.Path(cert(certName)), Key: n.Layout.Path(key(certName)), CA: n.Layout.Path(kubeCA)}
 }

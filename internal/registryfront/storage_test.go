@@ -1,6 +1,7 @@
 package registryfront_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/launch"
+	"homeworld.dev/homeworld/internal/testutil"
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
 
@@ -21,26 +23,25 @@ import (
 func TestRegistryHoldsFilesystemStorageOnly(t *testing.T) {
 	registry := upstreamtest.Binary(t, "registry", "registry")
 	dir := t.TempDir()
-	start := func(config string) (out *strings.Builder, exited chan error, kill func()) {
+	start := func(config string) (out *testutil.Buffer, exited chan error) {
 		path := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(registry, "serve", path)
 		cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
-		out = &strings.Builder{}
+		out = &testutil.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited = make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		kill = func() { _ = cmd.Process.Kill() }
-		t.Cleanup(kill)
-		return out, exited, kill
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		return out, exited
 	}
 
-	out, exited, _ := start("version: 0.1\nstorage:\n  s3:\n    region: us-east-1\n    bucket: images\nhttp:\n  addr: 127.0.0.1:0\n")
+	out, exited := start("version: 0.1\nstorage:\n  s3:\n    region: us-east-1\n    bucket: images\nhttp:\n  addr: 127.0.0.1:0\n")
 	select {
 	case err := <-exited:
 		if err == nil || !strings.Contains(out.String(), "StorageDriver not registered: s3") {
@@ -56,25 +57,18 @@ func TestRegistryHoldsFilesystemStorageOnly(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	out, exited, kill := start(launch.RegistryConfig(filepath.Join(dir, "storage"), addr))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
+	out, exited = start(launch.RegistryConfig(filepath.Join(dir, "storage"), addr))
+	testutil.WaitFor(t, 30*time.Second, "the registry with Homeworld's configuration (filesystem storage) to answer GET /v2/ with 200", func() (bool, error) {
 		select {
 		case err := <-exited:
-			t.Fatalf("Homeworld's configuration (filesystem storage): exited %v\n%s", err, out)
-		case <-time.After(100 * time.Millisecond):
+			t.Fatalf("the registry with Homeworld's configuration exited: %v\n%s", err, out)
+		default:
 		}
-		if time.Now().After(deadline) {
-			kill()
-			<-exited // its output is complete once it has exited
-			t.Fatalf("Homeworld's configuration: GET /v2/ did not answer 200 within 30 s (last: %v)\n%s", err, out)
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err != nil {
+			return false, err
 		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("%s", resp.Status)
+	})
 }
