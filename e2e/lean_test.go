@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +93,69 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 	if want := len(v.cfg.NodesOf(config.KindMaster)); checked < want {
 		t.Errorf("checked the memory limit of %d services, want at least one per master", checked)
 	}
+
+	// Homeworld's own agents stay small on every node (issue 17: at most
+	// 20 MB resident each). The largest, pull-monitor, is about 18 MB.
+	seen := map[string]int{}
+	for _, a := range agentsResident(t) {
+		seen[a.comm]++
+		if a.rss > agentRSSBudget {
+			t.Errorf("%s (pid %d) holds %.1f MB resident, over the %.0f MB budget of Homeworld's own agents",
+				a.comm, a.pid, float64(a.rss)/1e6, float64(agentRSSBudget)/1e6)
+		}
+	}
+	for _, comm := range []string{"keyserver", "keyclient", "pull-monitor", "flannel-monitor", "dns-monitor"} {
+		if seen[comm] == 0 {
+			t.Errorf("found no %s process to measure (measured %v)", comm, seen)
+		}
+	}
+}
+
+// agentRSSBudget is what each of Homeworld's own agents may hold resident.
+const agentRSSBudget = 20_000_000
+
+// homeworldAgents are the long-running programs of cmd/ that run on nodes
+// or in their pods, by the name the kernel gives their processes (at most
+// 15 characters). Not the CLIs, the CNI plugin (it runs per pod and
+// exits) or virtnode (the virtual cluster's stand-in for a machine).
+var homeworldAgents = []string{"keyserver", "keyclient", "keygateway", "user-grant", "auth-monitor",
+	"setup-queue", "registry-front", "pull-monitor", "etcd-metrics-ex", "flannel-monitor", "dns-monitor"}
+
+type agentProcess struct {
+	comm string
+	pid  int
+	rss  int64 // bytes
+}
+
+// agentsResident reads VmRSS of every process of homeworldAgents on this
+// machine: the test's cluster is the only one, and pods' processes are
+// found this way too.
+func agentsResident(t *testing.T) []agentProcess {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []agentProcess
+	for _, dir := range dirs {
+		comm, err := os.ReadFile(dir + "/comm")
+		if err != nil || !slices.Contains(homeworldAgents, strings.TrimSpace(string(comm))) {
+			continue
+		}
+		status, err := os.ReadFile(dir + "/status")
+		if err != nil {
+			continue // it ended
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				if err != nil {
+					t.Fatalf("%s/status: %q: %v", dir, line, err)
+				}
+				pid, _ := strconv.Atoi(filepath.Base(dir))
+				out = append(out, agentProcess{strings.TrimSpace(string(comm)), pid, kb * 1024})
+			}
+		}
+	}
+	return out
 }

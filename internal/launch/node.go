@@ -13,7 +13,6 @@ import (
 
 // Containerd's per-node paths.
 const (
-	ContainerdSocket = "/run/containerd/containerd.sock"
 	containerdConfig = layout.ConfigDir + "/containerd.toml"
 	// PauseImage is the sandbox image, built by Homeworld and pulled from
 	// the cluster's registry like every other image.
@@ -65,7 +64,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "%s"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "%s"
-`, layout.StateDir, ContainerdSocket, PauseImage, cniBinDir, filepath.Dir(cniConfigPath), registryHostsDir)
+`, layout.StateDir, layout.ContainerdSocket, PauseImage, cniBinDir, filepath.Dir(cniConfigPath), registryHostsDir)
 	cni, err := cniConfig()
 	if err != nil {
 		return nil, err
@@ -120,7 +119,7 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.avail
 imageGCHighThresholdPercent: 100
 serializeImagePulls: false
 `, n.ip(), services.KubeletAPI.Port, services.KubeletHealth.Host(""), services.KubeletHealth.Port, kubeCA, cert("kubernetes-worker"), key("kubernetes-worker"),
-		n.Cluster.ServiceDNS, n.Cluster.ClusterDomain, ContainerdSocket, CgroupRoot(host), taints)
+		n.Cluster.ServiceDNS, n.Cluster.ClusterDomain, layout.ContainerdSocket, CgroupRoot(host), taints)
 	confPath := layout.ConfigDir + "/kubelet.yaml"
 	kcText, err := n.kubeconfig("system:node:"+host, "kubernetes-worker")
 	if err != nil {
@@ -152,7 +151,7 @@ const PullcheckImage = policy.RegistryName + "/pullcheck:1"
 // its containers live under the node's pod cgroups.
 func pullMonitor(n *Node) (*Launch, error) {
 	argv := []string{n.bin("pull-monitor"), "--image", PullcheckImage,
-		"--listen", services.PullMonitor.Addr(n.ip()), "--runtime-endpoint", ContainerdSocket,
+		"--listen", services.PullMonitor.Addr(n.ip()), "--runtime-endpoint", layout.ContainerdSocket,
 		"--cgroup-parent", "/" + CgroupRoot(n.Local.Hostname) + "/pullcheck"}
 	// Its default interval even on a virtual cluster: each cycle starts
 	// a container (ctr, a shim, runc), the costliest check of an idle

@@ -27,6 +27,9 @@ const (
 	StateDir       = "/var/lib/homeworld"
 	LogDir         = "/var/log/homeworld"
 	SystemCADir    = "/usr/local/share/ca-certificates/extra"
+	// ContainerdSocket is where containerd answers on masters and workers:
+	// kube-launch configures it there, the kubelet and pull-monitor dial it.
+	ContainerdSocket = "/run/containerd/containerd.sock"
 	// Keytab holds the supervisor's Kerberos service keys (the key
 	// gateway's, user-grant's, and the host key auth-monitor checks with).
 	// Not /etc/krb5.keytab, the original's: that is the machine's, which

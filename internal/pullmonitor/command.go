@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"homeworld.dev/homeworld/internal/daemon"
-	"homeworld.dev/homeworld/internal/launch"
+	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
 	"homeworld.dev/homeworld/internal/version"
 )
@@ -95,7 +95,7 @@ so that a pull can only succeed with exactly that content.`,
 			return daemon.Serve(cmd.Context(), listen, mux)
 		},
 	}
-	c.Flags().StringVar(&endpoint, "runtime-endpoint", launch.ContainerdSocket, "containerd's socket, a path or unix:///path: the CRI runtime's for the pull, ctr's for the run")
+	c.Flags().StringVar(&endpoint, "runtime-endpoint", layout.ContainerdSocket, "containerd's socket, a path or unix:///path: the CRI runtime's for the pull, ctr's for the run")
 	c.Flags().StringVar(&image, "image", "", "image to pull and run, e.g. homeworld.private/pullcheck@sha256:<digest> (required)")
 	c.Flags().StringVar(&listen, "listen", services.PullMonitor.Addr(""), "address serving /metrics")
 	c.Flags().DurationVar(&interval, "interval", Interval, "time between cycles")

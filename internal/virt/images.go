@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"homeworld.dev/homeworld/internal/launch"
+	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -65,5 +65,5 @@ func ImportImages(t *Topology, archives []string, w io.Writer) error {
 // own /run).
 func importArgv(pid int, archive string) []string {
 	return []string{"--target", strconv.Itoa(pid), "--mount", "--",
-		"/usr/bin/ctr", "--address", launch.ContainerdSocket, "--namespace", "k8s.io", "images", "import", archive}
+		"/usr/bin/ctr", "--address", layout.ContainerdSocket, "--namespace", "k8s.io", "images", "import", archive}
 }
