@@ -97,13 +97,22 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 	// Homeworld's own agents stay small on every node (issue 17: at most
 	// 20 MB resident each). The largest, pull-monitor, is about 18 MB.
 	seen := map[string]int{}
+	largest := map[string]int64{}
 	for _, a := range agentsResident(t) {
 		seen[a.comm]++
+		largest[a.comm] = max(largest[a.comm], a.rss)
 		if a.rss > agentRSSBudget {
 			t.Errorf("%s (pid %d) holds %.1f MB resident, over the %.0f MB budget of Homeworld's own agents",
 				a.comm, a.pid, float64(a.rss)/1e6, float64(agentRSSBudget)/1e6)
 		}
 	}
+	var figures []string
+	for _, comm := range homeworldAgents {
+		if largest[comm] > 0 {
+			figures = append(figures, fmt.Sprintf("%s %.1f", comm, float64(largest[comm])/1e6))
+		}
+	}
+	t.Logf("measured: largest resident memory of each Homeworld agent, MB: %s", strings.Join(figures, ", "))
 	for _, comm := range []string{"keyserver", "keyclient", "pull-monitor", "flannel-monitor", "dns-monitor"} {
 		if seen[comm] == 0 {
 			t.Errorf("found no %s process to measure (measured %v)", comm, seen)
