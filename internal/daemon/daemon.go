@@ -114,6 +114,19 @@ func EveryUntilSettled(ctx context.Context, interval, minGap, window time.Durati
 	loop(ctx, interval, minGap, window, nil, f)
 }
 
+// ReturnMemoryIdle is the shortest wait for the next run before which a
+// periodic daemon gives back to the system what its run allocated.
+const ReturnMemoryIdle = time.Second
+
+// returnMemory collects and returns every free page to the system at
+// once. Left to the runtime's background scavenger, a daemon that wakes
+// every few seconds keeps what its last run allocated (pull-monitor, 1-2
+// MiB live: 6.8 MiB anonymous memory, 5.3 with this); a soft memory limit
+// low enough to do the same (GOMEMLIMIT=8MiB) made its collector run all
+// the time, at ten times the CPU. This costs a collection of a few MiB per
+// run: pull-monitor used 0.08-0.11 % of a core instead of 0.06.
+var returnMemory = debug.FreeOSMemory
+
 func loop(ctx context.Context, interval, minGap, window time.Duration, wake <-chan struct{}, f func(context.Context) bool) {
 	began := time.Now()
 	for {
@@ -123,6 +136,9 @@ func loop(ctx context.Context, interval, minGap, window time.Duration, wake <-ch
 		wait := interval - end.Sub(start)
 		if wait < minGap || !settled && end.Sub(began) < window {
 			wait = minGap
+		}
+		if wait >= ReturnMemoryIdle {
+			returnMemory()
 		}
 		timer := time.NewTimer(wait)
 		select {

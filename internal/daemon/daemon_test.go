@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"syscall"
@@ -267,4 +268,35 @@ func TestEveryOrWokenRunsSoonAfterAWakeUp(t *testing.T) {
 		t.Fatal("a third run without a wake-up, before the interval")
 	case <-time.After(200 * time.Millisecond):
 	}
+}
+
+// TestEveryReturnsMemoryBetweenRuns: what a run allocated is neither held
+// as garbage nor kept as free heap while the daemon waits for its next run.
+func TestEveryReturnsMemoryBetweenRuns(t *testing.T) {
+	const garbage = 64 << 20
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan struct{})
+	go Every(ctx, time.Minute, time.Second, func(context.Context) {
+		chunks := make([][]byte, garbage>>20)
+		for i := range chunks {
+			chunks[i] = make([]byte, 1<<20)
+			for j := 0; j < len(chunks[i]); j += 4096 {
+				chunks[i][j] = 1 // resident, as a run's buffers are
+			}
+		}
+		if len(chunks) == garbage>>20 {
+			close(ran)
+		}
+	})
+	<-ran
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
+	testutil.WaitFor(t, 10*time.Second, "the run's memory to be returned before the next run", func() (bool, error) {
+		metrics.Read(samples)
+		objects, free := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+		if objects+free > garbage/2 {
+			return false, fmt.Errorf("the heap holds %d MiB of objects and %d MiB free, after a run left %d MiB of garbage", objects>>20, free>>20, garbage>>20)
+		}
+		return true, nil
+	})
 }

@@ -438,11 +438,8 @@ var Map = []Service{
 		Launch:      "pull-monitor",
 		Endpoints:   []Endpoint{PullMonitor},
 		Ready:       Probe{Endpoint: PullMonitor, Path: "/metrics"},
-		// 1-2 MiB live; without a limit its heap kept 6-8 MiB resident
-		// between cycles, taking it over 20 MB RSS.
-		GoMemLimit: 8,
-		RestartSec: 5 * time.Second,
-		Sandbox:    Sandbox{Unconfined: true}, // runs containers through containerd's socket
+		RestartSec:  5 * time.Second,
+		Sandbox:     Sandbox{Unconfined: true}, // runs containers through containerd's socket
 	},
 }
 
