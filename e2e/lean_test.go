@@ -95,7 +95,7 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 	}
 
 	// Homeworld's own agents stay small on every node (issue 17: at most
-	// 20 MB resident each). The largest, pull-monitor, is about 18 MB.
+	// 20 MB resident each). The largest are about 16-17 MB.
 	seen := map[string]int{}
 	largest := map[string]int64{}
 	for _, a := range agentsResident(t) {
