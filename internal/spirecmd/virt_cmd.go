@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -183,17 +184,41 @@ made. Safe to run any number of times, and after a crashed up.`,
 		},
 	}
 	var asJSON bool
+	var every, watchFor time.Duration
 	statusCmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each virtual node, its address, its services and their states",
 		Long: `Show every virtual node: kind, address, whether its node process runs, the
 memory of all its processes, and the state of each of its services as its
-node supervisor reports them (the same states systemd would report).`,
+node supervisor reports them (the same states systemd would report).
+
+With --every, watch memory instead: one line per sample with the cluster's
+PSS and each node's, for --for (or until interrupted), then how much the
+total moved and which programs grew most. A cluster at rest should level
+off.`,
+		Example: `  spire virt status
+  spire virt status --every 5m --for 2h   # memory at rest, 25 samples`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if watchFor != 0 && every == 0 {
+				return fmt.Errorf("--for needs --every: how often to sample")
+			}
+			if every < 0 || watchFor < 0 {
+				return fmt.Errorf("--every and --for must not be negative")
+			}
+			if every > 0 && asJSON {
+				return fmt.Errorf("--every prints a line per sample; it does not go with --json")
+			}
 			t, err := a.topology()
 			if err != nil {
 				return err
+			}
+			if every > 0 {
+				samples := math.MaxInt
+				if watchFor > 0 {
+					samples = int(watchFor/every) + 1
+				}
+				return virt.WatchMemory(cmd.Context(), a.Stdout, every, samples, func() ([]virt.NodeStatus, error) { return virt.Status(t) })
 			}
 			nodes, err := virt.Status(t)
 			if err != nil {
@@ -208,6 +233,8 @@ node supervisor reports them (the same states systemd would report).`,
 		},
 	}
 	statusCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	statusCmd.Flags().DurationVar(&every, "every", 0, "watch memory: sample every this long (e.g. 5m)")
+	statusCmd.Flags().DurationVar(&watchFor, "for", 0, "with --every: stop after this long (default: until interrupted)")
 	stopCmd := &cobra.Command{
 		Use:   "stop NODE",
 		Short: "Stop one virtual node, as if switching the machine off",
