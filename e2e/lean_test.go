@@ -94,6 +94,25 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 		t.Errorf("checked the memory limit of %d services, want at least one per master", checked)
 	}
 
+	// The memory watch samples the running cluster: a header naming every
+	// node, a line per sample with a total in the range a cluster of this
+	// size holds, and the summary.
+	watch := strings.Split(strings.TrimSpace(v.spire(t, "virt", "status", "--every", "1s", "--for", "2s")), "\n")
+	if len(watch) < 5 || !strings.HasPrefix(watch[len(watch)-2], "cluster: ") && !strings.HasPrefix(watch[len(watch)-1], "cluster: ") {
+		t.Errorf("spire virt status --every 1s --for 2s:\n%s", strings.Join(watch, "\n"))
+	} else {
+		if head := strings.Fields(watch[0]); len(head) != 2+len(nodes)+3 || head[2] != nodes[0].Hostname {
+			t.Errorf("memory watch header %q, want ELAPSED CLUSTER and the %d nodes", watch[0], len(nodes))
+		}
+		for _, line := range watch[1:4] {
+			f := strings.Fields(line)
+			total, err := strconv.Atoi(f[1])
+			if len(f) != 2+len(nodes) || err != nil || total < 500 || total > 8000 {
+				t.Errorf("memory watch sample %q: want the elapsed time, a cluster total in MiB and one figure per node", line)
+			}
+		}
+	}
+
 	// Homeworld's own agents stay small on every node (issue 17: at most
 	// 20 MB resident each). The largest are about 16-17 MB.
 	seen := map[string]int{}
