@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/launch"
+	"homeworld.dev/homeworld/internal/procstat"
 	"homeworld.dev/homeworld/internal/services"
 )
 
@@ -170,20 +173,19 @@ func agentsResident(t *testing.T) []agentProcess {
 		if err != nil || !slices.Contains(homeworldAgents, strings.TrimSpace(string(comm))) {
 			continue
 		}
-		status, err := os.ReadFile(dir + "/status")
-		if err != nil {
+		pid, _ := strconv.Atoi(filepath.Base(dir))
+		rss, err := procstat.Resident(pid)
+		var gone *fs.PathError
+		if errors.As(err, &gone) {
 			continue // it ended
 		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				if err != nil {
-					t.Fatalf("%s/status: %q: %v", dir, line, err)
-				}
-				pid, _ := strconv.Atoi(filepath.Base(dir))
-				out = append(out, agentProcess{strings.TrimSpace(string(comm)), pid, kb * 1024})
-			}
+		if err != nil {
+			t.Fatal(err)
 		}
+		if rss == 0 {
+			continue // exited, not yet reaped: it holds nothing
+		}
+		out = append(out, agentProcess{strings.TrimSpace(string(comm)), pid, rss})
 	}
 	return out
 }

@@ -1,7 +1,9 @@
-// Package procstat reads /proc/PID/stat, whose second field, the command
-// name in parentheses, may itself hold spaces and parentheses: the fields
-// after it start after the last ")". Process supervision, the test hosts
-// and the test keyserver's CPU accounting import it.
+// Package procstat reads a process's state from /proc: the fields of
+// /proc/PID/stat, whose second field, the command name in parentheses, may
+// itself hold spaces and parentheses (the fields after it start after the
+// last ")"), and its resident memory from /proc/PID/status. Process
+// supervision, the test hosts, the test keyserver's CPU accounting and the
+// virtual-cluster test's memory budgets import it.
 package procstat
 
 import (

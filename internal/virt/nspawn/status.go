@@ -1,11 +1,6 @@
 package nspawn
 
-import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-)
+import "homeworld.dev/homeworld/internal/procstat"
 
 // State is what Status finds of a host.
 type State struct {
@@ -37,18 +32,6 @@ func Status(h Host) (State, error) {
 // rss is a process's resident memory in bytes, 0 if it is gone (or a
 // kernel thread).
 func rss(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) == 2 && f[1] == "kB" {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb * 1024
-			}
-		}
-	}
-	return 0
+	b, _ := procstat.Resident(pid)
+	return b
 }
