@@ -12,10 +12,11 @@ import (
 // WatchMemory samples the cluster's memory samples times, one every
 // interval from the first (taken at once), and prints one line per
 // sample: time since the first, the cluster's PSS, and each node's, in
-// MiB. A cluster at rest should level off; at the end it says by how much the total moved, and which
-// programs grew most between the first sample and the last, since what
-// creeps is what to look at. A sample that fails ends the watch with its
-// error; ctx ending stops it early, with the summary of what was seen.
+// MiB. A cluster at rest should level off; at the end it says by how much
+// the total moved, and which programs grew most between the first sample
+// and the last, since what creeps is what to look at. A sample that fails
+// ends the watch with its error; ctx ending stops it early, with the
+// summary of what was seen.
 func WatchMemory(ctx context.Context, w io.Writer, every time.Duration, samples int, sample func() ([]NodeStatus, error)) error {
 	if every <= 0 || samples < 1 {
 		return fmt.Errorf("watching memory needs an interval above 0 and at least one sample (got %v, %d)", every, samples)
@@ -47,10 +48,7 @@ func WatchMemory(ctx context.Context, w io.Writer, every time.Duration, samples 
 			fmt.Fprintln(w, "   (PSS in MiB)")
 		}
 		last = nodes
-		var total int64
-		for _, n := range nodes {
-			total += n.Usage.PSS
-		}
+		total, _ := programsPSS(nodes)
 		if i == 0 || total < lowest {
 			lowest = total
 		}
@@ -72,26 +70,13 @@ func summarizeWatch(w io.Writer, first, last []NodeStatus, lowest, highest int64
 	if first == nil {
 		return
 	}
-	var from, to int64
-	before := map[string]int64{}
-	for _, n := range first {
-		from += n.Usage.PSS
-		for _, p := range n.Memory {
-			before[n.Hostname+" "+p.Name] += p.PSS
-		}
-	}
+	from, before := programsPSS(first)
+	to, after := programsPSS(last)
 	type growth struct {
 		what  string
 		bytes int64
 	}
 	var grew []growth
-	after := map[string]int64{}
-	for _, n := range last {
-		to += n.Usage.PSS
-		for _, p := range n.Memory {
-			after[n.Hostname+" "+p.Name] += p.PSS
-		}
-	}
 	for what, b := range after {
 		if d := b - before[what]; d > 0 {
 			grew = append(grew, growth{what, d})
@@ -115,4 +100,16 @@ func summarizeWatch(w io.Writer, first, last []NodeStatus, lowest, highest int64
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "grew most (MiB): %s\n", strings.Join(parts, ", "))
 	}
+}
+
+// programsPSS is the cluster's PSS and each program's, by "node program".
+func programsPSS(nodes []NodeStatus) (total int64, programs map[string]int64) {
+	programs = map[string]int64{}
+	for _, n := range nodes {
+		total += n.Usage.PSS
+		for _, p := range n.Memory {
+			programs[n.Hostname+" "+p.Name] += p.PSS
+		}
+	}
+	return total, programs
 }
