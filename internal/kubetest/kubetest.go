@@ -71,7 +71,8 @@ func Start(t testing.TB) *APIServer {
 	if a.creds, err = writeCredentials(a.Dir); err != nil {
 		t.Fatal(err)
 	}
-	etcdClient, etcdPeer, secure := FreePort(t), FreePort(t), FreePort(t)
+	ports := freePorts(t, 3)
+	etcdClient, etcdPeer, secure := ports[0], ports[1], ports[2]
 	a.URL = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(secure))
 	etcdURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(etcdClient))
 	peerURL := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(etcdPeer))
@@ -261,6 +262,24 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePorts is n distinct loopback TCP ports nobody listens on right now.
+// Each stays held until all are chosen: one FreePort after another may be
+// handed the port the previous call just released (CI once started the
+// apiserver on etcd's client port).
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports
 }
 
 func tail(path string, n int) string {
