@@ -1,7 +1,6 @@
 package etcdexporter
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/services"
-	"homeworld.dev/homeworld/internal/supervise"
 	"homeworld.dev/homeworld/internal/testutil"
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
@@ -61,20 +59,12 @@ func TestExporterPassesEtcdThrough(t *testing.T) {
 	serverCert, serverKey := issue(serverCA, "server", pki.TLSGrant{CommonName: "etcd", Names: []string{ip}, Usage: pki.ServerAuth, Lifetime: time.Hour})
 	clientCert, clientKey := issue(clientCA, "client", pki.TLSGrant{CommonName: "exporter", Usage: pki.ClientAuth, Lifetime: time.Hour})
 
-	var log bytes.Buffer
-	cmd := exec.Command(etcdBin, "--name", "m1", "--data-dir", filepath.Join(dir, "data"),
+	etcd := testutil.StartChild(t, "etcd", exec.Command(etcdBin, "--name", "m1", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", services.EtcdClient.URL(ip, ""), "--advertise-client-urls", services.EtcdClient.URL(ip, ""),
 		"--listen-peer-urls", "http://"+services.EtcdPeer.Addr(ip), "--initial-advertise-peer-urls", "http://"+services.EtcdPeer.Addr(ip),
 		"--initial-cluster", "m1=http://"+services.EtcdPeer.Addr(ip),
 		"--client-cert-auth", "--trusted-ca-file", write("client-ca.pem", pki.EncodeCert(clientCA.Cert)),
-		"--cert-file", serverCert, "--key-file", serverKey)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer supervise.Stop(supervise.Process{PID: cmd.Process.Pid, Exited: exited}, 10*time.Second)
+		"--cert-file", serverCert, "--key-file", serverKey))
 
 	e, err := New(services.EtcdClient.URL(ip, ""), write("server-ca.pem", pki.EncodeCert(serverCA.Cert)), clientCert, clientKey)
 	if err != nil {
@@ -86,12 +76,7 @@ func TestExporterPassesEtcdThrough(t *testing.T) {
 		return rec.Code, rec.Body.String()
 	}
 	var body string
-	testutil.WaitFor(t, 30*time.Second, "etcd's metrics through the exporter", func() (bool, error) {
-		select {
-		case <-exited:
-			t.Fatalf("etcd exited:\n%s", log.String())
-		default:
-		}
+	etcd.WaitFor(t, 30*time.Second, "etcd's metrics through the exporter", func() (bool, error) {
 		code, b := scrape()
 		body = b
 		return code == http.StatusOK && strings.Contains(b, "etcd_server_has_leader 1"), nil
@@ -143,7 +128,7 @@ func TestExporterPassesEtcdThrough(t *testing.T) {
 	}
 
 	// Without a usable etcd the scrape fails visibly.
-	supervise.Stop(supervise.Process{PID: cmd.Process.Pid, Exited: exited}, 10*time.Second)
+	etcd.Stop()
 	if code, _ := scrape(); code != http.StatusBadGateway {
 		t.Errorf("etcd stopped: status %d", code)
 	}

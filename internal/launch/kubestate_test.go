@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/kubetest"
-	"homeworld.dev/homeworld/internal/supervise"
 	"homeworld.dev/homeworld/internal/testutil"
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
@@ -44,15 +42,7 @@ spec:
 		"--host":       "127.0.0.1", "--port": strconv.Itoa(port),
 		"--telemetry-host": "127.0.0.1", "--telemetry-port": strconv.Itoa(telemetry),
 	})
-	var log bytes.Buffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer supervise.Stop(supervise.Process{PID: cmd.Process.Pid, Exited: exited}, 5*time.Second)
+	ksm := testutil.StartChild(t, "kube-state-metrics", exec.Command(bin, args...))
 	get := func(port int, path string) (string, error) {
 		resp, err := http.Get("http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + path)
 		if err != nil {
@@ -66,12 +56,7 @@ spec:
 	var metrics string
 	// The apiserver makes kube-system a moment after it serves, and
 	// kube-state-metrics lists it once it is there.
-	testutil.WaitFor(t, 60*time.Second, "kube-state-metrics reporting master1 and kube-system", func() (bool, error) {
-		select {
-		case <-exited:
-			t.Fatalf("kube-state-metrics exited:\n%s", log.String())
-		default:
-		}
+	ksm.WaitFor(t, 60*time.Second, "kube-state-metrics reporting master1 and kube-system", func() (bool, error) {
 		var err error
 		metrics, err = get(port, "/metrics")
 		return strings.Contains(metrics, `kube_node_info{node="master1"`) && strings.Contains(metrics, `kube_namespace_status_phase{namespace="kube-system"`), err

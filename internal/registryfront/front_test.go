@@ -27,7 +27,6 @@ import (
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/registryfront"
 	"homeworld.dev/homeworld/internal/services"
-	"homeworld.dev/homeworld/internal/supervise"
 	"homeworld.dev/homeworld/internal/testutil"
 	"homeworld.dev/homeworld/internal/upstreamtest"
 )
@@ -210,16 +209,9 @@ func start(t *testing.T, registry string) *cluster {
 	c := &cluster{roots: x509.NewCertPool(), admin: admin, node: node, audit: filepath.Join(dir, "audit.log"), storage: filepath.Join(dir, "storage")}
 	c.roots.AddCert(clusterCA.Cert)
 
-	var log bytes.Buffer
 	cmd := exec.Command(registry, "serve", write("registry.yaml", []byte(launch.RegistryConfig(c.storage, services.RegistryBackend.Addr(ip)))))
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { supervise.Stop(supervise.Process{PID: cmd.Process.Pid, Exited: exited}, 5*time.Second) })
+	backend := testutil.StartChild(t, "the registry", cmd)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	front := registryfront.Command()
@@ -235,10 +227,8 @@ func start(t *testing.T, registry string) *cluster {
 		}
 	})
 	client := &http.Client{Transport: imagepush.Registry{Addr: services.RegistryFront.Addr(ip), Roots: c.roots}.Transport()}
-	testutil.WaitFor(t, 20*time.Second, "the registry through its front", func() (bool, error) {
+	backend.WaitFor(t, 20*time.Second, "the registry through its front", func() (bool, error) {
 		select {
-		case <-exited:
-			t.Fatalf("the registry exited:\n%s", log.String())
 		case err := <-served:
 			t.Fatalf("registry-front stopped: %v", err)
 		default:

@@ -95,34 +95,7 @@ func startPrometheus(t *testing.T, job, target string) *Prometheus {
 		t.Fatal(err)
 	}
 	addr := services.Prometheus.Addr("127.0.0.1") // a private network namespace: nothing else listens
-	var log testutil.Buffer
 	cmd := exec.Command("prometheus", "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("prometheus's log:\n%s", log.String())
-		}
-	})
-	testutil.WaitFor(t, 60*time.Second, "Prometheus to be ready", func() (bool, error) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("prometheus exited: %v\n%s", err, log.String())
-		default:
-		}
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("/-/ready: %s", resp.Status)
-	})
+	testutil.StartChild(t, "prometheus", cmd).WaitAnswers(t, 60*time.Second, "http://"+addr+"/-/ready")
 	return NewPrometheus("http://" + addr)
 }

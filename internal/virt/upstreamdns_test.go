@@ -2,7 +2,6 @@ package virt
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -98,33 +97,14 @@ func clusterDNSForwards(t *testing.T, coredns string, upstream netip.Addr) {
 	start := strings.Index(corefile, "    kubernetes ")
 	end := strings.Index(corefile[start:], "\n    }\n") + start + len("\n    }\n")
 	corefile = corefile[:start] + corefile[end:]
-	var log strings.Builder
 	cmd := exec.Command(coredns, "-conf", "stdin")
 	cmd.Stdin = strings.NewReader(corefile)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer supervise.Stop(supervise.Process{PID: cmd.Process.Pid, Exited: exited}, 5*time.Second)
+	dns := testutil.StartChild(t, "coredns", cmd)
 
 	url := func(p dnsaddon.Port, path string) string {
 		return "http://" + net.JoinHostPort(upstream.String(), strconv.Itoa(p.Number)) + path
 	}
-	testutil.WaitFor(t, 10*time.Second, "the cluster DNS ready", func() (bool, error) {
-		select {
-		case <-exited:
-			t.Fatalf("coredns exited:\n%s\n%s", corefile, log.String())
-		default:
-		}
-		resp, err := http.Get(url(dnsaddon.Ready, "/ready"))
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("/ready: %s", resp.Status)
-	})
+	dns.WaitAnswers(t, 10*time.Second, url(dnsaddon.Ready, "/ready"))
 	dig := func(name string) string {
 		out, err := exec.Command("dig", "@"+upstream.String(), "-p", strconv.Itoa(dnsaddon.DNS.Number), "+time=2", "+tries=1", name, "A").CombinedOutput()
 		if err != nil {
@@ -133,7 +113,7 @@ func clusterDNSForwards(t *testing.T, coredns string, upstream netip.Addr) {
 		return string(out)
 	}
 	if out := dig(UpstreamCheckName); !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, UpstreamCheckAddr.String()) {
-		t.Errorf("%s through the cluster DNS:\n%s\n%s", UpstreamCheckName, out, log.String())
+		t.Errorf("%s through the cluster DNS:\n%s", UpstreamCheckName, out)
 	}
 	if out := dig("example.com"); !strings.Contains(out, "status: REFUSED") {
 		t.Errorf("example.com through the cluster DNS was not refused upstream:\n%s", out)
