@@ -89,6 +89,8 @@ func (m *Monitor) Cycle(ctx context.Context) bool {
 	} else {
 		r.found, r.duplicates = true, p.Duplicates
 		for _, h := range p.Missing {
+			// Reported like a failed ping, so said in the log as one is.
+			m.Logf("no monitor running on %s to ping (its pod is missing, restarting or without an address)", h)
 			r.talk[h] = 0
 		}
 		var wg sync.WaitGroup
