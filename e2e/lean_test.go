@@ -67,6 +67,21 @@ func (v *virtCluster) leanMonitoring(t *testing.T) {
 		}
 	}
 
+	// Pods' veth devices are not reported by the node exporters (about
+	// 40 series each, new with every sandbox), the nodes' own are.
+	if n, err := query(`{job="` + services.NodeExporter.Job + `",device=~"veth.+"}`); err != nil || n != 0 {
+		t.Errorf("Prometheus holds %d series of pods' veth devices, want none (err %v)", n, err)
+	}
+	if n, err := query(`node_network_up{job="` + services.NodeExporter.Job + `",device="eth0"}`); err != nil || n != len(v.cfg.Nodes) {
+		t.Errorf("Prometheus holds node_network_up for %d nodes' eth0, want all %d (err %v)", n, len(v.cfg.Nodes), err)
+	}
+	// The running Prometheus cuts its head into blocks of launch's span,
+	// so its head holds at most one and a half of them.
+	flags, err := get(services.Prometheus.URL(sup, "/api/v1/status/flags"))
+	if err != nil || !strings.Contains(flags, `"storage.tsdb.min-block-duration":"`+launch.PrometheusHeadBlock+`"`) {
+		t.Errorf("Prometheus's flags (err %v) lack storage.tsdb.min-block-duration %s:\n%s", err, launch.PrometheusHeadBlock, flags)
+	}
+
 	nodes := v.status(t)
 	checked := 0
 	for _, n := range nodes {
