@@ -76,7 +76,8 @@ Not meant to be run by hand.`,
 }
 
 // enterNode makes the mount namespace private (nothing propagates back to
-// the host), sets the hostname and binds the node's folders.
+// the host), sets the hostname, gives the node its own /run and /sys and
+// binds the node's folders.
 func enterNode(hostname string, binds []string, hostsFile string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private (not in a mount namespace?): %w", err)
@@ -88,6 +89,9 @@ func enterNode(hostname string, binds []string, hostsFile string) error {
 	// namespaces.
 	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("mounting /run: %w", err)
+	}
+	if err := ownSysfs(); err != nil {
+		return err
 	}
 	if hostsFile != "" {
 		binds = append(binds, hostsFile+":/etc/hosts")
