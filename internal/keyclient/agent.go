@@ -23,6 +23,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/layout"
 	"homeworld.dev/homeworld/internal/nodeconf"
@@ -66,6 +68,14 @@ type Options struct {
 	// MaxSleep bounds how long the agent sleeps between checks, so a token
 	// file that appears later is noticed.
 	MaxSleep time.Duration
+	// ReturnMemory makes Run give freed memory back to the system after a
+	// pass that leaves it idle for a while, as Homeworld's periodic daemons
+	// do (daemon.ReturnMemoryIdle): an admission's keys, handshakes and
+	// certificates are garbage once written, and the runtime kept them
+	// for minutes. The keyclient command sets it; a process running many
+	// agents (the scale harness) does not, where each agent's collection
+	// would be the whole process's.
+	ReturnMemory bool
 }
 
 func (o *Options) defaults() {
@@ -172,6 +182,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.loadIdentity() // again: the files may have changed since New
 	for {
 		wake := a.Step(ctx)
+		if a.opts.ReturnMemory && wake >= daemon.ReturnMemoryIdle {
+			returnMemory()
+		}
 		timer := time.NewTimer(wake)
 		select {
 		case <-ctx.Done():
@@ -181,6 +194,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// returnMemory is debug.FreeOSMemory; a test counts the calls.
+var returnMemory = debug.FreeOSMemory
 
 // Ready is closed once every credential of the node's kind is present and
 // valid for the first time.

@@ -41,6 +41,7 @@ Readiness is served at /readyz and Prometheus metrics at /metrics.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Node = layout.Node{Root: root}
 			opts.Logf = log.New(os.Stderr, "", log.LstdFlags).Printf
+			opts.ReturnMemory = true
 			a, err := New(opts)
 			if err != nil {
 				return err

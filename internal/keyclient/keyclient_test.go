@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,4 +288,27 @@ func TestRenewalSurvivesOutage(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+}
+
+// TestAgentReturnsMemoryOnlyWhenAsked: with Options.ReturnMemory (the
+// keyclient command's setting) Run gives memory back once a pass leaves it
+// idle, as it is once the node is credentialed; without it (many agents
+// in one process) it never does.
+func TestAgentReturnsMemoryOnlyWhenAsked(t *testing.T) {
+	c := keysystemtest.Start(t, policy.Lifetimes{})
+	var calls atomic.Int32
+	defer keyclient.SetReturnMemory(func() { calls.Add(1) })()
+
+	quiet := start(t, c, "worker1", install(t, c, "worker1", true), keyclient.Options{})
+	quiet.waitReady(30 * time.Second)
+	quiet.stop() // Run has returned: every pass it made is done
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("without ReturnMemory, Run gave memory back %d times", n)
+	}
+
+	returning := start(t, c, "worker2", install(t, c, "worker2", true), keyclient.Options{ReturnMemory: true})
+	returning.waitReady(30 * time.Second)
+	testutil.WaitFor(t, 10*time.Second, "Run to give memory back after the pass that credentialed the node", func() (bool, error) {
+		return calls.Load() > 0, nil
+	})
 }
