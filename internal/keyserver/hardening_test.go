@@ -22,6 +22,7 @@ import (
 	"homeworld.dev/homeworld/internal/keysystemtest"
 	"homeworld.dev/homeworld/internal/pki"
 	"homeworld.dev/homeworld/internal/policy"
+	"homeworld.dev/homeworld/internal/testutil"
 )
 
 func randomName(n int) string {
@@ -114,7 +115,7 @@ func TestCallerChosenNamesGrowNothing(t *testing.T) {
 		t.Errorf("/metrics grew by %d bytes after %d requests with random API names", grown, n)
 	}
 	if !strings.Contains(metrics, fmt.Sprintf(`homeworld_keyserver_operations_total{api="other",result="forbidden"} %d`, n/2+1)) {
-		t.Errorf("unknown APIs are not counted as other:\n%s", grep(metrics, "operations_total"))
+		t.Errorf("unknown APIs are not counted as other:\n%s", testutil.Grep(metrics, "operations_total"))
 	}
 	if grown := int64(heapAfterGC()) - int64(heapBefore); grown > 8<<20 {
 		t.Errorf("heap grew by %d bytes after GC; the requests carried %d bytes of names", grown, n*(16<<10))
@@ -131,18 +132,8 @@ func TestCallerChosenNamesGrowNothing(t *testing.T) {
 		t.Errorf("%d audit lines for %d authenticated and %d anonymous refusals", len(lines), n/2, n/2)
 	}
 	if !strings.Contains(metrics, "homeworld_keyserver_audit_suppressed_refusals_total") || strings.Contains(metrics, "homeworld_keyserver_audit_suppressed_refusals_total 0\n") {
-		t.Errorf("suppressed anonymous refusals are not counted:\n%s", grep(metrics, "suppressed"))
+		t.Errorf("suppressed anonymous refusals are not counted:\n%s", testutil.Grep(metrics, "suppressed"))
 	}
-}
-
-func grep(text, substr string) string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // Huge unknown JSON fields and API names from anonymous callers add only
@@ -229,7 +220,7 @@ func TestAuditFailsClosed(t *testing.T) {
 	_, err = w1.Call1(ctx, tok, keyapi.RenewKeygrant, string(body))
 	wantStatus(t, err, http.StatusServiceUnavailable, "audit log")
 	if m := scrape(t, c); !strings.Contains(m, "homeworld_keyserver_audit_failures_total 3") {
-		t.Errorf("audit failures not counted:\n%s", grep(m, "audit"))
+		t.Errorf("audit failures not counted:\n%s", testutil.Grep(m, "audit"))
 	}
 
 	os.Remove(logPath)

@@ -49,16 +49,6 @@ func TestNodeExporterLeavesOutPodDevices(t *testing.T) {
 		}
 	}
 	if strings.Contains(metrics, `device="veth3f9a1c2e"`) {
-		t.Errorf("the exporter reports a pod's veth:\n%s", grepLines(metrics, "veth3f9a1c2e"))
+		t.Errorf("the exporter reports a pod's veth:\n%s", testutil.Grep(metrics, "veth3f9a1c2e"))
 	}
-}
-
-func grepLines(text, s string) string {
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
