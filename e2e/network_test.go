@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"homeworld.dev/homeworld/internal/config"
+	"homeworld.dev/homeworld/internal/supervise"
 	"homeworld.dev/homeworld/internal/virt"
 )
 
@@ -362,6 +363,15 @@ func (v *virtCluster) nodeProcessKilled(t *testing.T) {
 	if err := syscall.Kill(node.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	// SIGKILL is delivered at once but the process ends only when every
+	// thread has left the kernel (a write to a busy disk can hold one);
+	// until then spire rightly finds worker1 running.
+	waitFor(t, "worker1's node process to end after SIGKILL", 30*time.Second, func() error {
+		if supervise.Alive(node.PID) {
+			return fmt.Errorf("pid %d still runs", node.PID)
+		}
+		return nil
+	})
 	before := netnsPIDs(t, netns)
 	if len(before) == 0 {
 		t.Fatal("nothing is left running in worker1's namespace after its node process died; the test proves nothing")
