@@ -41,8 +41,8 @@ func etcdExporter(n *Node) (*Launch, error) {
 // them (Prometheus's default is 2h; the flag is one it does not list in
 // --help). The head holds up to one and a half blocks of samples in
 // memory, and every series' list of chunks grows until the head is cut:
-// with 2 h blocks a small cluster's Prometheus grew for its first 3 hours;
-// with 1 h it is cut every hour after the first 90 minutes. Blocks are
+// with 2 h blocks that is for the first 3 hours of a new Prometheus; with
+// 1 h the head is cut after 90 minutes and then every hour. Blocks are
 // merged on disk later, as before.
 const PrometheusHeadBlock = "1h"
 
