@@ -20,6 +20,18 @@ const netnsPayload = "HOMEWORLD_TEST_NETNS_PAYLOAD"
 // top-level tests.
 func InPrivateNetns(t *testing.T, payload func() string) (value string, inside bool) {
 	t.Helper()
+	return inPrivate(t, []string{"--net"}, payload)
+}
+
+// InPrivateNetnsAndMounts is InPrivateNetns with a private mount namespace
+// too, for a test that mounts (a virtual node's own /sys).
+func InPrivateNetnsAndMounts(t *testing.T, payload func() string) (value string, inside bool) {
+	t.Helper()
+	return inPrivate(t, []string{"--net", "--mount", "--propagation", "private"}, payload)
+}
+
+func inPrivate(t *testing.T, unshare []string, payload func() string) (value string, inside bool) {
+	t.Helper()
 	if v, ok := os.LookupEnv(netnsPayload); ok {
 		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 			t.Fatalf("ip link set lo up: %v: %s", err, out)
@@ -29,7 +41,8 @@ func InPrivateNetns(t *testing.T, payload func() string) (value string, inside b
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: a private network namespace")
 	}
-	cmd := exec.Command("unshare", "--net", "--", os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.v")
+	args := append(append(unshare, "--", os.Args[0]), "-test.run", "^"+t.Name()+"$", "-test.v")
+	cmd := exec.Command("unshare", args...)
 	cmd.Env = append(os.Environ(), netnsPayload+"="+payload())
 	out, err := cmd.CombinedOutput()
 	t.Logf("in a private network namespace:\n%s", out)

@@ -6,25 +6,15 @@ import (
 	"sort"
 	"strings"
 	"testing"
-)
 
-const inNamespaces = "HOMEWORLD_TEST_VIRTNODE_NAMESPACES"
+	"homeworld.dev/homeworld/internal/testutil"
+)
 
 // TestOwnSysfs: in fresh network and mount namespaces, as a virtual node,
 // /sys/class/net lists the namespace's own devices after ownSysfs, and the
 // cgroup hierarchies are still mounted under /sys/fs/cgroup.
 func TestOwnSysfs(t *testing.T) {
-	if os.Getenv(inNamespaces) == "" {
-		if os.Geteuid() != 0 {
-			t.Fatal("needs root: network and mount namespaces")
-		}
-		cmd := exec.Command("unshare", "--net", "--mount", "--propagation", "private", "--", os.Args[0], "-test.run", "^TestOwnSysfs$", "-test.v")
-		cmd.Env = append(os.Environ(), inNamespaces+"=1")
-		out, err := cmd.CombinedOutput()
-		t.Logf("in private network and mount namespaces:\n%s", out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	if _, inside := testutil.InPrivateNetnsAndMounts(t, func() string { return "" }); !inside {
 		return
 	}
 	hostCgroupMounts := cgroupMounts(t)
