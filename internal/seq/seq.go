@@ -16,6 +16,10 @@ import (
 type Step struct {
 	Name string
 	Run  func(ctx context.Context) error
+	// Retry, when set, replaces Options.Retry for this step: a step that
+	// only reads (a Prometheus query) can look again sooner than one that
+	// changes something or logs in over SSH.
+	Retry time.Duration
 }
 
 // Options tune a run.
@@ -44,6 +48,10 @@ func Run(ctx context.Context, steps []Step, o Options) error {
 		label := fmt.Sprintf("[%d/%d] %s", i+1, len(steps), s.Name)
 		start := time.Now()
 		sctx, cancel := context.WithTimeout(ctx, o.Deadline)
+		retry := o.Retry
+		if s.Retry > 0 {
+			retry = s.Retry
+		}
 		var err, lastErr error
 		for attempt := 1; ; attempt++ {
 			err = s.Run(sctx)
@@ -62,7 +70,7 @@ func Run(ctx context.Context, steps []Step, o Options) error {
 			}
 			select {
 			case <-sctx.Done():
-			case <-time.After(o.Retry):
+			case <-time.After(retry):
 			}
 		}
 		cancel()

@@ -13,8 +13,8 @@ func TestRunRetriesAndReportsTimes(t *testing.T) {
 	tries := 0
 	var out bytes.Buffer
 	err := Run(context.Background(), []Step{
-		{"first", func(context.Context) error { return nil }},
-		{"flaky", func(context.Context) error {
+		{Name: "first", Run: func(context.Context) error { return nil }},
+		{Name: "flaky", Run: func(context.Context) error {
 			tries++
 			if tries < 3 {
 				return errors.New("not yet")
@@ -36,8 +36,8 @@ func TestRunStopsAtAFailingStep(t *testing.T) {
 	var out bytes.Buffer
 	ran := false
 	err := Run(context.Background(), []Step{
-		{"broken", func(context.Context) error { return errors.New("node x: service y is failed") }},
-		{"never", func(context.Context) error { ran = true; return nil }},
+		{Name: "broken", Run: func(context.Context) error { return errors.New("node x: service y is failed") }},
+		{Name: "never", Run: func(context.Context) error { ran = true; return nil }},
 	}, Options{Out: &out, Deadline: 50 * time.Millisecond, Retry: 10 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "node x: service y is failed") || ran {
 		t.Fatalf("err = %v, later step ran = %v", err, ran)
@@ -46,8 +46,25 @@ func TestRunStopsAtAFailingStep(t *testing.T) {
 		t.Errorf("output:\n%s", out.String())
 	}
 	var dry bytes.Buffer
-	DryRun(&dry, []Step{{"a", nil}, {"b", nil}})
+	DryRun(&dry, []Step{{Name: "a"}, {Name: "b"}})
 	if dry.String() != "[1/2] a\n[2/2] b\n" {
 		t.Errorf("dry run %q", dry.String())
+	}
+}
+
+// A step's own Retry replaces the run's: with the run's hour between
+// attempts, the step passes within the deadline only if it looks again
+// at its own pace.
+func TestStepRetryReplacesTheRuns(t *testing.T) {
+	tries := 0
+	var out bytes.Buffer
+	err := Run(context.Background(), []Step{{Name: "quick", Retry: time.Millisecond, Run: func(context.Context) error {
+		if tries++; tries < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	}}}, Options{Out: &out, Deadline: 30 * time.Second, Retry: time.Hour})
+	if err != nil || tries != 3 {
+		t.Fatalf("err = %v after %d tries:\n%s", err, tries, out.String())
 	}
 }

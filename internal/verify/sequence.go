@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"strings"
+	"time"
 
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/seq"
@@ -53,13 +54,19 @@ func SupervisorSequence(cfg *config.Config, p *Prometheus) []seq.Step {
 	return sequence(&only, p, checks)
 }
 
+// Poll is how soon a check that waits asks Prometheus again. A result
+// appears at a scrape, and a few queries cost Prometheus milliseconds: a
+// step that looked once a second added half a second, on average, to each
+// wait of a cluster's bring-up.
+const Poll = 250 * time.Millisecond
+
 func sequence(cfg *config.Config, p *Prometheus, checks []Check) []seq.Step {
-	steps := []seq.Step{{Name: "Prometheus answers on the supervisor", Run: func(ctx context.Context) error {
+	steps := []seq.Step{{Name: "Prometheus answers on the supervisor", Retry: Poll, Run: func(ctx context.Context) error {
 		_, err := p.Query(ctx, "up")
 		return err
 	}}}
 	for _, c := range checks {
-		steps = append(steps, seq.Step{Name: "verify " + c.Name, Run: func(ctx context.Context) error {
+		steps = append(steps, seq.Step{Name: "verify " + c.Name, Retry: Poll, Run: func(ctx context.Context) error {
 			if err := c.Run(ctx, p, cfg); !Passed(err) {
 				return err
 			}

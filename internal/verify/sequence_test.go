@@ -43,6 +43,11 @@ func TestSequences(t *testing.T) {
 	if want := []string{first, "verify online", "verify keysystem", "verify keygateway", "verify services", "verify registry"}; !slices.Equal(sup, want) {
 		t.Errorf("supervisor sequence %q, want %q", sup, want)
 	}
+	for _, s := range append(ClusterSequence(cfg, p), SupervisorSequence(cfg, p)...) {
+		if s.Retry != Poll {
+			t.Errorf("step %q asks again after %v, want %v (it only queries Prometheus)", s.Name, s.Retry, Poll)
+		}
+	}
 }
 
 // The supervisor sequence asks about the supervisor alone: against a
