@@ -62,6 +62,7 @@ func prometheus(n *Node) (*Launch, error) {
 	if n.Cluster.Virtual {
 		o.Virtual = true
 		o.ScrapeInterval = VirtualInterval
+		o.LateInterval = VirtualLateInterval
 	}
 	conf, err := monitoring.PrometheusConfig(setup, o)
 	if err != nil {

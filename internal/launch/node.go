@@ -162,3 +162,9 @@ func pullMonitor(n *Node) (*Launch, error) {
 // VirtualInterval is how often a virtual cluster's Prometheus scrapes and
 // its monitors measure: quick feedback for checks on a test cluster.
 const VirtualInterval = 5 * time.Second
+
+// VirtualLateInterval is how often a virtual cluster's Prometheus scrapes
+// monitoring.LateJobs: a bring-up's proof waits on their first results,
+// on average half an interval after they exist. Each is small (about 750
+// series in all), so scraping them more often costs Prometheus little.
+const VirtualLateInterval = 2 * time.Second

@@ -25,6 +25,9 @@ type Options struct {
 	// exporter's systemd collector reports them in its own job.
 	Virtual        bool
 	ScrapeInterval time.Duration
+	// LateInterval, when set, is how often the LateJobs are scraped
+	// instead of ScrapeInterval.
+	LateInterval   time.Duration
 	RulesFile      string // production path of the rules
 	ClusterCA      string // production path of clusterca.pem (keyserver TLS)
 	KubeCA         string
@@ -38,13 +41,14 @@ type target struct {
 }
 
 type job struct {
-	Name    string         `yaml:"job_name"`
-	Scheme  string         `yaml:"scheme,omitempty"`
-	Path    string         `yaml:"metrics_path,omitempty"`
-	TLS     map[string]any `yaml:"tls_config,omitempty"`
-	Static  []target       `yaml:"static_configs"`
-	Honor   bool           `yaml:"honor_labels,omitempty"`
-	Relabel []relabel      `yaml:"metric_relabel_configs,omitempty"`
+	Name     string         `yaml:"job_name"`
+	Interval string         `yaml:"scrape_interval,omitempty"`
+	Scheme   string         `yaml:"scheme,omitempty"`
+	Path     string         `yaml:"metrics_path,omitempty"`
+	TLS      map[string]any `yaml:"tls_config,omitempty"`
+	Static   []target       `yaml:"static_configs"`
+	Honor    bool           `yaml:"honor_labels,omitempty"`
+	Relabel  []relabel      `yaml:"metric_relabel_configs,omitempty"`
 }
 
 type relabel struct {
@@ -118,12 +122,33 @@ func (a Addon) Path() string {
 	return "/api/v1/namespaces/" + a.Namespace + "/services/" + a.ProxyName() + "/proxy/metrics"
 }
 
+// LateJobs are the jobs whose first results come last in a new cluster,
+// so the proof that it works waits on their first scrape: the service
+// states (a service counts as active once it is ready, and flannel is
+// ready last, after its node's pod range) and the in-cluster monitors,
+// whose pods start once the nodes are Ready.
+func LateJobs() []string {
+	jobs := []string{services.NodeSupervisor.Job}
+	for _, a := range Addons {
+		jobs = append(jobs, a.Job)
+	}
+	return jobs
+}
+
+// interval is the job's own scrape interval, if it has one.
+func (o Options) interval(job string) string {
+	if o.LateInterval > 0 && slices.Contains(LateJobs(), job) {
+		return o.LateInterval.String()
+	}
+	return ""
+}
+
 // PrometheusConfig renders prometheus.yaml.
 func PrometheusConfig(c *config.Config, o Options) (string, error) {
 	var jobs []job
 	for _, s := range Jobs(o) {
 		e := s.Endpoint
-		j := job{Name: e.Job, Path: e.MetricsPath, Honor: e.HonorLabels, Static: nodeTargets(c, e, s.Kinds)}
+		j := job{Name: e.Job, Interval: o.interval(e.Job), Path: e.MetricsPath, Honor: e.HonorLabels, Static: nodeTargets(c, e, s.Kinds)}
 		if e.Scheme == services.HTTPS {
 			j.Scheme = string(services.HTTPS)
 		}
@@ -144,7 +169,7 @@ func PrometheusConfig(c *config.Config, o Options) (string, error) {
 		for _, a := range Addons {
 			// honor_labels: the monitors' labels name the nodes they
 			// measure; no target label may replace them.
-			jobs = append(jobs, job{Name: a.Job, Scheme: string(services.HTTPS), Path: a.Path(), Honor: true,
+			jobs = append(jobs, job{Name: a.Job, Interval: o.interval(a.Job), Scheme: string(services.HTTPS), Path: a.Path(), Honor: true,
 				TLS:    map[string]any{"ca_file": o.KubeCA, "cert_file": o.SupervisorCert, "key_file": o.SupervisorKey},
 				Static: []target{{Targets: []string{services.APIServer.Addr(masters[0].IP)}}}})
 		}

@@ -36,8 +36,12 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 		}
 		rules := filepath.Join(dir, "rules.yaml")
 		os.WriteFile(rules, []byte(Rules()), 0o644)
+		lateEvery := time.Duration(0)
+		if virtual {
+			lateEvery = 2 * time.Second
+		}
 		conf, err := PrometheusConfig(c, Options{
-			Virtual: virtual, ScrapeInterval: 15 * time.Second, RulesFile: rules,
+			Virtual: virtual, ScrapeInterval: 15 * time.Second, LateInterval: lateEvery, RulesFile: rules,
 			ClusterCA: filepath.Join(dir, "ca.pem"), KubeCA: filepath.Join(dir, "kube.pem"),
 			SupervisorCert: filepath.Join(dir, "sup.pem"), SupervisorKey: filepath.Join(dir, "sup.key"),
 		})
@@ -55,6 +59,33 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 		}
 		if got := strings.Contains(conf, "job_name: "+services.NodeSupervisor.Job); got != virtual {
 			t.Errorf("virtual %v: service-state job present %v; real hosts get service states from the node exporter", virtual, got)
+		}
+		var doc struct {
+			Jobs []struct {
+				Name     string `yaml:"job_name"`
+				Interval string `yaml:"scrape_interval"`
+			} `yaml:"scrape_configs"`
+		}
+		if err := yaml.Unmarshal([]byte(conf), &doc); err != nil {
+			t.Fatal(err)
+		}
+		// Real hosts scrape every job at the global interval; the
+		// virtual cluster scrapes the late ones sooner.
+		late := 0
+		for _, j := range doc.Jobs {
+			want := ""
+			if slices.Contains(LateJobs(), j.Name) {
+				late++
+				if virtual {
+					want = "2s"
+				}
+			}
+			if j.Interval != want {
+				t.Errorf("virtual %v: job %s scraped every %q, want %q (the global interval when empty)", virtual, j.Name, j.Interval, want)
+			}
+		}
+		if virtual && late != len(LateJobs()) {
+			t.Errorf("virtual: %d of the late jobs %v in the config", late, LateJobs())
 		}
 	}
 	dir := t.TempDir()
