@@ -37,6 +37,10 @@ type object struct {
 						Name          string
 						ContainerPort int `yaml:"containerPort"`
 					}
+					ReadinessProbe struct {
+						PeriodSeconds    int `yaml:"periodSeconds"`
+						FailureThreshold int `yaml:"failureThreshold"`
+					} `yaml:"readinessProbe"`
 				}
 			}
 		}
@@ -90,6 +94,11 @@ func TestManifest(t *testing.T) {
 		}
 		if len(ctr.Ports) != 1 || ctr.Ports[0].ContainerPort != Port || Port < 1024 {
 			t.Errorf("container ports %+v", ctr.Ports)
+		}
+		// Behind the Service Prometheus reads: in it within a second of
+		// answering, out of it only after 15 s of failures.
+		if p := ctr.ReadinessProbe; p.PeriodSeconds != 1 || p.PeriodSeconds*p.FailureThreshold != 15 {
+			t.Errorf("readiness probe every %d s, unready after %d failures; want every second, unready after 15 s", p.PeriodSeconds, p.FailureThreshold)
 		}
 		svc := objs[2].Spec
 		if len(svc.Ports) != 1 || svc.Ports[0].Name != MetricsPort || svc.Ports[0].TargetPort != ctr.Ports[0].Name {

@@ -38,7 +38,20 @@ type role struct {
 	Kind, Name, App, Role string
 	Args                  []string
 	PortName, Probe       string
+	// ProbePeriod and ProbeFailures set the readiness probe: seconds
+	// between probes, and failures in a row before the pod is unready.
+	ProbePeriod, ProbeFailures int
 }
+
+// The collector is probed every second (15 failures in a row before it is
+// unready, the same 15 s as the monitors' 3 at 5 s): Prometheus reads it
+// through its Service, which has no endpoint until a probe passes, and a
+// first probe that came before it listened held a new cluster's proof
+// back for up to 5 s more.
+const (
+	monitorProbePeriod, monitorProbeFailures     = 5, 3
+	collectorProbePeriod, collectorProbeFailures = 1, 15
+)
 
 //go:embed manifest.yaml
 var manifestText string
@@ -66,8 +79,8 @@ func Manifest(c *config.Config, o Options) (string, error) {
 		"ControlPlaneTaint": controlPlaneTaint, "KindLabel": config.KindLabel, "Image": Image, "Port": Port,
 		"Service": Service, "MetricsPort": MetricsPort, "ServicePort": ServicePort, "CollectorApp": CollectorApp,
 		"Roles": []role{
-			{"DaemonSet", Monitors, MonitorApp, "monitor", append([]string{"--pod-network", pods.String()}, interval(o)...), MetricsPort, "/ping"},
-			{"Deployment", CollectorDe, CollectorApp, "collector", interval(o), MetricsPort, "/metrics"},
+			{"DaemonSet", Monitors, MonitorApp, "monitor", append([]string{"--pod-network", pods.String()}, interval(o)...), MetricsPort, "/ping", monitorProbePeriod, monitorProbeFailures},
+			{"Deployment", CollectorDe, CollectorApp, "collector", interval(o), MetricsPort, "/metrics", collectorProbePeriod, collectorProbeFailures},
 		},
 	})
 	return b.String(), err

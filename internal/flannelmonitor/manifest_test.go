@@ -47,6 +47,10 @@ type object struct {
 						Name          string
 						ContainerPort int `yaml:"containerPort"`
 					}
+					ReadinessProbe struct {
+						PeriodSeconds    int `yaml:"periodSeconds"`
+						FailureThreshold int `yaml:"failureThreshold"`
+					} `yaml:"readinessProbe"`
 				}
 			}
 		}
@@ -125,6 +129,16 @@ func TestManifest(t *testing.T) {
 		}
 		if o.Kind == "Deployment" && (o.Spec.Replicas == nil || *o.Spec.Replicas != 1) {
 			t.Errorf("%s: replicas %v, want 1", o.Metadata.Name, o.Spec.Replicas)
+		}
+		// Every pod is unready after 15 s of failed probes; the collector,
+		// behind the Service Prometheus reads, is probed every second so it
+		// joins the Service within a second of answering.
+		period := 5
+		if o.Kind == "Deployment" {
+			period = 1
+		}
+		if p := ctr.ReadinessProbe; p.PeriodSeconds != period || p.PeriodSeconds*p.FailureThreshold != 15 {
+			t.Errorf("%s: readiness probe every %d s, unready after %d failures; want every %d s, unready after 15 s", o.Metadata.Name, p.PeriodSeconds, p.FailureThreshold, period)
 		}
 	}
 	if want := map[string]string{MonitorApp: "DaemonSet", CollectorApp: "Deployment"}; fmt.Sprint(apps) != fmt.Sprint(want) {
