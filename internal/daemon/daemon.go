@@ -91,7 +91,7 @@ func ServeListener(ctx context.Context, l net.Listener, h http.Handler) error {
 // overruns the interval is followed by the next one minGap after it ended,
 // so a slow cycle (timeouts) never makes the next start back to back.
 func Every(ctx context.Context, interval, minGap time.Duration, f func(context.Context)) {
-	loop(ctx, interval, minGap, 0, nil, func(ctx context.Context) bool { f(ctx); return true })
+	loop(ctx, interval, minGap, minGap, 0, nil, func(ctx context.Context) bool { f(ctx); return true })
 }
 
 // EveryOrWoken is Every for a worker told when work arrives: a receive on
@@ -99,19 +99,19 @@ func Every(ctx context.Context, interval, minGap time.Duration, f func(context.C
 // work waits a second rather than an interval; the interval still bounds
 // the wait when a wake-up is missed.
 func EveryOrWoken(ctx context.Context, interval, minGap time.Duration, wake <-chan struct{}, f func(context.Context)) {
-	loop(ctx, interval, minGap, 0, wake, func(ctx context.Context) bool { f(ctx); return true })
+	loop(ctx, interval, minGap, minGap, 0, wake, func(ctx context.Context) bool { f(ctx); return true })
 }
 
 // EveryUntilSettled is Every for a monitor whose peers start when it does:
 // f reports whether its result was complete (every peer found and
 // answering), and while it was not, for the first window after the start,
-// the next run follows minGap after instead of an interval. A new
+// the next run follows retry after instead of an interval. A new
 // cluster's monitors so report their first complete result within a
 // second or two of the last peer coming up, not up to an interval later;
 // after the window a lasting fault is measured at the interval like
-// anything else.
-func EveryUntilSettled(ctx context.Context, interval, minGap, window time.Duration, f func(context.Context) bool) {
-	loop(ctx, interval, minGap, window, nil, f)
+// anything else. minGap still follows a run that overran the interval.
+func EveryUntilSettled(ctx context.Context, interval, minGap, retry, window time.Duration, f func(context.Context) bool) {
+	loop(ctx, interval, minGap, retry, window, nil, f)
 }
 
 // ReturnMemoryIdle is the shortest wait for the next run before which a
@@ -127,15 +127,18 @@ const ReturnMemoryIdle = time.Second
 // run: pull-monitor used 0.08-0.11 % of a core instead of 0.06.
 var returnMemory = debug.FreeOSMemory
 
-func loop(ctx context.Context, interval, minGap, window time.Duration, wake <-chan struct{}, f func(context.Context) bool) {
+func loop(ctx context.Context, interval, minGap, retry, window time.Duration, wake <-chan struct{}, f func(context.Context) bool) {
 	began := time.Now()
 	for {
 		start := time.Now()
 		settled := f(ctx)
 		end := time.Now()
 		wait := interval - end.Sub(start)
-		if wait < minGap || !settled && end.Sub(began) < window {
+		if wait < minGap {
 			wait = minGap
+		}
+		if !settled && end.Sub(began) < window {
+			wait = retry
 		}
 		if wait >= ReturnMemoryIdle {
 			returnMemory()

@@ -196,15 +196,15 @@ func TestEveryKeepsAGapAfterAnOverrun(t *testing.T) {
 }
 
 // TestEveryUntilSettledRetriesSoonOnlyWhileUnsettled: an incomplete result
-// in the window is retried after minGap; a complete one, or any after the
-// window, waits the interval.
+// in the window is retried after retry (here sooner than the overrun gap,
+// an hour); a complete one, or any after the window, waits the interval.
 func TestEveryUntilSettledRetriesSoonOnlyWhileUnsettled(t *testing.T) {
-	const interval, gap, window = time.Hour, 10 * time.Millisecond, 2 * time.Second
+	const interval, minGap, retry, window = 2 * time.Hour, time.Hour, 10 * time.Millisecond, 2 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runs := make(chan struct{}, 10)
 	n := 0
-	go EveryUntilSettled(ctx, interval, gap, window, func(context.Context) bool {
+	go EveryUntilSettled(ctx, interval, minGap, retry, window, func(context.Context) bool {
 		n++
 		runs <- struct{}{}
 		return n >= 3 // the third run finds everything
@@ -214,7 +214,7 @@ func TestEveryUntilSettledRetriesSoonOnlyWhileUnsettled(t *testing.T) {
 		select {
 		case <-runs:
 		case <-deadline:
-			t.Fatalf("run %d did not follow an unsettled one within 5 s (interval %v, gap %v)", i+1, interval, gap)
+			t.Fatalf("run %d did not follow an unsettled one within 5 s (interval %v, retry %v)", i+1, interval, retry)
 		}
 	}
 	select {
@@ -227,7 +227,7 @@ func TestEveryUntilSettledRetriesSoonOnlyWhileUnsettled(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	late := make(chan struct{}, 10)
-	go EveryUntilSettled(ctx2, interval, gap, 0, func(context.Context) bool {
+	go EveryUntilSettled(ctx2, interval, minGap, retry, 0, func(context.Context) bool {
 		late <- struct{}{}
 		return false
 	})

@@ -22,10 +22,12 @@ const Port = 8080
 // Interval is the time between cycles; MinGap the least time between the
 // end of a cycle that overran and the next. For StartWindow after the
 // monitor starts, a cycle with a failed lookup (the cluster DNS not up
-// yet) is retried MinGap after it.
+// yet) is retried StartRetry after it: a few lookups, each bounded by
+// LookupTimeout.
 const (
 	Interval    = 15 * time.Second
 	MinGap      = time.Second
+	StartRetry  = 250 * time.Millisecond
 	StartWindow = 2 * time.Minute
 )
 
@@ -63,7 +65,7 @@ dns_lookup_upstream_check{hostname}. A malformed or repeated pair is refused.`,
 			if err := m.Register(reg); err != nil {
 				return err
 			}
-			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, m.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartRetry, StartWindow, m.Cycle)
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), mux)

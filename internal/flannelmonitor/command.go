@@ -26,11 +26,14 @@ const Port = 8080
 // Interval is the time between cycles; MinGap the least time between
 // the end of a cycle that overran and the next. For StartWindow after a
 // monitor or collector starts, an incomplete cycle (a peer not up yet) is
-// retried MinGap after it, so a new cluster is proven as soon as its last
-// monitor answers.
+// retried StartRetry after it, so a new cluster is proven as soon as its
+// last monitor answers: a new cluster's proof waits on a monitor's round
+// of pings, then the collector's round of reads, each up to StartRetry
+// after the last peer came up. A round is a few HTTP requests.
 const (
 	Interval    = 15 * time.Second
 	MinGap      = time.Second
+	StartRetry  = 250 * time.Millisecond
 	StartWindow = 2 * time.Minute
 )
 
@@ -92,7 +95,7 @@ pod per node does both here, so each node runs one pod less.`,
 			if err := m.Register(reg); err != nil {
 				return err
 			}
-			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, m.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartRetry, StartWindow, m.Cycle)
 			mux := metricsMux(reg)
 			mux.Handle("/ping", Reflector())
 			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), mux)
@@ -115,7 +118,7 @@ pod per node does both here, so each node runs one pod less.`,
 			if err != nil {
 				return err
 			}
-			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, col.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartRetry, StartWindow, col.Cycle)
 			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), metricsMux(g))
 		},
 	}

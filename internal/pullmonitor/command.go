@@ -25,7 +25,7 @@ import (
 // end of a cycle that overran and the next. For StartWindow after the
 // monitor starts, a failed cycle (the registry not up or not filled yet)
 // is retried MinGap after it, so a new node proves itself within a second
-// of its image arriving.
+// of its image arriving. Not sooner: each cycle starts a container.
 const (
 	Interval    = 15 * time.Second
 	MinGap      = time.Second
@@ -89,7 +89,7 @@ so that a pull can only succeed with exactly that content.`,
 			if err := m.Register(reg); err != nil {
 				return err
 			}
-			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartWindow, m.Cycle)
+			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, MinGap, StartWindow, m.Cycle)
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			return daemon.Serve(cmd.Context(), listen, mux)
