@@ -92,7 +92,7 @@ func apiserver(n *Node) (*Launch, error) {
 		"--advertise-address", n.ip(),
 		"--bind-address", n.ip(),
 		"--secure-port", services.APIServer.PortString(),
-		"--etcd-servers", strings.Join(n.Cluster.EtcdEndpoints(), ","),
+		"--etcd-servers", strings.Join(n.Cluster.EtcdQuorumEndpoints(n.Local.IP), ","),
 		"--etcd-cafile", etcdServerCA, "--etcd-certfile", cert("etcd-client"), "--etcd-keyfile", key("etcd-client"),
 		"--service-cluster-ip-range", n.Cluster.ServiceCIDR.String(),
 		"--authorization-mode", "Node,RBAC",

@@ -99,6 +99,27 @@ func (c Cluster) APIServers() []string { return c.masterURLs(services.APIServer)
 // EtcdEndpoints lists every etcd member's client URL.
 func (c Cluster) EtcdEndpoints() []string { return c.masterURLs(services.EtcdClient) }
 
+// EtcdQuorumEndpoints is the etcd client URLs an apiserver on the master
+// at ip dials: its own member first, then the members after it in order,
+// as many as make a quorum. etcd works only while a quorum lives, and with
+// at most that many members lost one of these is still up, so the
+// apiserver stays available exactly as long as with every member named;
+// but etcd's client dials each URL from each of the apiserver's ~70
+// clients (one per resource), and every connection holds buffers and
+// goroutines on both ends. Every member is named if ip is no master's.
+func (c Cluster) EtcdQuorumEndpoints(ip netip.Addr) []string {
+	self := slices.IndexFunc(c.Masters, func(m Master) bool { return m.IP == ip })
+	if self < 0 {
+		return c.EtcdEndpoints()
+	}
+	var out []string
+	for i := range len(c.Masters)/2 + 1 {
+		m := c.Masters[(self+i)%len(c.Masters)]
+		out = append(out, services.EtcdClient.URL(m.IP.String(), ""))
+	}
+	return out
+}
+
 // EtcdCluster is etcd's --initial-cluster: name=peer-URL for each member.
 func (c Cluster) EtcdCluster() string {
 	var out []string

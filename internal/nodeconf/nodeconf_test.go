@@ -1,6 +1,8 @@
 package nodeconf
 
 import (
+	"fmt"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -67,6 +69,39 @@ func TestRenderedValues(t *testing.T) {
 
 // TestProblemsAreNamed edits a rendered file and checks that the error
 // names the file, the key and (for a line that is there) the line.
+func TestEtcdQuorumEndpoints(t *testing.T) {
+	url := func(last ...int) []string {
+		var out []string
+		for _, n := range last {
+			out = append(out, services.EtcdClient.URL(fmt.Sprintf("192.0.2.%d", n), ""))
+		}
+		return out
+	}
+	masters := func(n int) Cluster {
+		var c Cluster
+		for i := 1; i <= n; i++ {
+			c.Masters = append(c.Masters, Master{Name: fmt.Sprint("master", i), IP: netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i))})
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		masters, self int
+		want          []int
+	}{
+		{1, 1, []int{1}},
+		{3, 1, []int{1, 2}},
+		{3, 3, []int{3, 1}}, // wraps round
+		{4, 2, []int{2, 3, 4}},
+		{5, 4, []int{4, 5, 1}},
+		{3, 9, []int{1, 2, 3}}, // not a master: every member
+	} {
+		ip := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", tc.self))
+		if got := masters(tc.masters).EtcdQuorumEndpoints(ip); !slices.Equal(got, url(tc.want...)) {
+			t.Errorf("%d masters, from .%d: %v; want %v", tc.masters, tc.self, got, url(tc.want...))
+		}
+	}
+}
+
 func TestProblemsAreNamed(t *testing.T) {
 	c := example(t)
 	cluster := ForCluster(c).Render()

@@ -344,12 +344,14 @@ var Map = []Service{
 		Endpoints:   []Endpoint{APIServer},
 		Ready:       Probe{Endpoint: APIServer, Path: "/readyz"},
 		RestartSec:  5 * time.Second,
-		// An idle virtual cluster's apiserver has about 100 MiB live and
-		// 30 MiB of stacks and runtime: 168 collects every 5-15 s, as
-		// 192 did, and saves 20 MiB a master; at 160 it collected up to
+		// An idle virtual cluster's apiserver has about 95 MiB live and
+		// 30 MiB of stacks and runtime: 168 collected every 5-15 s, as
+		// 192 did, and saved 20 MiB a master; at 160 it collected up to
 		// once a second, at 144 twice a second, spending a quarter of a
-		// core doing so.
-		GoMemLimit:  168,
+		// core doing so. Dialing only a quorum of etcd members
+		// (nodeconf.EtcdQuorumEndpoints) left 2-3 MiB less live and 200
+		// goroutines fewer, and 164 then collects as often as 168 did.
+		GoMemLimit:  164,
 		HeldByLimit: true,
 		Sandbox:     Sandbox{ReadWritePaths: []string{"/etc/homeworld/config"}, Capabilities: []string{"CAP_NET_BIND_SERVICE"}},
 	},
