@@ -101,9 +101,9 @@ func (c Cluster) EtcdEndpoints() []string { return c.masterURLs(services.EtcdCli
 
 // EtcdQuorumEndpoints is the etcd client URLs an apiserver on the master
 // at ip dials: its own member first, then the members after it in order,
-// as many as make a quorum. etcd works only while a quorum lives, and with
-// at most that many members lost one of these is still up, so the
-// apiserver stays available exactly as long as with every member named;
+// as many as make a quorum. etcd works only while a quorum lives, and
+// while no more members are lost than that allows, one of these is still
+// up, so the apiserver stays available as long as with every member named;
 // but etcd's client dials each URL from each of the apiserver's ~70
 // clients (one per resource), and every connection holds buffers and
 // goroutines on both ends. Every member is named if ip is no master's.
