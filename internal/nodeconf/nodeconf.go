@@ -108,14 +108,14 @@ func (c Cluster) EtcdEndpoints() []string { return c.masterURLs(services.EtcdCli
 // clients (one per resource), and every connection holds buffers and
 // goroutines on both ends. Every member is named if ip is no master's.
 func (c Cluster) EtcdQuorumEndpoints(ip netip.Addr) []string {
+	all := c.EtcdEndpoints()
 	self := slices.IndexFunc(c.Masters, func(m Master) bool { return m.IP == ip })
 	if self < 0 {
-		return c.EtcdEndpoints()
+		return all
 	}
 	var out []string
-	for i := range len(c.Masters)/2 + 1 {
-		m := c.Masters[(self+i)%len(c.Masters)]
-		out = append(out, services.EtcdClient.URL(m.IP.String(), ""))
+	for i := range len(all)/2 + 1 {
+		out = append(out, all[(self+i)%len(all)])
 	}
 	return out
 }

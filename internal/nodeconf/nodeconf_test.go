@@ -67,8 +67,6 @@ func TestRenderedValues(t *testing.T) {
 	}
 }
 
-// TestProblemsAreNamed edits a rendered file and checks that the error
-// names the file, the key and (for a line that is there) the line.
 func TestEtcdQuorumEndpoints(t *testing.T) {
 	url := func(last ...int) []string {
 		var out []string
@@ -102,6 +100,8 @@ func TestEtcdQuorumEndpoints(t *testing.T) {
 	}
 }
 
+// TestProblemsAreNamed edits a rendered file and checks that the error
+// names the file, the key and (for a line that is there) the line.
 func TestProblemsAreNamed(t *testing.T) {
 	c := example(t)
 	cluster := ForCluster(c).Render()
