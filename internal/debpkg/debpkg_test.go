@@ -272,3 +272,24 @@ func TestPackageFields(t *testing.T) {
 		t.Errorf("copyright:\n%s", c)
 	}
 }
+
+// DebianNeeds is every kind's Debian dependencies once each, and none of
+// Homeworld's own packages.
+func TestDebianNeeds(t *testing.T) {
+	needs := DebianNeeds()
+	if !slices.IsSorted(needs) || len(slices.Compact(slices.Clone(needs))) != len(needs) {
+		t.Errorf("DebianNeeds() = %v: want sorted, each once", needs)
+	}
+	for _, k := range config.Kinds {
+		for _, d := range KindPackage(k).Debian {
+			if !slices.Contains(needs, d) {
+				t.Errorf("%s depends on %s, which DebianNeeds() lacks", k, d)
+			}
+		}
+	}
+	for _, d := range needs {
+		if isHomeworld(d) {
+			t.Errorf("DebianNeeds() lists Homeworld's own %s", d)
+		}
+	}
+}

@@ -186,6 +186,22 @@ var runtimeNeeds = map[string][]string{
 	"flannel":       {"iptables"},
 }
 
+// DebianNeeds is the Debian packages of every node kind, sorted: what a
+// machine must have installed to run every kind's services from its own
+// operating system, as the virtual cluster's nodes do.
+func DebianNeeds() []string {
+	var out []string
+	for _, k := range config.Kinds {
+		for _, d := range KindPackage(k).Debian {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // KindPackage is the package that makes a machine a node of kind k: it
 // depends on the packages of every service the map runs on k and on the
 // Debian programs they run. The Debian dependencies are here rather than

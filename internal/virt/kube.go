@@ -98,7 +98,13 @@ func startKubernetes(ctx context.Context, t *Topology, st *State, o Options, pus
 			progress("%d/%d Kubernetes nodes Ready: %s", len(names), want, s)
 		}
 		if ready < want {
-			return fmt.Errorf("%d of %d nodes Ready", ready, want)
+			var notReady []string
+			for _, n := range o.Config.Nodes {
+				if n.Kind != config.KindSupervisor && !slices.Contains(names, n.Hostname) {
+					notReady = append(notReady, n.Hostname)
+				}
+			}
+			return fmt.Errorf("%d of %d nodes Ready; not Ready: %s", ready, want, strings.Join(notReady, ", "))
 		}
 		return nil
 	})

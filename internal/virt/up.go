@@ -52,6 +52,9 @@ func Preflight(binDir string) error {
 			return fmt.Errorf("%s is required (apt-get install iproute2 util-linux)", tool)
 		}
 	}
+	if err := checkHostPackages(); err != nil {
+		return err
+	}
 	for _, ns := range []string{"net", "uts", "mnt"} {
 		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
 			return fmt.Errorf("the kernel lacks %s namespaces (/proc/self/ns/%s): %w", ns, ns, err)
