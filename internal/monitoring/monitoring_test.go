@@ -214,9 +214,13 @@ func TestEveryMetricsEndpointIsScraped(t *testing.T) {
 // rules or etcd's checks read.
 func TestDropsNothingRead(t *testing.T) {
 	read := append(regexp.MustCompile(`[a-z_]+_[a-z_]+`).FindAllString(Rules(), -1), etcdexporter.Families...)
-	read = append(read, "apiserver_request_duration_seconds_count", "etcd_disk_wal_fsync_duration_seconds_sum", "grpc_server_started_total")
+	read = append(read, "apiserver_request_duration_seconds_count", "etcd_disk_wal_fsync_duration_seconds_sum", "grpc_server_started_total",
+		// Kept for operators: what each resource holds and how the API is used.
+		"apiserver_resource_objects", "apiserver_request_total", "apiserver_storage_objects", "etcd_request_errors_total")
 	dropped := map[services.Endpoint][]string{
-		services.APIServer:    {"apiserver_request_duration_seconds_bucket", "kubernetes_feature_enabled"},
+		services.APIServer: {"apiserver_request_duration_seconds_bucket", "kubernetes_feature_enabled",
+			"apiserver_storage_list_fetched_objects_total", "apiserver_watch_cache_events_dispatched_total", "watch_cache_capacity",
+			"etcd_bookmark_total", "apiserver_selfrequest_total"},
 		services.EtcdExporter: {"etcd_disk_wal_fsync_duration_seconds_bucket", "grpc_server_handled_total", "etcd_server_feature_enabled"},
 	}
 	for e, want := range dropped {
