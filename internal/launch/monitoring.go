@@ -52,7 +52,7 @@ func prometheus(n *Node) (*Launch, error) {
 		return nil, err
 	}
 	o := monitoring.Options{
-		ScrapeInterval: 15 * time.Second,
+		ScrapeInterval: ScrapeInterval,
 		RulesFile:      layout.ConfigDir + "/prometheus-rules.yaml",
 		ClusterCA:      layout.AuthoritiesDir + "/clusterca.pem",
 		KubeCA:         kubeCA,
@@ -63,6 +63,7 @@ func prometheus(n *Node) (*Launch, error) {
 		o.Virtual = true
 		o.ScrapeInterval = VirtualInterval
 		o.LateInterval = VirtualLateInterval
+		o.BulkInterval = VirtualBulkInterval
 	}
 	conf, err := monitoring.PrometheusConfig(setup, o)
 	if err != nil {

@@ -36,12 +36,12 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 		}
 		rules := filepath.Join(dir, "rules.yaml")
 		os.WriteFile(rules, []byte(Rules()), 0o644)
-		lateEvery := time.Duration(0)
+		lateEvery, bulkEvery := time.Duration(0), time.Duration(0)
 		if virtual {
-			lateEvery = 2 * time.Second
+			lateEvery, bulkEvery = 2*time.Second, 30*time.Second
 		}
 		conf, err := PrometheusConfig(c, Options{
-			Virtual: virtual, ScrapeInterval: 15 * time.Second, LateInterval: lateEvery, RulesFile: rules,
+			Virtual: virtual, ScrapeInterval: 15 * time.Second, LateInterval: lateEvery, BulkInterval: bulkEvery, RulesFile: rules,
 			ClusterCA: filepath.Join(dir, "ca.pem"), KubeCA: filepath.Join(dir, "kube.pem"),
 			SupervisorCert: filepath.Join(dir, "sup.pem"), SupervisorKey: filepath.Join(dir, "sup.key"),
 		})
@@ -70,8 +70,9 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Real hosts scrape every job at the global interval; the
-		// virtual cluster scrapes the late ones sooner.
-		late := 0
+		// virtual cluster scrapes the late ones sooner and the bulk ones
+		// later.
+		late, bulk := 0, 0
 		for _, j := range doc.Jobs {
 			want := ""
 			if slices.Contains(LateJobs(), j.Name) {
@@ -80,12 +81,18 @@ func TestPromtoolAcceptsConfigAndRules(t *testing.T) {
 					want = "2s"
 				}
 			}
+			if slices.Contains(BulkJobs(), j.Name) {
+				bulk++
+				if virtual {
+					want = "30s"
+				}
+			}
 			if j.Interval != want {
 				t.Errorf("virtual %v: job %s scraped every %q, want %q (the global interval when empty)", virtual, j.Name, j.Interval, want)
 			}
 		}
-		if virtual && late != len(LateJobs()) {
-			t.Errorf("virtual: %d of the late jobs %v in the config", late, LateJobs())
+		if late != len(LateJobs()) && virtual || bulk != len(BulkJobs()) {
+			t.Errorf("virtual %v: %d of the late jobs %v and %d of the bulk jobs %v in the config", virtual, late, LateJobs(), bulk, BulkJobs())
 		}
 	}
 	dir := t.TempDir()
@@ -251,5 +258,15 @@ func TestAddonsNameTheMonitorsServices(t *testing.T) {
 	}
 	if p := Addons[0].Path(); p != "/api/v1/namespaces/kube-system/services/flannel-monitor-collector:metrics/proxy/metrics" {
 		t.Errorf("flannel-monitor's path %s", p)
+	}
+}
+
+// TestBulkJobsAreNotLate: a job the proof waits on is never one scraped
+// less often.
+func TestBulkJobsAreNotLate(t *testing.T) {
+	for _, j := range BulkJobs() {
+		if slices.Contains(LateJobs(), j) {
+			t.Errorf("%s is both a late and a bulk job", j)
+		}
 	}
 }
