@@ -169,12 +169,12 @@ const VirtualInterval = 5 * time.Second
 // series in all), so scraping them more often costs Prometheus little.
 const VirtualLateInterval = 2 * time.Second
 
+// ScrapeInterval is how often Prometheus scrapes on real hosts, and
+// evaluates its rules.
+const ScrapeInterval = 15 * time.Second
+
 // VirtualBulkInterval is how often a virtual cluster's Prometheus scrapes
 // monitoring.BulkJobs: as often as on real hosts. At 5 s Prometheus
 // filled a chunk of every series each 10 minutes, and its mapped chunk
 // files grew by about 3.8 MB each time until the head was cut.
 const VirtualBulkInterval = ScrapeInterval
-
-// ScrapeInterval is how often Prometheus scrapes on real hosts, and
-// evaluates its rules.
-const ScrapeInterval = 15 * time.Second
