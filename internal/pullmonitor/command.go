@@ -65,7 +65,9 @@ pull, run (ctr could not create or start the container), wait (it did not
 exit in time), compare (it printed something else or exited non-zero) or
 cleanup (it could not be removed). Each cycle first removes containers
 named pullcheck-* in the k8s.io namespace, which only a pull-monitor
-killed mid-run leaves. Metrics are served on --listen at /metrics.
+killed mid-run leaves. It finds them, and confirms each run's container is
+gone, through containerd's API on the same socket: a passing cycle starts
+one ctr, for the run. Metrics are served on --listen at /metrics.
 
 The image is homeworld.private/pullcheck (cmd/pullcheck); name it by digest
 so that a pull can only succeed with exactly that content.`,

@@ -72,9 +72,15 @@ func (m *Monitor) exec(ctx context.Context, ref string) (Step, error) {
 		return step, err
 	}
 	// ctr run --rm deleted the task, or it would have failed; but it
-	// ignores a failure to delete the container.
-	if err := m.remove(ctx, id, false); err != nil {
+	// ignores a failure to delete the container, so look.
+	left, err := m.containerExists(ctx, id)
+	if err != nil {
 		return StepCleanup, err
+	}
+	if left {
+		if err := m.remove(ctx, id, false); err != nil {
+			return StepCleanup, err
+		}
 	}
 	return "", nil
 }
@@ -205,15 +211,12 @@ func (m *Monitor) remove(ctx context.Context, id string, withTask bool) error {
 func (m *Monitor) sweep(ctx context.Context) {
 	lctx, cancel := context.WithTimeout(ctx, m.CleanupTimeout)
 	defer cancel()
-	ids, err := m.ctrOutput(lctx, "containers", "list", "--quiet")
+	ids, err := m.checkContainers(lctx)
 	if err != nil {
-		m.Logf("listing containers left behind: %v", err)
+		m.Logf("looking for containers left behind: %v", err)
 		return
 	}
-	for _, id := range strings.Fields(ids) {
-		if !strings.HasPrefix(id, ContainerPrefix) {
-			continue
-		}
+	for _, id := range ids {
 		if err := m.remove(ctx, id, true); err != nil {
 			m.Logf("removing container %s left behind: %v", id, err)
 			continue

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	containersapi "github.com/containerd/containerd/api/services/containers/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -90,7 +91,8 @@ type Monitor struct {
 	// Timeouts; New sets them to the defaults above.
 	PullTimeout, ExecTimeout, ExitTimeout, CleanupTimeout time.Duration
 
-	images runtimeapi.ImageServiceClient
+	images     runtimeapi.ImageServiceClient
+	containers containersapi.ContainersClient
 
 	pullTiming, execTiming *prometheus.HistogramVec
 
@@ -122,7 +124,8 @@ func New(conn grpc.ClientConnInterface, address, image string, logf func(string,
 	return &Monitor{
 		Image: image, Ctr: DefaultCtr, Address: address, Snapshotter: DefaultSnapshotter, Logf: logf,
 		PullTimeout: PullTimeout, ExecTimeout: ExecTimeout, ExitTimeout: ExitTimeout, CleanupTimeout: CleanupTimeout,
-		images: runtimeapi.NewImageServiceClient(conn),
+		images:     runtimeapi.NewImageServiceClient(conn),
+		containers: containersapi.NewContainersClient(conn),
 		pullTiming: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "oci_pull_timing_seconds",
 			Help:    "Seconds a successful pull of image took.",

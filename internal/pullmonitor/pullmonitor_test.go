@@ -72,6 +72,7 @@ func TestPullMonitor(t *testing.T) {
 
 	t.Run("a full cycle pulls and runs the image", func(t *testing.T) {
 		tm := newTestMonitor(t, ctrd, goodRef)
+		ctrCalls := recordCtr(t, tm, filepath.Join(dir, "ctr-recorder"))
 		// Twice: the first pulls an image containerd lacks, the second
 		// removes the copy the first pulled, so it fetches the layer again.
 		for i := range 2 {
@@ -81,6 +82,11 @@ func TestPullMonitor(t *testing.T) {
 			}
 			if !complete {
 				t.Errorf("cycle %d passed both checks but reports itself incomplete", i+1)
+			}
+			// Looking for leftovers and confirming the removal go
+			// over containerd's API: a passing cycle starts one ctr.
+			if calls := ctrCalls(); len(calls) != 1 || calls[0] != "run" {
+				t.Errorf("cycle %d ran ctr for %q; want only its run", i+1, calls)
 			}
 			assertNothingLeft(t, ctrd, rt, tmp)
 			if n := reg.Served(goodLayer); n != i+1 {
@@ -278,6 +284,32 @@ func TestPullMonitor(t *testing.T) {
 		}
 		assertNothingLeft(t, ctrd, rt, tmp)
 	})
+}
+
+// recordCtr points tm at a ctr, made in dir (outside TMPDIR, which must
+// stay empty), that notes each command it is given, and returns a function
+// that reports (and forgets) the commands noted so far: "run",
+// "containers", "tasks".
+func recordCtr(t *testing.T, tm *testMonitor, dir string) func() []string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	calls := filepath.Join(dir, "calls")
+	script := fmt.Sprintf("#!/bin/sh\n# ctr --address A --namespace N COMMAND ...\necho \"$5\" >> %s\nexec %s \"$@\"\n", calls, tm.Ctr)
+	wrapper := filepath.Join(dir, "ctr")
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tm.Ctr = wrapper
+	return func() []string {
+		b, err := os.ReadFile(calls)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		os.Remove(calls)
+		return strings.Fields(string(b))
+	}
 }
 
 // buildBinaries builds Homeworld's commands, static, into dir/bin.
