@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -79,6 +80,28 @@ func inNetns(netns string, argv ...string) (string, error) {
 	return string(out), err
 }
 
+// assertMemoryAddsUp checks that status accounts for all of a node's
+// memory by program: its services, its pods' programs and, by command, its
+// other processes, among them the containerd shims of a master's or
+// worker's pods.
+func assertMemoryAddsUp(t *testing.T, n virt.NodeStatus) {
+	t.Helper()
+	var sum int64
+	var others []string
+	for _, p := range n.Memory {
+		sum += p.PSS
+		if p.Other {
+			others = append(others, p.Name)
+		}
+	}
+	if sum != n.Usage.PSS {
+		t.Errorf("%s: its programs add up to %d bytes PSS, its total is %d", n.Hostname, sum, n.Usage.PSS)
+	}
+	if n.Kind != "supervisor" && !slices.Contains(others, "containerd-shim") {
+		t.Errorf("%s: status lists no containerd-shim among the node's other processes: %q", n.Hostname, others)
+	}
+}
+
 // reachable tries a TCP connection from inside a node's network namespace.
 func reachable(netns, addr string) bool {
 	host, port, _ := strings.Cut(addr, ":")
@@ -101,6 +124,7 @@ func TestVirtualCluster(t *testing.T) {
 		if !n.Running || len(n.Services) == 0 {
 			t.Errorf("%s: %+v", n.Hostname, n)
 		}
+		assertMemoryAddsUp(t, n)
 		for _, s := range n.Services {
 			if s.State != "active" {
 				t.Errorf("%s: %s is %s", n.Hostname, s.Name, s.State)

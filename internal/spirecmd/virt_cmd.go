@@ -190,7 +190,11 @@ made. Safe to run any number of times, and after a crashed up.`,
 		Short: "Show each virtual node, its address, its services and their states",
 		Long: `Show every virtual node: kind, address, whether its node process runs, the
 memory of all its processes, and the state of each of its services as its
-node supervisor reports them (the same states systemd would report).
+node supervisor reports them (the same states systemd would report). Memory
+is also listed by program, adding up to each node's: its services, its pods'
+programs (marked *), and its other processes by command (marked +): the
+pods' containerd shims, the node process, and those that come and go, such
+as a pull check's ctr and runc or a login's sshd.
 
 With --every, watch memory instead: one line per sample with the cluster's
 PSS and each node's, for --for (or until interrupted), then how much the

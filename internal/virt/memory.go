@@ -27,46 +27,69 @@ type Memory struct {
 func (m *Memory) add(o Memory) { m.RSS += o.RSS; m.PSS += o.PSS }
 
 // ProgramMemory is the memory of one program on a node: a service of the
-// service map, or the processes of a program in the node's pods (CoreDNS,
-// the monitors).
+// service map, the processes of a program in the node's pods (CoreDNS, the
+// monitors), or, Other, the node's processes of one command that are
+// neither: the pods' containerd shims, a pull check's ctr and runc, the
+// SSH sessions of a login, the node process itself. Those come and go, so
+// a reading that caught a check running says so.
 type ProgramMemory struct {
-	Name string `json:"name"`
-	Pod  bool   `json:"pod,omitempty"`
+	Name  string `json:"name"`
+	Pod   bool   `json:"pod,omitempty"`
+	Other bool   `json:"other,omitempty"`
 	Memory
 }
 
 // nodeMemory is what the node's processes hold: everything in its network
 // namespace (its services and their helpers) plus its pods' processes,
 // which live in namespaces of their own but in the node's cgroup root.
+// Each process is read once, so the programs add up to the total.
 func nodeMemory(n NodeTopo, svcs []supervise.Status) (Memory, []ProgramMemory) {
-	var total Memory
-	for _, p := range netnsPIDs(n.Netns) {
-		total.add(procMemory(p))
-	}
-	var progs []ProgramMemory
+	service := map[string]string{} // pid → service
 	for _, s := range svcs {
 		if s.PID != 0 {
-			progs = append(progs, ProgramMemory{Name: s.Name, Memory: procMemory(strconv.Itoa(s.PID))})
+			service[strconv.Itoa(s.PID)] = s.Name
 		}
 	}
-	pods := map[string]Memory{}
+	var progs []ProgramMemory
+	counted := map[string]bool{}
+	pods, others := map[string]Memory{}, map[string]Memory{}
+	for _, p := range netnsPIDs(n.Netns) {
+		counted[p] = true
+		m := procMemory(p)
+		if name, ok := service[p]; ok {
+			progs = append(progs, ProgramMemory{Name: name, Memory: m})
+			continue
+		}
+		add(others, command(p), m)
+	}
+	for pid, name := range service {
+		if !counted[pid] { // it left the namespace, or entered it just now
+			counted[pid] = true
+			progs = append(progs, ProgramMemory{Name: name, Memory: procMemory(pid)})
+		}
+	}
 	root := "/" + launch.CgroupRoot(n.Hostname) + "/"
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, dir := range procs {
+		pid := filepath.Base(dir)
+		if counted[pid] {
+			continue
+		}
 		cg, err := os.ReadFile(dir + "/cgroup")
 		if err != nil || !strings.Contains(string(cg), root) {
 			continue
 		}
-		comm, _ := os.ReadFile(dir + "/comm")
-		m := procMemory(filepath.Base(dir))
-		name := strings.TrimSpace(string(comm))
-		pm := pods[name]
-		pm.add(m)
-		pods[name] = pm
-		total.add(m)
+		add(pods, command(pid), procMemory(pid))
 	}
 	for name, m := range pods {
 		progs = append(progs, ProgramMemory{Name: name, Pod: true, Memory: m})
+	}
+	for name, m := range others {
+		progs = append(progs, ProgramMemory{Name: name, Other: true, Memory: m})
+	}
+	var total Memory
+	for _, p := range progs {
+		total.add(p.Memory)
 	}
 	sort.Slice(progs, func(i, j int) bool {
 		if progs[i].PSS != progs[j].PSS {
@@ -75,6 +98,22 @@ func nodeMemory(n NodeTopo, svcs []supervise.Status) (Memory, []ProgramMemory) {
 		return progs[i].Name < progs[j].Name
 	})
 	return total, progs
+}
+
+// add adds m to by[name], unless m is nothing (the process had gone).
+func add(by map[string]Memory, name string, m Memory) {
+	if m.RSS == 0 && m.PSS == 0 {
+		return
+	}
+	sum := by[name]
+	sum.add(m)
+	by[name] = sum
+}
+
+// command is a process's command name, as the kernel keeps it (15 bytes).
+func command(pid string) string {
+	comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+	return strings.TrimSpace(string(comm))
 }
 
 // procMemory reads a process's RSS and PSS from the kernel's summary of
@@ -112,7 +151,7 @@ func printMemory(w io.Writer, nodes []NodeStatus) {
 	if total.RSS == 0 {
 		return // nothing runs
 	}
-	fmt.Fprintln(w, "\nMEMORY BY PROGRAM (PSS in MiB; pods marked *)")
+	fmt.Fprintln(w, "\nMEMORY BY PROGRAM (PSS in MiB; pods marked *; + the node's other processes, by command: pods' shims, a pull check's ctr and runc, logins)")
 	for _, n := range nodes {
 		if len(n.Memory) == 0 {
 			continue
@@ -120,8 +159,11 @@ func printMemory(w io.Writer, nodes []NodeStatus) {
 		var parts []string
 		for _, p := range n.Memory {
 			mark := ""
-			if p.Pod {
+			switch {
+			case p.Pod:
 				mark = "*"
+			case p.Other:
+				mark = "+"
 			}
 			parts = append(parts, fmt.Sprintf("%s%s %.0f", p.Name, mark, mib(p.PSS)))
 		}
