@@ -42,7 +42,7 @@ serves the results as Prometheus metrics (keysystem_*_check) on
 			}
 			go m.Run(cmd.Context(), interval)
 			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+			mux.Handle("GET /metrics", daemon.MetricsHandler(m.Registry, promhttp.HandlerOpts{}))
 			return daemon.Serve(cmd.Context(), listen, mux)
 		},
 	}

@@ -67,7 +67,7 @@ dns_lookup_upstream_check{hostname}. A malformed or repeated pair is refused.`,
 			}
 			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, StartRetry, StartWindow, m.Cycle)
 			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			mux.Handle("GET /metrics", daemon.MetricsHandler(reg, promhttp.HandlerOpts{}))
 			return daemon.Serve(cmd.Context(), ":"+strconv.Itoa(port), mux)
 		},
 	}

@@ -132,6 +132,6 @@ func logf() func(string, ...any) { return log.New(os.Stderr, "", log.LstdFlags).
 func metricsMux(g prometheus.Gatherer) *http.ServeMux {
 	mux := http.NewServeMux()
 	// ContinueOnError: one bad re-exported family must not hide the rest.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("GET /metrics", daemon.MetricsHandler(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return mux
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/daemon"
 )
 
 type metrics struct {
@@ -86,7 +87,7 @@ func (m *metrics) attempt(name string, err error, now time.Time) {
 // is missing).
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", daemon.MetricsHandler(a.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		missing := a.Missing()
 		if a.IsReady() {

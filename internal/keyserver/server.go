@@ -23,6 +23,7 @@ import (
 	"homeworld.dev/homeworld/internal/authority"
 	"homeworld.dev/homeworld/internal/config"
 	"homeworld.dev/homeworld/internal/credential"
+	"homeworld.dev/homeworld/internal/daemon"
 	"homeworld.dev/homeworld/internal/keyapi"
 	"homeworld.dev/homeworld/internal/policy"
 	"homeworld.dev/homeworld/internal/token"
@@ -97,7 +98,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("GET "+keyapi.PathPub+"{name}", s.servePub)
 	mux.HandleFunc("GET "+keyapi.PathStatic+"{name}", s.serveStatic)
 	mux.HandleFunc("GET "+keyapi.PathHealthz, func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.Handle("GET "+keyapi.PathMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET "+keyapi.PathMetrics, daemon.MetricsHandler(reg, promhttp.HandlerOpts{}))
 	s.handler = mux
 	return s, nil
 }

@@ -93,7 +93,7 @@ so that a pull can only succeed with exactly that content.`,
 			}
 			go daemon.EveryUntilSettled(cmd.Context(), interval, MinGap, MinGap, StartWindow, m.Cycle)
 			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			mux.Handle("GET /metrics", daemon.MetricsHandler(reg, promhttp.HandlerOpts{}))
 			return daemon.Serve(cmd.Context(), listen, mux)
 		},
 	}

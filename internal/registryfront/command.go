@@ -63,7 +63,7 @@ write, granted or refused, is a line in --audit-log before it is answered.
 			f := New(be, log)
 			mux := http.NewServeMux()
 			mux.Handle("/", f)
-			mux.Handle("GET /metrics", promhttp.HandlerFor(f.Registry, promhttp.HandlerOpts{}))
+			mux.Handle("GET /metrics", daemon.MetricsHandler(f.Registry, promhttp.HandlerOpts{}))
 			l, err := tls.Listen("tcp", listen, &tls.Config{
 				MinVersion: tls.VersionTLS12,
 				ClientAuth: tls.VerifyClientCertIfGiven,

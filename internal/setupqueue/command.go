@@ -83,7 +83,7 @@ and setup_queue_apiserver_unreachable.`,
 			logger.Printf("setup-queue: applying what is queued in %s as it arrives, and every %v", dir, interval)
 			go daemon.EveryOrWoken(cmd.Context(), interval, MinGap, wake, q.Cycle)
 			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			mux.Handle("GET /metrics", daemon.MetricsHandler(reg, promhttp.HandlerOpts{}))
 			return daemon.ServeListener(cmd.Context(), l, mux)
 		},
 	}

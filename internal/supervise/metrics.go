@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"homeworld.dev/homeworld/internal/daemon"
 )
 
 type metrics struct {
@@ -54,7 +56,7 @@ func newMetrics(s *Supervisor) *metrics {
 // Handler serves /metrics and /status (JSON list of Status).
 func (s *Supervisor) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", daemon.MetricsHandler(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(s.Status())
