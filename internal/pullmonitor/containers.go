@@ -15,7 +15,7 @@ import (
 
 // Finding the check's containers goes over containerd's own API, on the
 // connection the pull uses, not through ctr: a ctr process costs about
-// 75 ms of CPU and 22 MB while it lives, and every cycle looks for
+// 80 ms of CPU and 22 MB while it lives, and every cycle looks for
 // leftovers and confirms its run removed its container. ctr still runs
 // the container, and removes what a run left (rare).
 
