@@ -35,6 +35,9 @@ func (m *Monitor) checkContainers(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing containers through containerd's API: %w", err)
 	}
+	// The filter spares sending every pod's container and spec; the
+	// prefix is checked again because the sweep removes what this
+	// returns, and must never touch a container that is not the check's.
 	var ids []string
 	for _, c := range resp.GetContainers() {
 		if strings.HasPrefix(c.GetID(), ContainerPrefix) {
